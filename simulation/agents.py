@@ -1,0 +1,304 @@
+"""Labs, hosters and the public institution: few, heterogeneous, with readable monthly rules."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from simulation.config import STAGES, HosterKind, LabKind, Public
+from simulation.releases import CLOSED, LICENCE_CODES, OPEN, RESTRICTED
+
+if TYPE_CHECKING:
+    from simulation.model import EcosystemModel
+
+
+class Lab(mesa.Agent):
+    """Trains models when its savings can buy a clearly better one, then releases a family."""
+
+    def __init__(
+        self, model: EcosystemModel, kind: str, spec: LabKind, index: int, rng: np.random.Generator
+    ) -> None:
+        super().__init__(model)
+        self.kind = kind
+        self.spec = spec
+        self.index = index
+        self.income = spec.income_usd_per_month * float(rng.lognormal(0.0, spec.income_sigma))
+        self.budget = 0.0
+        self.revenue = 0.0  # API revenue this month, re-invested next month
+        self.public_funding = 0.0  # received from the public institution this month
+        self.committed_until = -1  # month until which a public contract binds its releases
+        self.licence = LICENCE_CODES[spec.licence]
+        self.weights = spec.weights
+        self.compute_gpu_hours = spec.initial_training_gpu_hours  # of its latest training run
+        self.best_capability = -math.inf
+        self.last_release_month = -(10**6)
+        self.absorbed = 0.0  # community value embedded in its models so far
+        self.absorbed_private = 0.0  # of which while its releases were closed or revocable
+        self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
+        self.release_ids: list[int] = []
+
+    # -- decisions -----------------------------------------------------------------------------
+    def potential_capability(self, gpu_hours: float) -> float:
+        """Capability a training run of ``gpu_hours`` would reach now (log10 effective compute)."""
+        m, c = self.model, self.model.config.contributions
+        efficiency = m.config.capability.algorithmic_efficiency_per_year ** (m.month / 12)
+        return (
+            math.log10(gpu_hours * efficiency)
+            + c.capability_gain * math.log10(1 + self.absorbed / c.value_scale)
+            + c.data_gain * math.log10(1 + self.data_gpu_hours / c.data_scale_gpu_hours)
+        )
+
+    def under_commitment(self) -> bool:
+        return self.model.month <= self.committed_until
+
+    def release_licence(self) -> tuple[int, bool]:
+        """Licence of the next release: a commercial-open lab close to the frontier tightens to
+        closed unless a public contract commits it to keep releasing weights."""
+        gap = self.spec.close_within_gap
+        near_frontier = gap is not None and self.best_capability >= self.model.frontier - gap
+        if self.licence != CLOSED and near_frontier and not self.under_commitment():
+            self.licence, self.weights = CLOSED, False
+        return self.licence, self.weights
+
+    def step(self) -> None:
+        m = self.model
+        growth = self.spec.income_growth_per_year ** (1 / 12)
+        self.income *= growth
+        self.budget += self.income + self.revenue + self.public_funding
+        self.revenue = self.public_funding = 0.0
+        if m.month - self.last_release_month < self.spec.min_release_interval_months:
+            return
+        spend = self.budget * self.spec.training_spend_share
+        gpu_hours = spend / m.gpu_cost
+        if gpu_hours <= 0:
+            return
+        if self.potential_capability(gpu_hours) < self.best_capability + self.spec.min_improvement:
+            return
+        self.budget -= spend
+        self.train(gpu_hours)
+
+    def train(self, gpu_hours: float) -> None:
+        m = self.model
+        self.compute_gpu_hours = gpu_hours
+        flagship = self.potential_capability(gpu_hours)
+        licence, weights = self.release_licence()
+        sizes = self.spec.variant_params_b if weights else self.spec.variant_params_b[:1]
+        top = max(sizes)
+        penalty = m.config.capability.size_penalty
+        caps = [flagship - penalty * math.log10(top / s) for s in sizes]
+        irrevocable = m.config.public.licence_irrevocable or (
+            self.under_commitment() and m.config.public.release_commitment
+        )
+        ids = m.releases.add_family(
+            self.index,
+            m.month,
+            sizes,
+            caps,
+            self.spec.underserved_language_fit,
+            licence,
+            weights,
+            irrevocable,
+        )
+        self.release_ids.extend(ids)
+        self.best_capability = max(self.best_capability, flagship)
+        self.last_release_month = m.month
+        m.frontier = max(m.frontier, flagship)
+
+    def revoke_licences(self) -> list[int]:
+        """Withdraw the restricted licences it granted; future releases are closed."""
+        if self.model.config.public.licence_irrevocable:
+            return []
+        revoked = self.model.releases.revoke(
+            [i for i in self.release_ids if self.model.releases.licence[i] == RESTRICTED]
+        )
+        if revoked and not self.under_commitment():
+            self.licence, self.weights = CLOSED, False
+        return revoked
+
+    def absorptive_capacity(self) -> float:
+        c = self.model.config.contributions
+        return (
+            self.spec.absorb_effort * self.spec.talent * self.compute_gpu_hours**c.absorb_elasticity
+        )
+
+    def absorb(self, value: float) -> None:
+        """Embed community value; it is private capture if the lab's models are closed or
+        revocable while it does."""
+        self.absorbed += value
+        if self.licence in (CLOSED, RESTRICTED):
+            self.absorbed_private += value
+
+
+class Hoster(mesa.Agent):
+    """Sells GPU-hours; a commercial hoster's price follows utilisation, a public one's is at cost."""
+
+    def __init__(
+        self,
+        model: EcosystemModel,
+        name: str,
+        spec: HosterKind,
+        position: int,
+        owner: Lab | None = None,
+    ) -> None:
+        super().__init__(model)
+        self.name = name
+        self.position = position
+        self.spec = spec
+        self.public = spec.kind == "public"
+        self.owner = owner
+        self.capacity = spec.capacity_gpu_hours_per_month
+        if owner is not None:
+            self.capacity = owner.spec.api_capacity_gpu_hours_per_month
+        self.markup = owner.spec.api_markup if owner is not None else spec.markup
+        self.scarcity = 1.0  # price factor that follows utilisation
+        groups = list(model.config.groups)
+        served = spec.serves_groups if spec.serves_groups is not None else groups
+        self.serves = np.array([g in served for g in groups], dtype=bool)
+        self.delisted_labs: set[int] = set()
+        self.listed = np.zeros(0, dtype=bool)  # over all releases
+        self.used = self.reserved_used = 0.0
+        self.utilisation = 0.0
+        self.revenue = 0.0
+        self.data_gpu_hours = 0.0
+
+    @property
+    def price(self) -> float:
+        if self.public:
+            return self.model.gpu_cost
+        return self.model.gpu_cost * self.markup * self.scarcity
+
+    def step(self) -> None:
+        """Set this month's price and capacity from last month's utilisation; choose listings."""
+        mk = self.model.config.market
+        if not self.public:
+            excess = self.utilisation - mk.target_utilisation
+            lo, hi = mk.price_factor_bounds
+            self.scarcity = float(
+                np.clip(self.scarcity * math.exp(mk.price_elasticity * excess), lo, hi)
+            )
+            growth = (1 + mk.capacity_growth_per_year) ** (1 / 12) - 1
+            invest = mk.capacity_investment_rate * max(0.0, excess) / 12
+            self.capacity *= 1 + growth + invest
+        self.used = self.reserved_used = 0.0
+        self.revenue = 0.0
+        self.list_models()
+
+    def list_models(self) -> None:
+        """An API lists its owner's closed models; other hosters list the most popular weights,
+        a public hoster every open-weight one."""
+        m = self.model
+        a = m.releases.arrays()
+        ok = ~a["revoked"] & ~np.isin(a["lab"], list(self.delisted_labs))
+        if self.owner is not None:
+            self.listed = ok & (a["lab"] == self.owner.index) & (a["licence"] == CLOSED)
+            return
+        pool = m.candidates[ok[m.candidates] & a["weights"][m.candidates]]
+        if pool.size > self.spec.max_listed:
+            pool = pool[np.argsort(-m.popularity[pool], kind="stable")[: self.spec.max_listed]]
+        self.listed = np.zeros(len(a["lab"]), dtype=bool)
+        self.listed[pool] = True
+        # Models already deployed here stay listed: hosters do not drop paying customers.
+        self.listed[m.researchers.deployed_on(self.position)] = True
+        self.listed &= ok
+
+    def settle(self, gpu_hours: float, paid: float) -> None:
+        self.used += gpu_hours
+        self.revenue += paid
+        self.data_gpu_hours += gpu_hours
+        if self.owner is not None:
+            self.owner.revenue += paid
+            self.owner.data_gpu_hours += gpu_hours
+
+    def close_month(self) -> None:
+        self.utilisation = self.used / self.capacity if self.capacity > 0 else 0.0
+
+
+class PublicInstitution(mesa.Agent):
+    """Spends a monthly budget across the five lifecycle stages through the scenario's channels."""
+
+    def __init__(self, model: EcosystemModel, spec: Public, rng: np.random.Generator) -> None:
+        super().__init__(model)
+        self.spec = spec
+        self.rng = rng
+        self.budget = spec.budget_usd_per_month
+        self.captured = False  # governance capture: conditions no longer enforced
+        self.spent = 0.0
+        self.available = 0.0  # money it could have put to use this month
+        self.used = 0.0  # of which used
+        self.credit_pool = 0.0
+        self.funded: list[Lab] = []
+        self.contract_start = 0
+
+    def stage_money(self) -> dict[str, float]:
+        net = self.budget * (1 - self.spec.overhead)
+        return {s: net * getattr(self.spec.stage_split, s) for s in STAGES}
+
+    def step(self) -> None:
+        m, s = self.model, self.spec
+        self.spent = self.budget * s.overhead
+        self.available = self.used = 0.0
+        if self.budget <= 0:
+            self.credit_pool = 0.0
+            m.public_hoster_capacity(0.0)
+            return
+        if s.capture_risk and not self.captured and self.rng.random() < s.capture_risk:
+            self.captured = True
+        money = self.stage_money()
+        self.fund_labs(money["pretraining"])
+        compute = money["inference"] + money["posttraining"] + money["deployment"]
+        if s.compute_channel == "public_hoster":
+            m.public_hoster_capacity(compute / m.gpu_cost)
+            self.spent += compute  # capacity is paid for whether used or not
+            self.available += compute
+        elif s.compute_channel == "credits":
+            self.credit_pool = compute  # spent only as researchers use it
+            self.available += compute
+        self.fund_data(money["data"])
+
+    def fund_labs(self, amount: float) -> None:
+        s, month = self.spec, self.model.month
+        if s.contract_months and month >= self.contract_start + s.contract_months:
+            return  # contracts lapsed
+        labs = [lab for lab in self.model.labs if lab.kind in s.funded_lab_kinds]
+        if not labs or amount <= 0:
+            return
+        if s.funded_labs == "largest":
+            labs = [max(labs, key=lambda lab: lab.income)]
+        for lab in labs:
+            lab.public_funding += amount / len(labs)
+            if s.release_commitment and not self.captured:
+                lab.committed_until = month + 1
+                if lab.licence == CLOSED and lab.spec.weights:
+                    lab.licence, lab.weights = LICENCE_CODES[lab.spec.licence], True
+        self.funded = labs
+        self.spent += amount
+        self.available += amount
+        self.used += amount
+
+    def fund_data(self, amount: float) -> None:
+        """Data money buys datasets: into the commons, or to the funded labs when not mandated."""
+        if amount <= 0:
+            return
+        m = self.model
+        value = amount / m.gpu_cost * m.config.contributions.data_value_per_gpu_hour
+        if self.spec.data_commons and not self.captured:
+            m.commons_inflow += value
+        elif self.funded:
+            for lab in self.funded:
+                lab.data_gpu_hours += amount / m.gpu_cost / len(self.funded)
+        else:
+            return
+        self.spent += amount
+        self.available += amount
+        self.used += amount
+
+    def use_credits(self, amount: float) -> None:
+        self.credit_pool -= amount
+        self.spent += amount
+        self.used += amount
+
+
+__all__ = ["Lab", "Hoster", "PublicInstitution", "OPEN", "RESTRICTED", "CLOSED"]

@@ -1,0 +1,174 @@
+"""The open-model ecosystem as a Mesa model: one step is one month."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from simulation.agents import Hoster, Lab, PublicInstitution
+from simulation.config import Config, Event, HosterKind
+from simulation.metrics import MetricsCollector
+from simulation.releases import ReleaseRegistry
+from simulation.researchers import Researchers
+
+# A lab's own API: a commercial hoster whose capacity and markup come from the lab's kind.
+API = HosterKind(kind="commercial", count=0, capacity_gpu_hours_per_month=0.0, markup=1.0)
+
+
+class EcosystemModel(mesa.Model):
+    """Labs, hosters and a public institution (Mesa agents) and a researcher population (arrays).
+
+    Monthly schedule: scheduled events -> public institution allocates -> hosters set prices,
+    capacity and listings -> labs earn, train and release -> researchers choose, run, fine-tune,
+    deploy and contribute -> labs absorb the commons -> metrics.
+    """
+
+    def __init__(self, config: Config, rng: int | None = None, researchers: int | None = None):
+        super().__init__(rng=rng)
+        self.config = config
+        self.month = 0
+        pop_rng, lab_rng, dyn_rng, inst_rng = self.rng.spawn(4)
+        self.releases = ReleaseRegistry()
+        self.frontier = -math.inf
+        self.price_shock = 1.0
+        self.commons_inflow = 0.0
+        self.contributions_by_home = np.zeros(0)
+        self.popularity = np.zeros(0)
+
+        self.labs: list[Lab] = []
+        for kind, spec in config.labs.items():
+            for _ in range(spec.count):
+                self.labs.append(Lab(self, kind, spec, len(self.labs), lab_rng))
+        self.lab_kinds = list(config.labs)
+
+        self.hosters: list[Hoster] = []
+        for name, spec in config.hosters.items():
+            for _ in range(spec.count):
+                self.hosters.append(Hoster(self, name, spec, len(self.hosters)))
+        for lab in self.labs:
+            if lab.spec.api_capacity_gpu_hours_per_month > 0:
+                self.hosters.append(Hoster(self, f"{lab.kind}_api", API, len(self.hosters), lab))
+        self._index_hosters()
+
+        spends = config.public.budget_usd_per_month > 0
+        self.institution = PublicInstitution(self, config.public, inst_rng) if spends else None
+        n = researchers if researchers is not None else config.simulation.researchers
+        self.researchers = Researchers(self, n, pop_rng, dyn_rng)
+
+        for lab in self.labs:  # every lab starts with the model it already has
+            lab.last_release_month = -int(lab_rng.integers(0, lab.spec.min_release_interval_months))
+            lab.train(lab.spec.initial_training_gpu_hours)
+        self.candidates = self.releases.candidates()
+        self.popularity = np.zeros(len(self.releases))
+        self.events_by_month: dict[int, list[Event]] = {}
+        for e in config.events:
+            self.events_by_month.setdefault(e.month, []).append(e)
+        self.metrics = MetricsCollector(self)
+
+    def _index_hosters(self) -> None:
+        cfg = self.config.public
+        public = [h.position for h in self.hosters if h.public]
+        self.public_index = public[0] if public else -1
+        self.commercial_index = [h.position for h in self.hosters if not h.public]
+        independent = [i for i in self.commercial_index if self.hosters[i].owner is None]
+        if cfg.credit_hosters == "largest" and independent:
+            independent = [max(independent, key=lambda i: self.hosters[i].capacity)]
+        self.credit_index = independent
+        self.gpu_market_index = [i for i in self.commercial_index if self.hosters[i].owner is None]
+
+    @property
+    def public_hoster(self) -> Hoster | None:
+        return self.hosters[self.public_index] if self.public_index >= 0 else None
+
+    @property
+    def gpu_cost(self) -> float:
+        """Underlying GPU-hour cost: falls with hardware progress, moved by price shocks."""
+        mk = self.config.market
+        return (
+            mk.gpu_price_usd_per_hour
+            * (1 - mk.gpu_cost_decline_per_year) ** (self.month / 12)
+            * self.price_shock
+        )
+
+    def public_hoster_capacity(self, gpu_hours: float) -> None:
+        if self.public_hoster is not None:
+            self.public_hoster.capacity = gpu_hours
+
+    # -- schedule ------------------------------------------------------------------------------
+    def step(self) -> None:
+        for event in self.events_by_month.get(self.month, []):
+            self.apply_event(event)
+        self.commons_inflow = 0.0
+        if self.institution is not None:
+            self.institution.step()
+        for lab in self.labs:
+            lab.step()
+        self.candidates = self.releases.candidates()
+        self._grow_popularity()
+        for hoster in self.hosters:
+            hoster.step()
+        outcome = self.researchers.step()
+        for hoster in self.hosters:
+            hoster.close_month()
+        self._flow_public_data()
+        self._absorb_commons()
+        self.metrics.collect(outcome)
+        self.month += 1
+
+    def _grow_popularity(self) -> None:
+        """Last month's users per release, with a lab's brand carried to its new releases."""
+        old = self.popularity
+        users = np.zeros(len(self.releases))
+        u = self.researchers.users
+        users[: u.size] = u * self.researchers.weight
+        rel = self.releases.arrays()
+        lab_users = np.bincount(rel["lab"], weights=users, minlength=len(self.labs))
+        brand = lab_users[rel["lab"]]
+        fresh = np.arange(len(self.releases)) >= old.size
+        self.popularity = np.where(fresh, 0.5 * brand, users)
+
+    def _flow_public_data(self) -> None:
+        """Usage data at the public hoster goes to the commons when governance says so."""
+        pub, inst = self.public_hoster, self.institution
+        if pub is None or inst is None or pub.used <= 0:
+            return
+        if inst.spec.data_commons and not inst.captured:
+            self.commons_inflow += pub.used * self.config.contributions.data_value_per_gpu_hour
+        else:
+            for lab in inst.funded:
+                lab.data_gpu_hours += pub.used / max(1, len(inst.funded))
+
+    def _absorb_commons(self) -> None:
+        """Contributions enter the commons; each lab embeds a share in proportion to its
+        absorptive capacity, plus a home share of what was built on its own models."""
+        c = self.config.contributions
+        home = self.contributions_by_home
+        pooled = home.sum() * (1 - c.home_bias) + self.commons_inflow
+        capacity = np.array([lab.absorptive_capacity() for lab in self.labs])
+        weights = capacity / capacity.sum() if capacity.sum() > 0 else capacity
+        taken = home * c.home_bias + pooled * weights
+        for lab, value in zip(self.labs, taken, strict=True):
+            lab.absorb(value)
+
+    # -- events --------------------------------------------------------------------------------
+    def apply_event(self, e: Event) -> None:
+        if e.type == "licence_revocation":
+            labs = [lab for lab in self.labs if lab.kind == e.lab_kind]
+            if labs:
+                max(labs, key=lambda lab: lab.income).revoke_licences()
+        elif e.type == "delist":
+            gone = {lab.index for lab in self.labs if lab.kind == e.lab_kind}
+            for h in self.hosters:
+                if h.name == e.hoster_kind:
+                    h.delisted_labs |= gone
+        elif e.type == "leave_region":
+            g = list(self.config.groups).index(e.group)
+            for h in self.hosters:
+                if h.name == e.hoster_kind:
+                    h.serves[g] = False
+        elif e.type == "price_shock":
+            self.price_shock *= e.factor
+        elif e.type == "budget_cut" and self.institution is not None:
+            self.institution.budget *= e.factor

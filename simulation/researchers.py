@@ -1,0 +1,393 @@
+"""Researchers: many individuals kept as arrays, deciding together each month with numpy.
+
+Each researcher has their own group, monthly budget, local hardware, skill, language need and
+deployment size, and their own model choice and deployment. The rules read per researcher
+(comments give the scalar rule); the code applies them to everyone at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.releases import CLOSED, OPEN, RESTRICTED
+
+if TYPE_CHECKING:
+    from simulation.model import EcosystemModel
+
+LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4
+
+
+@dataclass
+class Venue:
+    """Where each requesting researcher would do a task, and what it costs them."""
+
+    kind: np.ndarray  # LOCAL / PUBLIC / CREDIT / MARKET / NONE
+    hoster: np.ndarray  # index into model.hosters, -1 for local or none
+    out_of_pocket: np.ndarray  # USD from own budget
+    credit: np.ndarray  # USD of public credit used
+
+
+@dataclass
+class Outcome:
+    """What happened to the population this month (per researcher), for metrics and capture."""
+
+    ran: np.ndarray
+    finetuned: np.ndarray
+    deployed: np.ndarray
+    capability_used: np.ndarray
+    capable: np.ndarray
+
+
+class Researchers:
+    def __init__(
+        self,
+        model: EcosystemModel,
+        n: int,
+        rng: np.random.Generator,
+        dynamics_rng: np.random.Generator,
+    ) -> None:
+        self.model = model
+        cfg = model.config
+        self.n = n
+        self.rng = dynamics_rng  # monthly draws; ``rng`` only draws the population
+        self.weight = cfg.simulation.researchers_represented / n  # real researchers per simulated
+        self.group_names = list(cfg.groups)
+        groups = list(cfg.groups.values())
+
+        def per_group(attr: str) -> np.ndarray:
+            return np.array([getattr(g, attr) for g in groups], dtype=float)[self.group]
+
+        # Draw order is fixed and independent of the scenario: same seed, same people.
+        u = rng.random((6, n))
+        z = rng.standard_normal((3, n))
+        cum = np.cumsum([g.share for g in groups])
+        self.group = np.minimum(np.searchsorted(cum / cum[-1], u[0], side="right"), len(groups) - 1)
+        self.budget = per_group("budget_median_usd") * np.exp(per_group("budget_sigma") * z[0])
+        has_hardware = u[1] >= per_group("hardware_none_share")
+        hw = per_group("hardware_median_gb") * np.exp(per_group("hardware_sigma") * z[1])
+        self.hardware_gb = np.where(has_hardware, hw, 0.0)
+        mean, conc = per_group("skill_mean"), per_group("skill_concentration")
+        self.skill = rng.beta(mean * conc, (1 - mean) * conc)
+        self.underserved = u[2] < per_group("underserved_language_share")
+        self.deploy_users = per_group("deploy_users_median") * np.exp(z[2])
+        self.friction = per_group("commercial_price_friction")
+        pub = cfg.public
+        self.eligible = np.isin(
+            self.group, [self.group_names.index(g) for g in pub.eligible_groups]
+        )
+        self.eligible &= u[3] < pub.eligible_share
+        self.reserved = (
+            self.group == self.group_names.index(pub.reserved_group)
+            if pub.reserved_group
+            else np.zeros(n, dtype=bool)
+        )
+        self.queue_key = u[4]  # redrawn monthly; first month uses this
+        self.choice = np.full(n, -1)
+        self.deployment = np.full(n, -1)  # release deployed on
+        self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
+        self.stranded = np.zeros(n, dtype=bool)
+        self.users = np.zeros(0)  # researchers (simulated) per release last month
+        self.outcome: Outcome | None = None
+
+    def deployed_on(self, hoster: int) -> np.ndarray:
+        """Releases with a healthy deployment at ``hoster``."""
+        return np.unique(self.deployment[(self.deploy_host == hoster) & ~self.stranded])
+
+    # -- monthly step --------------------------------------------------------------------------
+    def step(self) -> Outcome:
+        m, cfg = self.model, self.model.config
+        rel = m.releases.arrays()
+        n_rel = len(rel["lab"])
+        self._prepare_prices(rel)
+        credit = self._credits()
+
+        # 1. Choose a model: newcomers, those whose model is gone, and a random few reconsider.
+        current_ok = (self.choice >= 0) & np.isin(self.choice, m.candidates)
+        review = ~current_ok | (self.rng.random(self.n) < cfg.adoption.review_probability)
+        self._choose(np.flatnonzero(review), credit)
+        money = self.budget.copy()
+
+        # 2. Run the chosen model.
+        r = self.choice
+        has = r >= 0
+        rr = np.where(has, r, 0)
+        eff_cap = self._effective_capability(rel, rr)
+        ran, _ = self._do_task(
+            has,
+            rr,
+            rel["params_b"] * cfg.tasks.run_memory_gb_per_b,
+            rel["params_b"] * cfg.tasks.run_gpu_hours_per_b,
+            money,
+            credit,
+            allow_local=rel["weights"],
+        )
+        capable = ran & (eff_cap >= m.frontier - cfg.capability.capable_gap)
+
+        # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
+        terms = self._licence_allows(rel)
+        wants_ft = ran & rel["weights"][rr] & terms["finetune"][rr]
+        ft_done, _ = self._do_task(
+            wants_ft,
+            rr,
+            rel["params_b"] * cfg.tasks.finetune_memory_gb_per_b,
+            rel["params_b"] * cfg.tasks.finetune_gpu_hours_per_b,
+            money,
+            credit,
+            allow_local=rel["weights"],
+        )
+        finetuned = ft_done & (self.rng.random(self.n) < self.skill)
+
+        # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
+        deployed = self._deploy(rel, ran, rr, terms, money, credit)
+
+        self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
+        capability_used = np.where(ran, eff_cap, np.nan)
+        self.queue_key = self.rng.random(self.n)
+        self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
+        self._contribute(rel, rr, ran, finetuned)
+        return self.outcome
+
+    # -- prices and venues ---------------------------------------------------------------------
+    def _prepare_prices(self, rel: dict[str, np.ndarray]) -> None:
+        """Cheapest commercial hoster per (group, release), overall and among credit hosters."""
+        m = self.model
+        n_rel, n_groups = len(rel["lab"]), len(self.group_names)
+        self.best = {}
+        for name, positions in (("market", m.commercial_index), ("credit", m.credit_index)):
+            price = np.full((n_groups, n_rel), np.inf)
+            who = np.full((n_groups, n_rel), -1)
+            for hi in positions:
+                h = m.hosters[hi]
+                p = np.where(h.listed, h.price, np.inf)
+                for g in np.flatnonzero(h.serves):
+                    better = p < price[g]
+                    price[g, better] = p[better]
+                    who[g, better] = hi
+            self.best[name] = (price, who)
+        pub = m.public_hoster
+        self.public_listed = (
+            pub.listed if pub is not None and pub.capacity > 0 else np.zeros(n_rel, dtype=bool)
+        )
+
+    def _credits(self) -> np.ndarray:
+        """Public credit (USD per real researcher) for this month: the pool split among the
+        eligible, with the reserved group's share set aside for it."""
+        inst = self.model.institution
+        credit = np.zeros(self.n)
+        if inst is None or inst.spec.compute_channel != "credits" or inst.credit_pool <= 0:
+            return credit
+        pool, share = inst.credit_pool / self.weight, inst.spec.reserved_share
+        reserved = self.eligible & self.reserved
+        if reserved.any() and share > 0:
+            credit[reserved] += pool * share / reserved.sum()
+            pool *= 1 - share
+        if self.eligible.any():
+            credit[self.eligible] += pool / self.eligible.sum()
+        return credit
+
+    def _venue(self, idx, r, mem, hours, money, credit, allow_local, extra=None) -> Venue:
+        """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
+        own hardware if it fits, else the public hoster if eligible, else public credits at a
+        credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
+        g = self.group[idx]
+        local = allow_local[r] & (self.hardware_gb[idx] >= mem[r])
+        public = ~local & self.eligible[idx] & self.public_listed[r]
+        p_cr, h_cr = self.best["credit"][0][g, r] * self.friction[idx], self.best["credit"][1][g, r]
+        p_mk, h_mk = self.best["market"][0][g, r] * self.friction[idx], self.best["market"][1][g, r]
+        cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
+        if extra is not None:  # a one-off surcharge (migration) on a hosted bill
+            cost_cr, cost_mk = cost_cr + extra[idx], cost_mk + extra[idx]
+        use_cr = credit[idx] > 0
+        oop_cr = np.maximum(0.0, cost_cr - credit[idx])
+        by_credit = ~local & ~public & use_cr & np.isfinite(cost_cr) & (oop_cr <= money[idx])
+        by_market = ~local & ~public & ~by_credit & np.isfinite(cost_mk) & (cost_mk <= money[idx])
+        kind = np.select(
+            [local, public, by_credit, by_market], [LOCAL, PUBLIC, CREDIT, MARKET], NONE
+        )
+        hoster = np.select(
+            [public, by_credit, by_market], [self.model.public_index, h_cr, h_mk], -1
+        )
+        oop = np.select([by_credit, by_market], [oop_cr, cost_mk], 0.0)
+        used = np.where(by_credit, np.minimum(cost_cr, credit[idx]), 0.0)
+        return Venue(kind, hoster, oop, used)
+
+    def _do_task(self, wants, r, mem, hours, money, credit, allow_local, extra=None):
+        """Try a task for every researcher who wants it; pay, and ration hosted capacity.
+        ``extra`` (USD per researcher) is a one-off cost added to the hosted bill.
+        Returns who succeeded and the hoster each used (-1: own hardware or none)."""
+        idx = np.flatnonzero(wants)
+        done = np.zeros(self.n, dtype=bool)
+        where = np.full(self.n, -1)
+        if idx.size == 0:
+            return done, where
+        rel_ids = r[idx]
+        v = self._venue(idx, rel_ids, mem, hours, money, credit, allow_local, extra)
+        served = self._serve(idx, v, hours[rel_ids])
+        done[idx] = served
+        where[idx] = np.where(served, v.hoster, -1)
+        self._pay(idx[served], v, served, hours[rel_ids][served], money, credit)
+        return done, where
+
+    def _serve(self, idx, v: Venue, hours) -> np.ndarray:
+        """Local tasks always run; hosted ones are served in a random queue until each
+        hoster's capacity for the month is used (the public hoster serves its reserved group
+        first from the reserved share)."""
+        m = self.model
+        ok = v.kind == LOCAL
+        hosted = v.hoster >= 0
+        if not hosted.any():
+            return ok
+        demand = hours * self.weight
+        remaining = np.array([h.capacity - h.used for h in m.hosters])
+        key = self.queue_key[idx]
+        pub = m.public_index
+        if pub >= 0 and m.institution is not None and m.institution.spec.reserved_share > 0:
+            first = hosted & (v.hoster == pub) & self.reserved[idx]
+            cap = remaining.copy()
+            host = m.hosters[pub]
+            cap[pub] = max(
+                0.0, host.capacity * m.institution.spec.reserved_share - host.reserved_used
+            )
+            got = _queue(v.hoster, demand, key, first, cap)
+            host.reserved_used += demand[got].sum()
+            remaining[pub] -= demand[got].sum()
+            ok |= got
+            hosted &= ~got
+        ok |= _queue(v.hoster, demand, key, hosted, remaining)
+        return ok
+
+    def _pay(self, idx, v: Venue, served, hours, money, credit) -> None:
+        m = self.model
+        oop, used, hoster = v.out_of_pocket[served], v.credit[served], v.hoster[served]
+        money[idx] -= oop
+        credit[idx] -= used
+        paid = (oop + used) * self.weight
+        gpu = hours * self.weight
+        at = hoster >= 0
+        n_h = len(m.hosters)
+        gpu_by = np.bincount(hoster[at], weights=gpu[at], minlength=n_h)
+        paid_by = np.bincount(hoster[at], weights=paid[at], minlength=n_h)
+        for h, g_h, p_h in zip(m.hosters, gpu_by, paid_by, strict=True):
+            if g_h > 0:
+                h.settle(g_h, p_h)
+        if m.institution is not None and used.sum() > 0:
+            m.institution.use_credits(used.sum() * self.weight)
+
+    # -- choices -------------------------------------------------------------------------------
+    def _effective_capability(self, rel, r) -> np.ndarray:
+        """Capability as this researcher experiences it: less when the model misses their language."""
+        pen = self.model.config.capability.language_penalty
+        return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
+
+    def _choose(self, idx: np.ndarray, credit: np.ndarray) -> None:
+        """Multinomial-logit choice over the candidate releases a researcher could run:
+        utility = capability + popularity (preferential attachment) - cost + taste noise."""
+        if idx.size == 0:
+            return
+        m, cfg = self.model, self.model.config
+        rel = m.releases.arrays()
+        cand = m.candidates
+        a = cfg.adoption
+        cap = rel["capability"][cand] - cfg.capability.language_penalty * np.outer(
+            self.underserved[idx], 1 - rel["language_fit"][cand]
+        )
+        mem = rel["params_b"][cand] * cfg.tasks.run_memory_gb_per_b
+        hours = rel["params_b"][cand] * cfg.tasks.run_gpu_hours_per_b
+        g = self.group[idx]
+        local = rel["weights"][cand] & (self.hardware_gb[idx, None] >= mem)
+        free = local | (self.eligible[idx, None] & self.public_listed[cand])
+        fr = self.friction[idx, None]
+        cost_mk = self.best["market"][0][g][:, cand] * fr * hours
+        cost_cr = np.maximum(
+            0.0, self.best["credit"][0][g][:, cand] * fr * hours - credit[idx, None]
+        )
+        cost = np.where(free, 0.0, np.minimum(cost_mk, cost_cr))
+        feasible = cost <= self.budget[idx, None]
+        pop = np.log1p(m.popularity[cand])
+        utility = (
+            a.capability_weight * cap
+            + a.popularity_weight * pop
+            - a.cost_weight * np.log1p(np.where(feasible, cost, 0.0))
+            + self.rng.gumbel(size=cap.shape)
+        )
+        utility[~feasible] = -np.inf
+        best = np.argmax(utility, axis=1)
+        self.choice[idx] = np.where(feasible.any(axis=1), cand[best], -1)
+
+    def _licence_allows(self, rel) -> dict[str, np.ndarray]:
+        lic = self.model.config.licences
+        ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
+        users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
+        usable = ~rel["revoked"] & rel["weights"]
+        return {
+            "finetune": ft[rel["licence"]] & usable,
+            "max_users": np.where(usable, users[rel["licence"]], 0.0),
+        }
+
+    def _deploy(self, rel, ran, rr, terms, money, credit) -> np.ndarray:
+        """Keep a deployment running all month, or start one on the model just run. A deployment
+        whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
+        paying ``migration_cost_months`` of hosting on top, before it serves again."""
+        m, cfg = self.model, self.model.config
+        had = self.deployment >= 0
+        d = np.where(had, self.deployment, 0)
+        host_ok = np.ones(self.n, dtype=bool)
+        for hi, h in enumerate(m.hosters):
+            on = had & (self.deploy_host == hi)
+            if on.any():
+                host_ok[on] = h.listed[d[on]] & h.serves[self.group[on]]
+        self.stranded |= had & (rel["revoked"][d] | ~host_ok)
+        # The model just run is deployed if its licence covers this deployment's size;
+        # otherwise an existing healthy deployment is kept.
+        licensed = ran & rel["weights"][rr] & (terms["max_users"][rr] >= self.deploy_users)
+        target = np.where(licensed, rr, np.where(had & ~self.stranded, d, -1))
+        wants = target >= 0
+        t = np.where(wants, target, 0)
+        gpus = np.ceil(rel["params_b"] * cfg.tasks.deploy_memory_gb_per_b / cfg.tasks.gpu_memory_gb)
+        hours = gpus * cfg.tasks.deploy_hours_per_month
+        mem = rel["params_b"] * cfg.tasks.deploy_memory_gb_per_b
+        migrating = self.stranded & wants
+        price = self.best["market"][0][self.group, t] * self.friction
+        month_cost = np.where(np.isfinite(price), price, 0.0) * hours[t]
+        surcharge = np.where(migrating, cfg.tasks.migration_cost_months * month_cost, 0.0)
+        done, where = self._do_task(
+            wants, t, mem, hours, money, credit, allow_local=rel["weights"], extra=surcharge
+        )
+        self.deployment = np.where(done, t, np.where(self.stranded, self.deployment, -1))
+        self.deploy_host = np.where(done, where, np.where(self.stranded, self.deploy_host, -1))
+        self.stranded &= ~done
+        return done
+
+    def _contribute(self, rel, rr, ran, finetuned) -> None:
+        """Successful users contribute benchmarks, datasets, techniques and tools with some
+        probability; value is heavy-tailed and credited to the lab whose model they used."""
+        c = self.model.config.contributions
+        p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
+        gives = self.rng.random(self.n) < p
+        value = self.skill * (1 + self.rng.pareto(c.pareto_alpha, self.n)) * self.weight
+        labs = rel["lab"][rr]
+        self.model.contributions_by_home = np.bincount(
+            labs[gives], weights=value[gives], minlength=len(self.model.labs)
+        )
+
+
+def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
+    """First come, first served per hoster in the order of ``key``, until capacity is used."""
+    out = np.zeros(hoster.size, dtype=bool)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return out
+    order = idx[np.lexsort((key[idx], hoster[idx]))]
+    h, d = hoster[order], demand[order]
+    cum = np.cumsum(d)
+    starts = np.r_[0, np.flatnonzero(np.diff(h)) + 1]
+    lengths = np.diff(np.r_[starts, h.size])
+    within = cum - np.repeat(cum[starts] - d[starts], lengths)
+    out[order] = within <= remaining[h] * (1 + 1e-12)
+    return out
+
+
+__all__ = ["Researchers", "Outcome", "OPEN", "RESTRICTED", "CLOSED"]
