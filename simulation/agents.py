@@ -160,6 +160,7 @@ class Hoster(mesa.Agent):
         self.delisted_labs: set[int] = set()
         self.listed = np.zeros(0, dtype=bool)  # over all releases
         self.used = self.reserved_used = 0.0
+        self.served = 0.0  # GPU-hours sold to the simulated researchers this month
         self.utilisation = 0.0
         self.revenue = 0.0
         self.data_gpu_hours = 0.0
@@ -182,7 +183,9 @@ class Hoster(mesa.Agent):
             growth = (1 + mk.capacity_growth_per_year) ** (1 / 12) - 1
             invest = mk.capacity_investment_rate * max(0.0, excess) / 12
             self.capacity *= 1 + growth + invest
-        self.used = self.reserved_used = 0.0
+        self.used = self.reserved_used = self.served = 0.0
+        if not self.public and self.owner is None:  # the rest of the economy rents GPUs too
+            self.used = mk.background_utilisation * self.capacity
         self.revenue = 0.0
         self.list_models()
 
@@ -206,6 +209,7 @@ class Hoster(mesa.Agent):
 
     def settle(self, gpu_hours: float, paid: float) -> None:
         self.used += gpu_hours
+        self.served += gpu_hours
         self.revenue += paid
         self.data_gpu_hours += gpu_hours
         if self.owner is not None:
@@ -222,7 +226,7 @@ class PublicInstitution(mesa.Agent):
     def __init__(self, model: EcosystemModel, spec: Public, rng: np.random.Generator) -> None:
         super().__init__(model)
         self.spec = spec
-        self.rng = rng
+        self.capture_rng = rng
         self.budget = spec.budget_usd_per_month
         self.captured = False  # governance capture: conditions no longer enforced
         self.spent = 0.0
@@ -244,7 +248,7 @@ class PublicInstitution(mesa.Agent):
             self.credit_pool = 0.0
             m.public_hoster_capacity(0.0)
             return
-        if s.capture_risk and not self.captured and self.rng.random() < s.capture_risk:
+        if s.capture_risk and not self.captured and self.capture_rng.random() < s.capture_risk:
             self.captured = True
         money = self.stage_money()
         self.fund_labs(money["pretraining"])

@@ -43,6 +43,8 @@ class Market(Strict):
     target_utilisation: Share = 0.75
     price_elasticity: NonNegative = 0.5
     price_factor_bounds: tuple[Positive, Positive] = (0.5, 3.0)
+    background_utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5
+    hoster_taste_sigma: NonNegative = 0.15
     capacity_growth_per_year: NonNegative = 0.3
     capacity_investment_rate: NonNegative = 0.5
 
@@ -52,7 +54,7 @@ class Capability(Strict):
 
     algorithmic_efficiency_per_year: Annotated[float, Field(ge=1.0)] = 3.0
     size_penalty: NonNegative = 0.5
-    capable_gap: NonNegative = 1.0
+    capable_gap: NonNegative = 1.5
     language_penalty: NonNegative = 1.0
     flop_per_gpu_hour: Positive = 1.44e18
 
@@ -143,8 +145,9 @@ class Contributions(Strict):
 
 
 class Adoption(Strict):
-    capability_weight: NonNegative = 4.0
-    popularity_weight: NonNegative = 1.0
+    capability_weight: NonNegative = 2.0
+    openness_weight: NonNegative = 0.5
+    popularity_weight: NonNegative = 0.5
     cost_weight: NonNegative = 0.5
     review_probability: Share = 0.2
 
@@ -326,9 +329,13 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
     """Load, merge with its base, apply dotted-path overrides and validate a scenario."""
     path = scenario_path(name_or_path)
     tree = _raw_tree(path)
-    for key, value in (overrides or {}).items():
+    config = validate(tree, source=str(path))
+    if not overrides:
+        return config
+    for key, value in overrides.items():
         tree = apply_override(tree, key, value, source="--set")
-    return validate(tree, source=str(path))
+    keys = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+    return validate(tree, source=f"--set {keys}")
 
 
 def validate(tree: dict[str, Any], source: str = "config") -> Config:
@@ -382,7 +389,9 @@ def _child_schema(schema_node: Any, part: str) -> Any:
 
 
 def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if not close:
+        close = [o for o in options if o.startswith(word) or word.startswith(o)][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -105,7 +105,7 @@ class MetricsCollector:
         cap = np.array([h.capacity for h in gpu])
         price = np.array([h.price for h in gpu])
         row["market.gpu_price"] = float(price @ cap / cap.sum()) if cap.sum() > 0 else m.gpu_cost
-        served = np.array([h.used for h in m.hosters])
+        served = np.array([h.served for h in m.hosters])
         shares = served / served.sum() if served.sum() > 0 else served
         row["market.hosting_hhi"] = float((shares**2).sum())
         row["stranded.deployments"] = float(res.stranded.sum() * res.weight)

@@ -85,6 +85,10 @@ class Researchers:
             else np.zeros(n, dtype=bool)
         )
         self.queue_key = u[4]  # redrawn monthly; first month uses this
+        n_hosters = len(model.hosters)
+        self.hoster_taste = np.exp(
+            cfg.market.hoster_taste_sigma * rng.standard_normal((n, n_hosters))
+        )
         self.choice = np.full(n, -1)
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
@@ -167,6 +171,12 @@ class Researchers:
                     price[g, better] = p[better]
                     who[g, better] = hi
             self.best[name] = (price, who)
+        # Per-hoster tables for each researcher's own pick (taste: accounts, trust, latency).
+        self.h_listed = np.array([h.listed for h in m.hosters]).reshape(len(m.hosters), n_rel)
+        self.h_price = np.array([h.price for h in m.hosters])
+        self.h_serves = np.array([h.serves for h in m.hosters]).reshape(len(m.hosters), n_groups)
+        self.h_market = np.isin(np.arange(len(m.hosters)), m.commercial_index)
+        self.h_credit = np.isin(np.arange(len(m.hosters)), m.credit_index)
         pub = m.public_hoster
         self.public_listed = (
             pub.listed if pub is not None and pub.capacity > 0 else np.zeros(n_rel, dtype=bool)
@@ -188,15 +198,20 @@ class Researchers:
             credit[self.eligible] += pool / self.eligible.sum()
         return credit
 
-    def _venue(self, idx, r, mem, hours, money, credit, allow_local, extra=None) -> Venue:
+    def _venue(
+        self, idx, r, mem, hours, money, credit, allow_local, extra=None, use_public=True
+    ) -> Venue:
         """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
         own hardware if it fits, else the public hoster if eligible, else public credits at a
         credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
         g = self.group[idx]
         local = allow_local[r] & (self.hardware_gb[idx] >= mem[r])
-        public = ~local & self.eligible[idx] & self.public_listed[r]
-        p_cr, h_cr = self.best["credit"][0][g, r] * self.friction[idx], self.best["credit"][1][g, r]
-        p_mk, h_mk = self.best["market"][0][g, r] * self.friction[idx], self.best["market"][1][g, r]
+        public = ~local & self.eligible[idx] & self.public_listed[r] & use_public
+        offered = (self.h_listed[:, r] & self.h_serves[:, g]).T  # (requests, hosters)
+        felt = self.h_price[None, :] * self.hoster_taste[idx]
+        p_mk, h_mk = _cheapest(np.where(offered & self.h_market, felt, np.inf))
+        p_cr, h_cr = _cheapest(np.where(offered & self.h_credit, felt, np.inf))
+        p_mk, p_cr = p_mk * self.friction[idx], p_cr * self.friction[idx]
         cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
         if extra is not None:  # a one-off surcharge (migration) on a hosted bill
             cost_cr, cost_mk = cost_cr + extra[idx], cost_mk + extra[idx]
@@ -223,12 +238,16 @@ class Researchers:
         where = np.full(self.n, -1)
         if idx.size == 0:
             return done, where
-        rel_ids = r[idx]
-        v = self._venue(idx, rel_ids, mem, hours, money, credit, allow_local, extra)
-        served = self._serve(idx, v, hours[rel_ids])
-        done[idx] = served
-        where[idx] = np.where(served, v.hoster, -1)
-        self._pay(idx[served], v, served, hours[rel_ids][served], money, credit)
+        for use_public in (True, False):  # turned away by a full public hoster: try the market
+            rel_ids = r[idx]
+            v = self._venue(idx, rel_ids, mem, hours, money, credit, allow_local, extra, use_public)
+            served = self._serve(idx, v, hours[rel_ids])
+            done[idx] = served
+            where[idx] = np.where(served, v.hoster, -1)
+            self._pay(idx[served], v, served, hours[rel_ids][served], money, credit)
+            idx = idx[~served & (v.kind == PUBLIC)]
+            if idx.size == 0:
+                break
         return done, where
 
     def _serve(self, idx, v: Venue, hours) -> np.ndarray:
@@ -283,33 +302,64 @@ class Researchers:
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 
     def _choose(self, idx: np.ndarray, credit: np.ndarray) -> None:
-        """Multinomial-logit choice over the candidate releases a researcher could run:
-        utility = capability + popularity (preferential attachment) - cost + taste noise."""
+        """Multinomial-logit choice over candidate releases:
+        utility = capability + openness + popularity (preferential attachment) - cost + taste.
+        Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
+        then to run only) when no model makes the whole plan affordable."""
         if idx.size == 0:
             return
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         cand = m.candidates
-        a = cfg.adoption
+        a, t = cfg.adoption, cfg.tasks
+        params = rel["params_b"][cand]
+        terms = self._licence_allows(rel)
+        gpus = np.ceil(params * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        tasks = [
+            (params * t.run_memory_gb_per_b, params * t.run_gpu_hours_per_b, True),
+            (
+                params * t.finetune_memory_gb_per_b,
+                params * t.finetune_gpu_hours_per_b,
+                terms["finetune"][cand],
+            ),
+            (
+                params * t.deploy_memory_gb_per_b,
+                gpus * t.deploy_hours_per_month,
+                terms["max_users"][cand][None, :] >= self.deploy_users[idx, None],
+            ),
+        ]
+        g, fr = self.group[idx], self.friction[idx, None]
+        p_mk = self.best["market"][0][g][:, cand] * fr
+        p_cr = self.best["credit"][0][g][:, cand] * fr
+        public = self.eligible[idx, None] & self.public_listed[cand]
+        gross_mk = np.zeros((idx.size, cand.size))
+        gross_cr = np.zeros((idx.size, cand.size))
+        plan_cost, plan_ok = [], np.ones((idx.size, cand.size), dtype=bool)
+        for mem, hours, allowed in tasks:
+            free = public | (rel["weights"][cand] & (self.hardware_gb[idx, None] >= mem))
+            gross_mk += np.where(free, 0.0, p_mk * hours)
+            gross_cr += np.where(free, 0.0, p_cr * hours)
+            plan_ok = plan_ok & allowed
+            cost = np.minimum(gross_mk, np.maximum(0.0, gross_cr - credit[idx, None]))
+            plan_cost.append(np.where(plan_ok, cost, np.inf))
         cap = rel["capability"][cand] - cfg.capability.language_penalty * np.outer(
             self.underserved[idx], 1 - rel["language_fit"][cand]
         )
-        mem = rel["params_b"][cand] * cfg.tasks.run_memory_gb_per_b
-        hours = rel["params_b"][cand] * cfg.tasks.run_gpu_hours_per_b
-        g = self.group[idx]
-        local = rel["weights"][cand] & (self.hardware_gb[idx, None] >= mem)
-        free = local | (self.eligible[idx, None] & self.public_listed[cand])
-        fr = self.friction[idx, None]
-        cost_mk = self.best["market"][0][g][:, cand] * fr * hours
-        cost_cr = np.maximum(
-            0.0, self.best["credit"][0][g][:, cand] * fr * hours - credit[idx, None]
-        )
-        cost = np.where(free, 0.0, np.minimum(cost_mk, cost_cr))
-        feasible = cost <= self.budget[idx, None]
-        pop = np.log1p(m.popularity[cand])
+        capable = cap >= m.frontier - cfg.capability.capable_gap
+        feasible = np.zeros((idx.size, cand.size), dtype=bool)
+        cost = np.zeros((idx.size, cand.size))
+        # The most ambitious plan that some model makes affordable, among capable models
+        # first; a researcher no capable model fits settles for what they can run.
+        for pool in (np.ones_like(capable), capable):
+            for c in plan_cost:
+                ok = (c <= self.budget[idx, None]) & pool
+                take = ok.any(axis=1)
+                feasible[take] = ok[take]
+                cost[take] = c[take]
         utility = (
             a.capability_weight * cap
-            + a.popularity_weight * pop
+            + a.openness_weight * (rel["licence"][cand] == OPEN)
+            + a.popularity_weight * np.log1p(m.popularity[cand])
             - a.cost_weight * np.log1p(np.where(feasible, cost, 0.0))
             + self.rng.gumbel(size=cap.shape)
         )
@@ -372,6 +422,15 @@ class Researchers:
         self.model.contributions_by_home = np.bincount(
             labs[gives], weights=value[gives], minlength=len(self.model.labs)
         )
+
+
+def _cheapest(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise lowest price and its hoster (-1 where none offers the task)."""
+    if prices.shape[1] == 0:
+        return np.full(prices.shape[0], np.inf), np.full(prices.shape[0], -1)
+    best = np.argmin(prices, axis=1)
+    price = prices[np.arange(prices.shape[0]), best]
+    return price, np.where(np.isfinite(price), best, -1)
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
