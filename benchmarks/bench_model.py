@@ -118,6 +118,7 @@ def child(case: str, repeats: int, warmup_steps: int) -> dict:
         "times": times,
         "peak_rss_mb": _peak_rss_mb(),
         "import_rss_mb": rss_before,
+        "warmup_steps": warmup_steps,
     }
 
 
@@ -170,14 +171,35 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return {
-        "CPU": f"{cpu}, {os.cpu_count()} logical CPUs ({usable} usable); runs are single-threaded",
+        "CPU": f"{cpu}, {os.cpu_count()} logical CPUs ({usable} usable)",
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "numpy": metadata.version("numpy"),
         "pandas": metadata.version("pandas"),
         "mesa": metadata.version("mesa"),
+        "Load average (1, 5, 15 min) at start": load,
+        "Code revision": _revision(),
     }
+
+
+def _revision() -> str:
+    """The git commit, with ``-dirty`` when simulation/ or scenarios/ have uncommitted changes."""
+    try:
+        git = ["git", "-C", str(ROOT)]
+        rev = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "simulation", "scenarios"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
 
 
 def _verdict(ok: bool) -> str:
@@ -224,10 +246,10 @@ def report(cases: dict[str, dict], quick: bool) -> str:
         "the metrics DataFrame (BoltzmannWealth: construction and 120 `step()` calls).",
         "- Agent-steps = agents x steps. For our model only researchers are counted; the few "
         "dozen labs, hosters and the public institution are negligible next to them.",
-        "- Each case runs in a fresh Python process after a warm-up run "
-        f"({'shortened, ' if quick else ''}{STEPS if not quick else 12} steps for the default "
-        "case, 12 steps for the others); the 100,000-researcher case uses a fresh process per "
-        "run. Peak RSS is `ru_maxrss` of that process, so it includes the interpreter and "
+        "- Each case runs in a fresh Python process, first a warm-up run of the same size "
+        f"for {d['warmup_steps']} steps (the others: {bz['warmup_steps']}), then the timed "
+        "runs; the 100,000-researcher case uses a fresh process per run. Peak RSS is "
+        "`ru_maxrss` of that process, so it includes the interpreter and "
         f"imports (about {lg['import_rss_mb']:,.0f} MB before the model is built). "
         "MB = 2^20 bytes.",
         "- BoltzmannWealth is run as shipped, including its per-step DataCollector (every "
@@ -238,8 +260,7 @@ def report(cases: dict[str, dict], quick: bool) -> str:
     return "\n".join(out)
 
 
-def write_doc(table: str, quick: bool) -> None:
-    info = machine()
+def write_doc(table: str, info: dict[str, str], quick: bool) -> None:
     today = dt.date.today().isoformat()
     block = "\n".join(
         [
@@ -300,12 +321,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         profile()
         return
+    info = machine()  # before measuring, so the load average is that of the start
     cases = measure(args.quick)
     table = report(cases, args.quick)
     print()
     print(table)
     if args.write:
-        write_doc(table, args.quick)
+        write_doc(table, info, args.quick)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ class Lab(mesa.Agent):
 
 
 class Hoster(mesa.Agent):
-    """Sells GPU-hours; a commercial hoster's price follows utilisation, a public one's is at cost."""
+    """Sells GPU-hours: a commercial hoster prices by utilisation, a public one at cost."""
 
     def __init__(
         self,

@@ -74,8 +74,11 @@ def parse_value(raw: str) -> Any:
 def build_parser() -> Parser:
     parser = Parser(prog="run.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    sub.add_parser("list", help="the scenarios with a one-line description each")
+    sub.add_parser("list", help="the scenarios with a one-line description each").set_defaults(
+        func=cmd_list
+    )
     p = sub.add_parser("run", help="run one scenario and write its metrics")
+    p.set_defaults(func=cmd_run)
     p.add_argument("scenario", help="a name in scenarios/ or a path to a TOML file")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--steps", type=positive_int, help="months to simulate (default: 120)")
@@ -88,9 +91,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "list":
-            return cmd_list()
-        return cmd_run(args)
+        return args.func(args)
     except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def cmd_list() -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     width = max(len(n) for n in scenario_names())
     for name in scenario_names():
         cfg = load_scenario(name)
@@ -141,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     steps, n = config.simulation.steps, config.simulation.researchers
     print(
-        f"running {scenario_path(args.scenario).stem}: {n:,} researchers, {steps} months, seed {args.seed}"
+        f"running {scenario_path(args.scenario).stem}: {n:,} researchers, {steps} months, "
+        f"seed {args.seed}"
     )
     start = time.perf_counter()
     df = run(config, seed=args.seed, steps=steps, researchers=n)

@@ -239,9 +239,9 @@ class Config(Strict):
             if h.serves_groups is not None:
                 _known(f"hosters.{name}.serves_groups", h.serves_groups, self.groups)
         spends = self.public.budget_usd_per_month > 0
-        if spends and self.public.compute_channel == "public_hoster":
-            if not any(h.kind == "public" and h.count for h in self.hosters.values()):
-                raise ValueError("public.compute_channel = 'public_hoster' needs a public hoster")
+        has_public_hoster = any(h.kind == "public" and h.count for h in self.hosters.values())
+        if spends and self.public.compute_channel == "public_hoster" and not has_public_hoster:
+            raise ValueError("public.compute_channel = 'public_hoster' needs a public hoster")
         for i, e in enumerate(self.events):
             where = f"events[{i}]"
             if e.type == "licence_revocation":

@@ -109,8 +109,11 @@ class Researchers:
         credit = self._credits()
 
         # 1. Choose a model: newcomers, those whose model is gone, and a random few reconsider.
-        current_ok = (self.choice >= 0) & np.isin(self.choice, m.candidates)
-        review = ~current_ok | (self.rng.random(self.n) < cfg.adoption.review_probability)
+        # Those with nothing they could afford look again at the same pace as everyone else.
+        gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
+        review = gone | (self.rng.random(self.n) < cfg.adoption.review_probability)
+        if m.month == 0:
+            review[:] = True
         self._choose(np.flatnonzero(review), credit)
         money = self.budget.copy()
 
@@ -119,6 +122,7 @@ class Researchers:
         has = r >= 0
         rr = np.where(has, r, 0)
         eff_cap = self._effective_capability(rel, rr)
+        offers = self._offers(np.arange(self.n), rr, credit)  # same model for run and fine-tune
         ran, _ = self._do_task(
             has,
             rr,
@@ -127,6 +131,7 @@ class Researchers:
             money,
             credit,
             allow_local=rel["weights"],
+            offers=offers,
         )
         capable = ran & (eff_cap >= m.frontier - cfg.capability.capable_gap)
 
@@ -141,6 +146,7 @@ class Researchers:
             money,
             credit,
             allow_local=rel["weights"],
+            offers=offers,
         )
         finetuned = ft_done & (self.rng.random(self.n) < self.skill)
 
@@ -198,20 +204,39 @@ class Researchers:
             credit[self.eligible] += pool / self.eligible.sum()
         return credit
 
+    def _offers(self, idx, r, credit) -> tuple[np.ndarray, ...]:
+        """Each researcher's own cheapest hoster for release ``r`` (price with their taste and
+        friction), on the open market and among credit hosters."""
+        offered = (self.h_listed[:, r] & self.h_serves[:, self.group[idx]]).T  # (requests, hosters)
+        felt = np.where(offered, self.h_price[None, :] * self.hoster_taste[idx], np.inf)
+        p_mk, h_mk = _cheapest(np.where(self.h_market, felt, np.inf))
+        if credit[idx].any():
+            p_cr, h_cr = _cheapest(np.where(self.h_credit, felt, np.inf))
+        else:
+            p_cr, h_cr = np.full(idx.size, np.inf), np.full(idx.size, -1)
+        return p_mk * self.friction[idx], h_mk, p_cr * self.friction[idx], h_cr
+
     def _venue(
-        self, idx, r, mem, hours, money, credit, allow_local, extra=None, use_public=True
+        self,
+        idx,
+        r,
+        mem,
+        hours,
+        money,
+        credit,
+        allow_local,
+        extra=None,
+        use_public=True,
+        offers=None,
     ) -> Venue:
         """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
         own hardware if it fits, else the public hoster if eligible, else public credits at a
         credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
-        g = self.group[idx]
         local = allow_local[r] & (self.hardware_gb[idx] >= mem[r])
         public = ~local & self.eligible[idx] & self.public_listed[r] & use_public
-        offered = (self.h_listed[:, r] & self.h_serves[:, g]).T  # (requests, hosters)
-        felt = self.h_price[None, :] * self.hoster_taste[idx]
-        p_mk, h_mk = _cheapest(np.where(offered & self.h_market, felt, np.inf))
-        p_cr, h_cr = _cheapest(np.where(offered & self.h_credit, felt, np.inf))
-        p_mk, p_cr = p_mk * self.friction[idx], p_cr * self.friction[idx]
+        p_mk, h_mk, p_cr, h_cr = (
+            (a[idx] for a in offers) if offers else self._offers(idx, r, credit)
+        )
         cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
         if extra is not None:  # a one-off surcharge (migration) on a hosted bill
             cost_cr, cost_mk = cost_cr + extra[idx], cost_mk + extra[idx]
@@ -229,7 +254,7 @@ class Researchers:
         used = np.where(by_credit, np.minimum(cost_cr, credit[idx]), 0.0)
         return Venue(kind, hoster, oop, used)
 
-    def _do_task(self, wants, r, mem, hours, money, credit, allow_local, extra=None):
+    def _do_task(self, wants, r, mem, hours, money, credit, allow_local, extra=None, offers=None):
         """Try a task for every researcher who wants it; pay, and ration hosted capacity.
         ``extra`` (USD per researcher) is a one-off cost added to the hosted bill.
         Returns who succeeded and the hoster each used (-1: own hardware or none)."""
@@ -240,7 +265,9 @@ class Researchers:
             return done, where
         for use_public in (True, False):  # turned away by a full public hoster: try the market
             rel_ids = r[idx]
-            v = self._venue(idx, rel_ids, mem, hours, money, credit, allow_local, extra, use_public)
+            v = self._venue(
+                idx, rel_ids, mem, hours, money, credit, allow_local, extra, use_public, offers
+            )
             served = self._serve(idx, v, hours[rel_ids])
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
@@ -328,44 +355,54 @@ class Researchers:
                 terms["max_users"][cand][None, :] >= self.deploy_users[idx, None],
             ),
         ]
-        g, fr = self.group[idx], self.friction[idx, None]
-        p_mk = self.best["market"][0][g][:, cand] * fr
-        p_cr = self.best["credit"][0][g][:, cand] * fr
+        # Matrices are researchers x candidates; float32 is ample for prices and utilities.
+        f32 = np.float32
+        g, fr = self.group[idx], self.friction[idx, None].astype(f32)
+        p_mk = self.best["market"][0][:, cand].astype(f32)[g] * fr
+        has_credit = credit[idx].any()
+        p_cr = self.best["credit"][0][:, cand].astype(f32)[g] * fr if has_credit else None
         public = self.eligible[idx, None] & self.public_listed[cand]
-        gross_mk = np.zeros((idx.size, cand.size))
-        gross_cr = np.zeros((idx.size, cand.size))
+        weights = rel["weights"][cand]
+        hw = self.hardware_gb[idx, None]
+        gross_mk = np.zeros((idx.size, cand.size), dtype=f32)
+        gross_cr = np.zeros((idx.size, cand.size), dtype=f32) if has_credit else None
         plan_cost, plan_ok = [], np.ones((idx.size, cand.size), dtype=bool)
         for mem, hours, allowed in tasks:
-            free = public | (rel["weights"][cand] & (self.hardware_gb[idx, None] >= mem))
-            gross_mk += np.where(free, 0.0, p_mk * hours)
-            gross_cr += np.where(free, 0.0, p_cr * hours)
+            paid = ~(public | (weights & (hw >= mem)))
+            gross_mk += np.where(paid, p_mk * hours.astype(f32), f32(0))
+            cost = gross_mk
+            if has_credit:
+                gross_cr += np.where(paid, p_cr * hours.astype(f32), f32(0))
+                cost = np.minimum(gross_mk, np.maximum(0, gross_cr - credit[idx, None].astype(f32)))
             plan_ok = plan_ok & allowed
-            cost = np.minimum(gross_mk, np.maximum(0.0, gross_cr - credit[idx, None]))
-            plan_cost.append(np.where(plan_ok, cost, np.inf))
-        cap = rel["capability"][cand] - cfg.capability.language_penalty * np.outer(
-            self.underserved[idx], 1 - rel["language_fit"][cand]
+            plan_cost.append(np.where(plan_ok, cost, f32(np.inf)))
+        cap = rel["capability"][cand].astype(f32) - np.outer(
+            self.underserved[idx],
+            (cfg.capability.language_penalty * (1 - rel["language_fit"][cand])).astype(f32),
         )
         capable = cap >= m.frontier - cfg.capability.capable_gap
-        feasible = np.zeros((idx.size, cand.size), dtype=bool)
-        cost = np.zeros((idx.size, cand.size))
         # The most ambitious plan that some model makes affordable, among capable models
         # first; a researcher no capable model fits settles for what they can run.
-        for pool in (np.ones_like(capable), capable):
-            for c in plan_cost:
-                ok = (c <= self.budget[idx, None]) & pool
-                take = ok.any(axis=1)
-                feasible[take] = ok[take]
-                cost[take] = c[take]
-        utility = (
-            a.capability_weight * cap
-            + a.openness_weight * (rel["licence"][cand] == OPEN)
-            + a.popularity_weight * np.log1p(m.popularity[cand])
-            - a.cost_weight * np.log1p(np.where(feasible, cost, 0.0))
-            + self.rng.gumbel(size=cap.shape)
-        )
-        utility[~feasible] = -np.inf
-        best = np.argmax(utility, axis=1)
-        self.choice[idx] = np.where(feasible.any(axis=1), cand[best], -1)
+        budget = self.budget[idx, None].astype(f32)
+        affordable = [c <= budget for c in plan_cost]
+        tiers = [ok & capable for ok in reversed(affordable)] + affordable[::-1]
+        costs = plan_cost[::-1] * 2
+        tier = np.full(idx.size, len(tiers) - 1)
+        for k in range(len(tiers) - 1, -1, -1):  # lowest k with any option wins
+            tier[tiers[k].any(axis=1)] = k
+        feasible = np.empty_like(capable)
+        cost = np.empty(capable.shape, dtype=f32)
+        for k in range(len(tiers)):
+            rows = tier == k
+            feasible[rows] = tiers[k][rows]
+            cost[rows] = costs[k][rows]
+        per_release = a.openness_weight * (
+            rel["licence"][cand] == OPEN
+        ) + a.popularity_weight * np.log1p(m.popularity[cand])
+        utility = f32(a.capability_weight) * cap + per_release.astype(f32)
+        utility -= f32(a.cost_weight) * np.log1p(np.where(feasible, cost, f32(0)))
+        chosen = _logit_draw(utility, feasible, self.rng.random(idx.size))
+        self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         lic = self.model.config.licences
@@ -424,6 +461,18 @@ class Researchers:
         )
 
 
+def _logit_draw(utility: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One multinomial-logit draw per row among feasible columns (-1 if none): the
+    inverse-CDF form of argmax(utility + Gumbel noise), one uniform per row."""
+    top = np.max(np.where(feasible, utility, -np.inf), axis=1, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    weight = np.where(feasible, np.exp(utility - top), 0.0)
+    cum = np.cumsum(weight, axis=1)
+    total = cum[:, -1]
+    pick = (cum < (u * total)[:, None]).sum(axis=1)
+    return np.where(total > 0, np.minimum(pick, utility.shape[1] - 1), -1)
+
+
 def _cheapest(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise lowest price and its hoster (-1 where none offers the task)."""
     if prices.shape[1] == 0:
@@ -439,7 +488,7 @@ def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return out
-    order = idx[np.lexsort((key[idx], hoster[idx]))]
+    order = idx[np.argsort(hoster[idx] + key[idx])]  # key in [0, 1): hoster, then queue place
     h, d = hoster[order], demand[order]
     cum = np.cumsum(d)
     starts = np.r_[0, np.flatnonzero(np.diff(h)) + 1]
