@@ -324,7 +324,7 @@ class Researchers:
 
     # -- choices -------------------------------------------------------------------------------
     def _effective_capability(self, rel, r) -> np.ndarray:
-        """Capability as this researcher experiences it: less when the model misses their language."""
+        """Capability as each researcher experiences it: less if it misses their language."""
         pen = self.model.config.capability.language_penalty
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 
