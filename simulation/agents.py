@@ -26,6 +26,7 @@ class Lab(mesa.Agent):
         self.spec = spec
         self.index = index
         self.income = spec.income_usd_per_month * float(rng.lognormal(0.0, spec.income_sigma))
+        self.decision_rng = rng
         self.budget = 0.0
         self.revenue = 0.0  # API revenue this month, re-invested next month
         self.public_funding = 0.0  # received from the public institution this month
@@ -54,13 +55,16 @@ class Lab(mesa.Agent):
     def under_commitment(self) -> bool:
         return self.model.month <= self.committed_until
 
-    def release_licence(self) -> tuple[int, bool]:
-        """Licence of the next release: a commercial-open lab close to the frontier tightens to
-        closed unless a public contract commits it to keep releasing weights."""
+    def release_licence(self, capability: float) -> tuple[int, bool]:
+        """Licence of the next release: a lab whose new model is close to the frontier tightens
+        to closed (API only), unless a public contract commits it to keep releasing weights;
+        on tightening it may also revoke the restricted licences it granted before."""
         gap = self.spec.close_within_gap
-        near_frontier = gap is not None and self.best_capability >= self.model.frontier - gap
+        near_frontier = gap is not None and capability >= self.model.frontier - gap
         if self.licence != CLOSED and near_frontier and not self.under_commitment():
             self.licence, self.weights = CLOSED, False
+            if self.decision_rng.random() < self.spec.revoke_when_closing:
+                self.revoke_licences()
         return self.licence, self.weights
 
     def step(self) -> None:
@@ -80,11 +84,15 @@ class Lab(mesa.Agent):
         self.budget -= spend
         self.train(gpu_hours)
 
-    def train(self, gpu_hours: float) -> None:
+    def train(self, gpu_hours: float, existing: bool = False) -> None:
+        """Release a family from a training run; ``existing`` marks the model a lab already has
+        at the start, released under its kind's licence without a new licence decision."""
         m = self.model
         self.compute_gpu_hours = gpu_hours
         flagship = self.potential_capability(gpu_hours)
-        licence, weights = self.release_licence()
+        licence, weights = (
+            (self.licence, self.weights) if existing else self.release_licence(flagship)
+        )
         sizes = self.spec.variant_params_b if weights else self.spec.variant_params_b[:1]
         top = max(sizes)
         penalty = m.config.capability.size_penalty
@@ -108,9 +116,8 @@ class Lab(mesa.Agent):
         m.frontier = max(m.frontier, flagship)
 
     def revoke_licences(self) -> list[int]:
-        """Withdraw the restricted licences it granted; future releases are closed."""
-        if self.model.config.public.licence_irrevocable:
-            return []
+        """Withdraw the restricted licences it granted (those made irrevocable by mandate or
+        contract stay); future releases are closed."""
         revoked = self.model.releases.revoke(
             [i for i in self.release_ids if self.model.releases.licence[i] == RESTRICTED]
         )

@@ -87,13 +87,14 @@ class LabKind(Strict):
     income_usd_per_month: NonNegative = 0.0
     income_sigma: NonNegative = 0.5
     income_growth_per_year: Positive = 1.0
-    initial_training_gpu_hours: Positive = 1e5
+    initial_training_gpu_hours: NonNegative = 1e5  # 0: a new lab with no model yet
     training_spend_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     min_release_interval_months: Annotated[int, Field(ge=1)] = 6
     min_improvement: NonNegative = 0.25
     licence: Literal["open", "restricted", "closed"] = "open"
     weights: bool = True
     close_within_gap: NonNegative | None = None
+    revoke_when_closing: Share = 0.0
     variant_params_b: Annotated[list[Positive], Field(min_length=1)] = [7.0]
     underserved_language_fit: Share = 0.3
     absorb_effort: Share = 1.0

@@ -43,13 +43,19 @@ class EcosystemModel(mesa.Model):
                 self.labs.append(Lab(self, kind, spec, len(self.labs), lab_rng))
         self.lab_kinds = list(config.labs)
 
+        # Commercial hosters, then labs' APIs, then public hosters: a scenario that adds a public
+        # hoster leaves every other hoster's position (and random taste draws) unchanged.
         self.hosters: list[Hoster] = []
-        for name, spec in config.hosters.items():
-            for _ in range(spec.count):
-                self.hosters.append(Hoster(self, name, spec, len(self.hosters)))
-        for lab in self.labs:
-            if lab.spec.api_capacity_gpu_hours_per_month > 0:
-                self.hosters.append(Hoster(self, f"{lab.kind}_api", API, len(self.hosters), lab))
+        for public in (False, True):
+            if public:
+                for lab in self.labs:
+                    if lab.spec.api_capacity_gpu_hours_per_month > 0:
+                        api = Hoster(self, f"{lab.kind}_api", API, len(self.hosters), lab)
+                        self.hosters.append(api)
+            for name, spec in config.hosters.items():
+                if (spec.kind == "public") == public:
+                    for _ in range(spec.count):
+                        self.hosters.append(Hoster(self, name, spec, len(self.hosters)))
         self._index_hosters()
 
         spends = config.public.budget_usd_per_month > 0
@@ -59,7 +65,8 @@ class EcosystemModel(mesa.Model):
 
         for lab in self.labs:  # every lab starts with the model it already has
             lab.last_release_month = -int(lab_rng.integers(0, lab.spec.min_release_interval_months))
-            lab.train(lab.spec.initial_training_gpu_hours)
+            if lab.spec.initial_training_gpu_hours > 0:
+                lab.train(lab.spec.initial_training_gpu_hours, existing=True)
         self.candidates = self.releases.candidates()
         self.popularity = np.zeros(len(self.releases))
         self.events_by_month: dict[int, list[Event]] = {}

@@ -86,9 +86,8 @@ class Researchers:
         )
         self.queue_key = u[4]  # redrawn monthly; first month uses this
         n_hosters = len(model.hosters)
-        self.hoster_taste = np.exp(
-            cfg.market.hoster_taste_sigma * rng.standard_normal((n, n_hosters))
-        )
+        taste = rng.standard_normal((n_hosters, n)).T  # hoster by hoster: stable across scenarios
+        self.hoster_taste = np.exp(cfg.market.hoster_taste_sigma * taste)
         self.choice = np.full(n, -1)
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
