@@ -166,8 +166,13 @@ class Hoster(mesa.Agent):
         self.serves = np.array([g in served for g in groups], dtype=bool)
         self.delisted_labs: set[int] = set()
         self.listed = np.zeros(0, dtype=bool)  # over all releases
-        self.used = self.reserved_used = 0.0
+        self.used = 0.0
         self.served = 0.0  # GPU-hours sold to the simulated researchers this month
+        # A public hoster's capacity comes in pools per task, bought from the stage budgets
+        # (inference -> run, post-training -> fine-tune, deployment -> deploy).
+        self.pools: dict[str, float] = {}
+        self.pool_used: dict[str, float] = {}
+        self.reserved_used: dict[str, float] = {}
         self.utilisation = 0.0
         self.revenue = 0.0
         self.data_gpu_hours = 0.0
@@ -190,7 +195,8 @@ class Hoster(mesa.Agent):
             growth = (1 + mk.capacity_growth_per_year) ** (1 / 12) - 1
             invest = mk.capacity_investment_rate * max(0.0, excess) / 12
             self.capacity *= 1 + growth + invest
-        self.used = self.reserved_used = self.served = 0.0
+        self.used = self.served = 0.0
+        self.pool_used, self.reserved_used = {}, {}
         if not self.public and self.owner is None:  # the rest of the economy rents GPUs too
             self.used = mk.background_utilisation * self.capacity
         self.revenue = 0.0
@@ -214,9 +220,20 @@ class Hoster(mesa.Agent):
         self.listed[m.researchers.deployed_on(self.position)] = True
         self.listed &= ok
 
-    def settle(self, gpu_hours: float, paid: float) -> None:
+    def remaining(self, task: str) -> float:
+        if self.pools:
+            return self.pools.get(task, 0.0) - self.pool_used.get(task, 0.0)
+        return self.capacity - self.used
+
+    def set_pools(self, pools: dict[str, float]) -> None:
+        self.pools = pools
+        self.capacity = sum(pools.values())
+
+    def settle(self, gpu_hours: float, paid: float, task: str) -> None:
         self.used += gpu_hours
         self.served += gpu_hours
+        if self.pools:
+            self.pool_used[task] = self.pool_used.get(task, 0.0) + gpu_hours
         self.revenue += paid
         self.data_gpu_hours += gpu_hours
         if self.owner is not None:
@@ -253,7 +270,7 @@ class PublicInstitution(mesa.Agent):
         self.available = self.used = 0.0
         if self.budget <= 0:
             self.credit_pool = 0.0
-            m.public_hoster_capacity(0.0)
+            m.public_hoster_capacity({})
             return
         if s.capture_risk and not self.captured and self.capture_rng.random() < s.capture_risk:
             self.captured = True
@@ -261,7 +278,8 @@ class PublicInstitution(mesa.Agent):
         self.fund_labs(money["pretraining"])
         compute = money["inference"] + money["posttraining"] + money["deployment"]
         if s.compute_channel == "public_hoster":
-            m.public_hoster_capacity(compute / m.gpu_cost)
+            stages = {"run": "inference", "finetune": "posttraining", "deploy": "deployment"}
+            m.public_hoster_capacity({t: money[st] / m.gpu_cost for t, st in stages.items()})
             self.spent += compute  # capacity is paid for whether used or not
             self.available += compute
         elif s.compute_channel == "credits":

@@ -99,9 +99,9 @@ class EcosystemModel(mesa.Model):
             * self.price_shock
         )
 
-    def public_hoster_capacity(self, gpu_hours: float) -> None:
+    def public_hoster_capacity(self, pools: dict[str, float]) -> None:
         if self.public_hoster is not None:
-            self.public_hoster.capacity = gpu_hours
+            self.public_hoster.set_pools(pools)
 
     # -- schedule ------------------------------------------------------------------------------
     def step(self) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
 LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4
+TASKS = ("run", "finetune", "deploy")
 
 
 @dataclass
@@ -93,6 +94,11 @@ class Researchers:
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
         self.stranded = np.zeros(n, dtype=bool)
         self.users = np.zeros(0)  # researchers (simulated) per release last month
+        # Share of requests the public hoster served last month: researchers expect a slot
+        # with this probability when they plan (they sense congestion; they do not predict it).
+        self.public_service_rate = dict.fromkeys(TASKS, 1.0)
+        self._public_asked = dict.fromkeys(TASKS, 0)
+        self._public_served = dict.fromkeys(TASKS, 0)
         self.outcome: Outcome | None = None
 
     def deployed_on(self, hoster: int) -> np.ndarray:
@@ -109,35 +115,45 @@ class Researchers:
 
         # 1. Choose a model: newcomers, those whose model is gone, and a random few reconsider.
         # Those with nothing they could afford look again at the same pace as everyone else.
+        # Also those whose model has fallen out of the capable range (they notice).
         gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
-        review = gone | (self.rng.random(self.n) < cfg.adoption.review_probability)
+        current = np.where(self.choice >= 0, self.choice, 0)
+        outdated = (self.choice >= 0) & (
+            self._effective_capability(rel, current) < m.frontier - cfg.capability.capable_gap
+        )
+        review = gone | outdated | (self.rng.random(self.n) < cfg.adoption.review_probability)
         if m.month == 0:
             review[:] = True
         self._choose(np.flatnonzero(review), credit)
         money = self.budget.copy()
 
-        # 2. Run the chosen model.
-        r = self.choice
-        has = r >= 0
-        rr = np.where(has, r, 0)
+        # 2. Run the chosen model; whoever is turned away re-plans once without the public
+        #    hoster (plan B) and tries again.
+        run_mem = rel["params_b"] * cfg.tasks.run_memory_gb_per_b
+        run_hours = rel["params_b"] * cfg.tasks.run_gpu_hours_per_b
+        ran = np.zeros(self.n, dtype=bool)
+        for plan_b in (False, True):
+            wants = self.choice >= 0
+            if plan_b:
+                retry = np.flatnonzero(wants & ~ran)
+                if retry.size == 0:
+                    break
+                self._choose(retry, credit, public_ok=False)
+                wants = np.zeros(self.n, dtype=bool)
+                wants[retry] = self.choice[retry] >= 0
+            rr = np.where(self.choice >= 0, self.choice, 0)
+            offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
+            ran |= self._do_task(
+                "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
+            )[0]
         eff_cap = self._effective_capability(rel, rr)
-        offers = self._offers(np.arange(self.n), rr, credit)  # same model for run and fine-tune
-        ran, _ = self._do_task(
-            has,
-            rr,
-            rel["params_b"] * cfg.tasks.run_memory_gb_per_b,
-            rel["params_b"] * cfg.tasks.run_gpu_hours_per_b,
-            money,
-            credit,
-            allow_local=rel["weights"],
-            offers=offers,
-        )
         capable = ran & (eff_cap >= m.frontier - cfg.capability.capable_gap)
 
         # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
         terms = self._licence_allows(rel)
         wants_ft = ran & rel["weights"][rr] & terms["finetune"][rr]
         ft_done, _ = self._do_task(
+            "finetune",
             wants_ft,
             rr,
             rel["params_b"] * cfg.tasks.finetune_memory_gb_per_b,
@@ -155,6 +171,11 @@ class Researchers:
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
         self.queue_key = self.rng.random(self.n)
+        for task, asked in self._public_asked.items():
+            if asked:
+                self.public_service_rate[task] = self._public_served[task] / asked
+        self._public_asked = dict.fromkeys(TASKS, 0)
+        self._public_served = dict.fromkeys(TASKS, 0)
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
@@ -253,7 +274,20 @@ class Researchers:
         used = np.where(by_credit, np.minimum(cost_cr, credit[idx]), 0.0)
         return Venue(kind, hoster, oop, used)
 
-    def _do_task(self, wants, r, mem, hours, money, credit, allow_local, extra=None, offers=None):
+    def _do_task(
+        self,
+        task,
+        wants,
+        r,
+        mem,
+        hours,
+        money,
+        credit,
+        allow_local,
+        extra=None,
+        offers=None,
+        priority=None,
+    ):
         """Try a task for every researcher who wants it; pay, and ration hosted capacity.
         ``extra`` (USD per researcher) is a one-off cost added to the hosted bill.
         Returns who succeeded and the hoster each used (-1: own hardware or none)."""
@@ -267,44 +301,51 @@ class Researchers:
             v = self._venue(
                 idx, rel_ids, mem, hours, money, credit, allow_local, extra, use_public, offers
             )
-            served = self._serve(idx, v, hours[rel_ids])
+            served = self._serve(task, idx, v, hours[rel_ids], priority)
+            asked_public = v.kind == PUBLIC
+            self._public_asked[task] += int(asked_public.sum())
+            self._public_served[task] += int((served & asked_public).sum())
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
-            self._pay(idx[served], v, served, hours[rel_ids][served], money, credit)
+            self._pay(task, idx[served], v, served, hours[rel_ids][served], money, credit)
             idx = idx[~served & (v.kind == PUBLIC)]
             if idx.size == 0:
                 break
         return done, where
 
-    def _serve(self, idx, v: Venue, hours) -> np.ndarray:
+    def _serve(self, task, idx, v: Venue, hours, priority=None) -> np.ndarray:
         """Local tasks always run; hosted ones are served in a random queue until each
-        hoster's capacity for the month is used (the public hoster serves its reserved group
-        first from the reserved share)."""
+        hoster's capacity for the month (a public hoster: its pool for this task) is used.
+        Running deployments renew first; the public hoster serves its reserved group first
+        from the reserved share of each pool."""
         m = self.model
         ok = v.kind == LOCAL
         hosted = v.hoster >= 0
         if not hosted.any():
             return ok
         demand = hours * self.weight
-        remaining = np.array([h.capacity - h.used for h in m.hosters])
+        remaining = np.array([h.remaining(task) for h in m.hosters])
         key = self.queue_key[idx]
+        if priority is not None:
+            key = (key + ~priority[idx]) / 2
         pub = m.public_index
         if pub >= 0 and m.institution is not None and m.institution.spec.reserved_share > 0:
             first = hosted & (v.hoster == pub) & self.reserved[idx]
             cap = remaining.copy()
             host = m.hosters[pub]
+            share = m.institution.spec.reserved_share
             cap[pub] = max(
-                0.0, host.capacity * m.institution.spec.reserved_share - host.reserved_used
+                0.0, host.pools.get(task, 0.0) * share - host.reserved_used.get(task, 0.0)
             )
             got = _queue(v.hoster, demand, key, first, cap)
-            host.reserved_used += demand[got].sum()
+            host.reserved_used[task] = host.reserved_used.get(task, 0.0) + demand[got].sum()
             remaining[pub] -= demand[got].sum()
             ok |= got
             hosted &= ~got
         ok |= _queue(v.hoster, demand, key, hosted, remaining)
         return ok
 
-    def _pay(self, idx, v: Venue, served, hours, money, credit) -> None:
+    def _pay(self, task, idx, v: Venue, served, hours, money, credit) -> None:
         m = self.model
         oop, used, hoster = v.out_of_pocket[served], v.credit[served], v.hoster[served]
         money[idx] -= oop
@@ -317,7 +358,7 @@ class Researchers:
         paid_by = np.bincount(hoster[at], weights=paid[at], minlength=n_h)
         for h, g_h, p_h in zip(m.hosters, gpu_by, paid_by, strict=True):
             if g_h > 0:
-                h.settle(g_h, p_h)
+                h.settle(g_h, p_h, task)
         if m.institution is not None and used.sum() > 0:
             m.institution.use_credits(used.sum() * self.weight)
 
@@ -327,7 +368,7 @@ class Researchers:
         pen = self.model.config.capability.language_penalty
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 
-    def _choose(self, idx: np.ndarray, credit: np.ndarray) -> None:
+    def _choose(self, idx: np.ndarray, credit: np.ndarray, public_ok: bool = True) -> None:
         """Multinomial-logit choice over candidate releases:
         utility = capability + openness + popularity (preferential attachment) - cost + taste.
         Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
@@ -360,13 +401,16 @@ class Researchers:
         p_mk = self.best["market"][0][:, cand].astype(f32)[g] * fr
         has_credit = credit[idx].any()
         p_cr = self.best["credit"][0][:, cand].astype(f32)[g] * fr if has_credit else None
-        public = self.eligible[idx, None] & self.public_listed[cand]
+        slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
+        public_eligible = (self.eligible[idx] & public_ok)[:, None] & self.public_listed[cand]
         weights = rel["weights"][cand]
         hw = self.hardware_gb[idx, None]
         gross_mk = np.zeros((idx.size, cand.size), dtype=f32)
         gross_cr = np.zeros((idx.size, cand.size), dtype=f32) if has_credit else None
         plan_cost, plan_ok = [], np.ones((idx.size, cand.size), dtype=bool)
-        for mem, hours, allowed in tasks:
+        for task, (mem, hours, allowed) in zip(TASKS, tasks, strict=True):
+            expects_slot = slot_draw < self.public_service_rate[task]
+            public = public_eligible & expects_slot[:, None]
             paid = ~(public | (weights & (hw >= mem)))
             gross_mk += np.where(paid, p_mk * hours.astype(f32), f32(0))
             cost = gross_mk
@@ -439,8 +483,18 @@ class Researchers:
         price = self.best["market"][0][self.group, t] * self.friction
         month_cost = np.where(np.isfinite(price), price, 0.0) * hours[t]
         surcharge = np.where(migrating, cfg.tasks.migration_cost_months * month_cost, 0.0)
+        renewing = had & ~self.stranded & (t == d)
         done, where = self._do_task(
-            wants, t, mem, hours, money, credit, allow_local=rel["weights"], extra=surcharge
+            "deploy",
+            wants,
+            t,
+            mem,
+            hours,
+            money,
+            credit,
+            allow_local=rel["weights"],
+            extra=surcharge,
+            priority=renewing,
         )
         self.deployment = np.where(done, t, np.where(self.stranded, self.deployment, -1))
         self.deploy_host = np.where(done, where, np.where(self.stranded, self.deploy_host, -1))

@@ -1,0 +1,145 @@
+"""What runs in a worker process: one simulation run, its shard written, a small outcome returned.
+
+Workers import the simulation package themselves and receive picklable :class:`Task` values
+(the validated config as a plain dict, the seed, where to write), so any
+``concurrent.futures.Executor`` whose workers have the project installed can run them: local
+processes, a Dask cluster, or others. The parent only ever sees :class:`Outcome` metadata,
+unless the workers cannot reach the output directory (a remote cluster), in which case the
+shard travels back as Parquet bytes and the parent writes it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# TEST-ONLY fault injection. A comma-separated list of run ids in this environment variable makes
+# those runs raise in the worker, so tests can check that one failing run is recorded and does not
+# sink the batch. It is read only here, in the worker process (set it before the batch command
+# starts, since worker processes inherit the environment); it is not a user option.
+FAIL_RUN_IDS_ENV = "OME_BATCH_FAIL_RUN_IDS"
+
+
+@dataclass(frozen=True)
+class Task:
+    run_id: str
+    scenario: str
+    replicate: int
+    seed: int
+    sweep: dict[str, Any]
+    config: dict[str, Any]
+    shard_path: str | None  # the worker writes here; None: return the Parquet bytes instead
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    ok: bool
+    seconds: float  # simulation time only: what the batch machinery's overhead is measured against
+    error: str | None = None
+    host: str = ""
+    shard: bytes | None = None
+
+
+def execute(task: Task) -> Outcome:
+    """Run one task; never raises for a failing run, so the batch goes on."""
+    host = f"{socket.gethostname()}:{os.getpid()}"
+    start = time.perf_counter()
+    try:
+        from simulation.config import validate  # noqa: PLC0415  (keeps the module light to pickle)
+        from simulation.runner import run  # noqa: PLC0415
+
+        if task.run_id in os.environ.get(FAIL_RUN_IDS_ENV, "").split(","):
+            raise RuntimeError(f"injected failure ({FAIL_RUN_IDS_ENV})")
+        config = validate(task.config, source=task.run_id)
+        sim = config.simulation
+        df = run(config, seed=task.seed, steps=sim.steps, researchers=sim.researchers)
+        seconds = time.perf_counter() - start
+        table = shard_table(task, df)
+        if task.shard_path is None:
+            return Outcome(task.run_id, True, seconds, host=host, shard=to_parquet_bytes(table))
+        write_table_atomic(table, Path(task.shard_path))
+        return Outcome(task.run_id, True, seconds, host=host)
+    except Exception as e:
+        return Outcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
+
+
+def shard_table(task: Task, df) -> pa.Table:
+    """The run's metrics with the columns that identify it in front: scenario, replicate, seed,
+    one column per sweep key, then step and the metrics."""
+    n = len(df)
+    metrics = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    columns: dict[str, pa.Array] = {
+        "scenario": pa.array([task.scenario] * n, pa.string()),
+        "replicate": pa.array([task.replicate] * n, pa.int64()),
+        "seed": pa.array([task.seed] * n, pa.uint64()),
+    }
+    for key, value in task.sweep.items():
+        columns[key] = pa.array([value] * n)
+    for name in metrics.column_names:
+        columns[name] = metrics.column(name)
+    return pa.table(columns)
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    write_bytes_atomic(to_parquet_bytes(table), path)
+
+
+def write_bytes_atomic(data: bytes, path: Path) -> None:
+    """Write to a temporary name in the same directory, fsync, then rename: a reader sees the
+    whole file or none, even if this process is killed mid-write."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def one_line(e: BaseException) -> str:
+    """``Type: message (at file:line)``, on one line."""
+    message = " ".join(str(e).split())
+    text = f"{type(e).__name__}: {message}" if message else type(e).__name__
+    frames = traceback.extract_tb(e.__traceback__)
+    if frames:
+        text += f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+    return text
+
+
+def init_process() -> None:
+    """Initializer for local worker processes.
+
+    Ctrl-C is the parent's to handle (it cancels what has not started); and a worker whose
+    parent died (e.g. SIGKILL) exits instead of lingering, since its pipe would never close.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="batch-orphan-watch", daemon=True).start()
