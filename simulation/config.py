@@ -70,6 +70,7 @@ class Tasks(Strict):
     finetune_gpu_hours_per_b: Positive = 2.0
     deploy_hours_per_month: Positive = 730.0
     migration_cost_months: NonNegative = 1.0
+    abandon_after_months: Annotated[int, Field(ge=0)] = 12
 
 
 class LicenceTerms(Strict):

@@ -93,6 +93,7 @@ class Researchers:
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
         self.stranded = np.zeros(n, dtype=bool)
+        self.stranded_months = np.zeros(n, dtype=np.int64)
         self.users = np.zeros(0)  # researchers (simulated) per release last month
         # Share of requests the public hoster served last month: researchers expect a slot
         # with this probability when they plan (they sense congestion; they do not predict it).
@@ -499,6 +500,12 @@ class Researchers:
         self.deployment = np.where(done, t, np.where(self.stranded, self.deployment, -1))
         self.deploy_host = np.where(done, where, np.where(self.stranded, self.deploy_host, -1))
         self.stranded &= ~done
+        # A deployment stranded too long is shut down by its owner.
+        self.stranded_months = np.where(self.stranded, self.stranded_months + 1, 0)
+        abandon = self.stranded_months > cfg.tasks.abandon_after_months
+        self.deployment[abandon], self.deploy_host[abandon] = -1, -1
+        self.stranded[abandon] = False
+        self.stranded_months[abandon] = 0
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:

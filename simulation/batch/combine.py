@@ -1,0 +1,69 @@
+"""Combine run shards into one long table, a few shards at a time.
+
+Memory stays bounded by one write buffer however many runs the batch has. Rows come in plan
+order (scenario, sweep point, replicate; then step), not completion order, so the combined file
+is the same whatever the executor, the worker count or how often the batch was resumed.
+Scenarios may differ in their metric columns (group and lab-kind names come from the scenario):
+the table has the union, with nulls where a scenario has no such metric.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulation.batch.plan import ID_COLUMNS
+
+BUFFER_ROWS = 65_536  # rows per row group in the combined file
+
+
+def combine(shards: Sequence[Path], sweep_keys: Sequence[str], out: Path) -> int:
+    """Write ``out`` (atomically) from ``shards`` in the given order; return the row count."""
+    schema = _schema([pq.read_schema(p) for p in shards], sweep_keys)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            buffer: list[pa.Table] = []
+            buffered = 0
+            for path in shards:
+                table = _conform(pq.read_table(path), schema)
+                buffer.append(table)
+                buffered += table.num_rows
+                if buffered >= BUFFER_ROWS:
+                    writer.write_table(pa.concat_tables(buffer))
+                    rows, buffer, buffered = rows + buffered, [], 0
+            if buffer:
+                writer.write_table(pa.concat_tables(buffer))
+                rows += buffered
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def _schema(schemas: list[pa.Schema], sweep_keys: Sequence[str]) -> pa.Schema:
+    """Identifying columns first (scenario, replicate, seed, sweep keys, step), then the metrics
+    in order of first appearance."""
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    front = [*ID_COLUMNS, *sweep_keys, "step"]
+    names = front + [n for s in schemas for n in s.names if n not in front]
+    order = list(dict.fromkeys(names))
+    return pa.schema([unified.field(n) for n in order])
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)

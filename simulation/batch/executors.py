@@ -1,0 +1,143 @@
+"""Where runs execute: local worker processes, or a Dask cluster (local or remote).
+
+The batch is coded against ``concurrent.futures.Executor`` only; this module just builds one.
+Another backend (MPI, a job queue) plugs in by returning a :class:`Pool` around its executor.
+Dask is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from simulation.batch import worker
+from simulation.cli import UsageError
+
+CONNECT_TIMEOUT_S = 5.0
+DASK_HINT = "install the [distributed] extra: pip install 'open-model-ecosystem[distributed]'"
+
+
+@dataclass
+class Pool:
+    """An executor plus what the batch needs to know about it."""
+
+    executor: Executor
+    capacity: int  # runs kept in flight: enough to keep every worker busy, few enough to cancel
+    description: str
+    workers_write_shards: bool  # False on a remote cluster: shards come back as bytes
+    _factory: Callable[[], Executor] | None = field(default=None, repr=False)
+
+    def restart(self) -> None:
+        """Replace a broken process pool (a worker process died) with a fresh one."""
+        if self._factory is None:
+            raise RuntimeError("this executor cannot be restarted")
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._factory()
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
+    """The executor for ``--workers``/``--scheduler``; connection problems are UsageErrors,
+    raised before the batch writes anything."""
+    if scheduler is None:
+        with _processes(workers) as pool:
+            yield pool
+    elif scheduler == "local":
+        with _dask_local(workers) as pool:
+            yield pool
+    else:
+        with _dask_remote(scheduler) as pool:
+            yield pool
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """forkserver on Linux (forking a parent with threads can deadlock), spawn elsewhere."""
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+@contextmanager
+def _processes(workers: int) -> Iterator[Pool]:
+    def factory() -> Executor:
+        return ProcessPoolExecutor(
+            max_workers=workers, mp_context=_mp_context(), initializer=worker.init_process
+        )
+
+    noun = "process" if workers == 1 else "processes"
+    pool = Pool(factory(), 2 * workers, f"{workers} local worker {noun}", True, factory)
+    try:
+        yield pool
+    finally:
+        pool.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_distributed():
+    try:
+        import distributed  # noqa: PLC0415
+    except ImportError:
+        raise UsageError(f"--scheduler needs Dask distributed; {DASK_HINT}") from None
+    for name in ("distributed", "tornado", "asyncio"):  # Dask's log chatter is not for users
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return distributed
+
+
+@contextmanager
+def _dask_local(workers: int) -> Iterator[Pool]:
+    distributed = _import_distributed()
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    )
+    try:
+        client = distributed.Client(cluster, set_as_default=False)
+        try:
+            noun = "worker" if workers == 1 else "workers"
+            yield Pool(
+                _executor(client), 2 * workers, f"a local Dask cluster, {workers} {noun}", True
+            )
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+@contextmanager
+def _dask_remote(address: str) -> Iterator[Pool]:
+    distributed = _import_distributed()
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except Exception as e:  # OSError, TimeoutError, ValueError for a malformed address, ...
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise UsageError(
+            f"--scheduler {address}: cannot connect within {CONNECT_TIMEOUT_S:g} s ({reason})"
+        ) from None
+    try:
+        threads = sum(client.nthreads().values())
+        capacity = max(2 * threads, 64)  # the cluster may grow; queued tasks cost little
+        yield Pool(
+            _executor(client), capacity, f"Dask cluster {address} ({threads} threads)", False
+        )
+    finally:
+        client.close()
+
+
+def _executor(client) -> Executor:
+    # pure=False: never merge two tasks Dask would hash alike; every run is its own task.
+    return client.get_executor(pure=False)

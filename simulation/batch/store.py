@@ -1,0 +1,175 @@
+"""The batch directory: which batch it holds, which runs are done, and the append-only manifest.
+
+Layout of DIR::
+
+    plan.json        the batch's plan and fingerprint, written once when the batch starts
+    manifest.jsonl   one JSON line per finished run attempt (ok or failed), fsynced per line
+    runs/ID.parquet  one shard per successful run, written atomically
+    results.parquet  all successful runs in one long table, written at the end
+    batch.json       provenance, written at the end
+
+A run is done when its latest manifest record says ok and its shard exists. Everything else is
+(re)computed by a rerun, so a batch killed at any instant, even by SIGKILL, resumes correctly:
+shards appear atomically, and a manifest line cut short by the kill is dropped on reopening.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from simulation.batch.worker import write_bytes_atomic
+from simulation.cli import UsageError
+
+PLAN, MANIFEST, RUNS = "plan.json", "manifest.jsonl", "runs"
+RESULTS, PROVENANCE = "results.parquet", "batch.json"
+BATCH_FILES = (PLAN, MANIFEST, RUNS, RESULTS, PROVENANCE)
+
+State = Literal["new", "same", "other"]
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    write_bytes_atomic(text.encode(), path)
+
+
+class Manifest:
+    """Append-only JSON lines; the latest record of a run wins."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._repair()
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+
+    def _repair(self) -> None:
+        """Drop a last line cut short by a kill, so the next record starts on its own line."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            os.truncate(self.path, data.rfind(b"\n") + 1)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, default=str) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The latest record per run id; unreadable lines (a truncated last one) are skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return latest
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "run_id" in record:
+                latest[record["run_id"]] = record
+    return latest
+
+
+class BatchDir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock_fd: int | None = None
+
+    def shard(self, run_id: str) -> Path:
+        return self.root / RUNS / f"{run_id}.parquet"
+
+    def state(self, fingerprint: str) -> tuple[State, dict[str, Any] | None]:
+        """Read-only: is DIR new (missing or empty), this batch, or something else?"""
+        if not self.root.exists() or not any(self.root.iterdir()):
+            return "new", None
+        try:
+            plan = json.loads((self.root / PLAN).read_text())
+        except (OSError, ValueError):
+            return "other", None
+        same = isinstance(plan, dict) and plan.get("fingerprint") == fingerprint
+        return ("same" if same else "other"), plan
+
+    def check(self, fingerprint: str, force: bool) -> bool:
+        """Whether this is a resume; refuse a DIR holding anything else unless ``force``."""
+        state, plan = self.state(fingerprint)
+        if state == "other" and not force:
+            what = (
+                f"a different batch ({plan.get('command', 'plan ' + str(plan.get('fingerprint')))})"
+                if isinstance(plan, dict)
+                else "files that are not a batch"
+            )
+            raise UsageError(
+                f"--out {self.root} holds {what}; use another --out, "
+                "or --force to discard its batch files and start this batch"
+            )
+        return state == "same" and not force
+
+    def open(self, plan: dict[str, Any], resume: bool, force: bool) -> None:
+        """Create DIR, lock it against a concurrent batch, and (unless resuming) clear old batch
+        files and write plan.json."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        if self.check(plan["fingerprint"], force) != resume:  # changed since checked: re-decide
+            raise UsageError(f"--out {self.root} changed while this batch started; run it again")
+        if not resume:
+            for name in BATCH_FILES:  # plan.json first: a DIR half-cleared is not "the same batch"
+                path = self.root / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            write_json_atomic(self.root / PLAN, plan)
+        (self.root / RUNS).mkdir(exist_ok=True)
+        for tmp in (*self.root.glob(".*.tmp"), *(self.root / RUNS).glob(".*.tmp")):
+            tmp.unlink(missing_ok=True)  # left by a killed writer
+
+    def _lock(self) -> None:
+        """An advisory lock on DIR itself (no file to leave behind), released even on SIGKILL."""
+        try:
+            import fcntl  # noqa: PLC0415  (POSIX only)
+        except ImportError:
+            return
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"--out {self.root} is in use by another running batch") from None
+        except OSError:  # a file system without flock: go on unlocked
+            os.close(fd)
+            return
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def plan(self) -> dict[str, Any]:
+        return json.loads((self.root / PLAN).read_text())
+
+    def done(self, run_ids: list[str]) -> set[str]:
+        """Runs whose latest record is ok and whose shard exists."""
+        records = read_manifest(self.root / MANIFEST)
+        return {
+            i
+            for i in run_ids
+            if records.get(i, {}).get("status") == "ok" and self.shard(i).exists()
+        }
+
+    def discard_results(self) -> None:
+        """Before computing more runs: the old combined table would no longer be the batch's."""
+        for name in (RESULTS, PROVENANCE):
+            (self.root / name).unlink(missing_ok=True)
