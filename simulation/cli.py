@@ -85,6 +85,9 @@ def build_parser() -> Parser:
     p.add_argument("--researchers", type=positive_int, help="population size (default: 10,000)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--out", type=Path, help="write metrics.parquet and run.json here")
+    from simulation import batch  # noqa: PLC0415  (batch imports this module)
+
+    batch.register(sub)
     return parser
 
 

@@ -87,9 +87,12 @@ class Researchers:
         )
         self.queue_key = u[4]  # redrawn monthly; first month uses this
         n_hosters = len(model.hosters)
-        taste = rng.standard_normal((n_hosters, n)).T  # hoster by hoster: stable across scenarios
-        self.hoster_taste = np.exp(cfg.market.hoster_taste_sigma * taste)
+        taste = rng.standard_normal((n_hosters, n))  # hoster by hoster: stable across scenarios
+        self.hoster_taste_t = np.exp(
+            cfg.market.hoster_taste_sigma * taste
+        )  # (hosters, researchers)
         self.choice = np.full(n, -1)
+        self.chose_capable = np.zeros(n, dtype=bool)  # settled for a weaker model knowingly?
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
         self.stranded = np.zeros(n, dtype=bool)
@@ -119,7 +122,7 @@ class Researchers:
         # Also those whose model has fallen out of the capable range (they notice).
         gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
         current = np.where(self.choice >= 0, self.choice, 0)
-        outdated = (self.choice >= 0) & (
+        outdated = self.chose_capable & (
             self._effective_capability(rel, current) < m.frontier - cfg.capability.capable_gap
         )
         review = gone | outdated | (self.rng.random(self.n) < cfg.adoption.review_probability)
@@ -143,7 +146,11 @@ class Researchers:
                 wants = np.zeros(self.n, dtype=bool)
                 wants[retry] = self.choice[retry] >= 0
             rr = np.where(self.choice >= 0, self.choice, 0)
-            offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
+            if plan_b:  # only the re-planned need new offers
+                for full, part in zip(offers, self._offers(retry, rr[retry], credit), strict=True):
+                    full[retry] = part
+            else:
+                offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
             ran |= self._do_task(
                 "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
             )[0]
@@ -183,30 +190,26 @@ class Researchers:
 
     # -- prices and venues ---------------------------------------------------------------------
     def _prepare_prices(self, rel: dict[str, np.ndarray]) -> None:
-        """Cheapest commercial hoster per (group, release), overall and among credit hosters."""
+        """This month's price tables: which hoster offers which release to which group, the
+        cheapest offer per (group, release) for planning, and each researcher's felt price
+        per hoster (price x friction x taste: accounts, trust, latency) for their own pick."""
         m = self.model
-        n_rel, n_groups = len(rel["lab"]), len(self.group_names)
+        n_h = len(m.hosters)
+        listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
+        self.h_serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
+        price = np.array([h.price for h in m.hosters])
+        kinds = {"market": m.commercial_index, "credit": m.credit_index}
+        self.listed_by = {k: listed & np.isin(np.arange(n_h), v)[:, None] for k, v in kinds.items()}
         self.best = {}
-        for name, positions in (("market", m.commercial_index), ("credit", m.credit_index)):
-            price = np.full((n_groups, n_rel), np.inf)
-            who = np.full((n_groups, n_rel), -1)
-            for hi in positions:
-                h = m.hosters[hi]
-                p = np.where(h.listed, h.price, np.inf)
-                for g in np.flatnonzero(h.serves):
-                    better = p < price[g]
-                    price[g, better] = p[better]
-                    who[g, better] = hi
-            self.best[name] = (price, who)
-        # Per-hoster tables for each researcher's own pick (taste: accounts, trust, latency).
-        self.h_listed = np.array([h.listed for h in m.hosters]).reshape(len(m.hosters), n_rel)
-        self.h_price = np.array([h.price for h in m.hosters])
-        self.h_serves = np.array([h.serves for h in m.hosters]).reshape(len(m.hosters), n_groups)
-        self.h_market = np.isin(np.arange(len(m.hosters)), m.commercial_index)
-        self.h_credit = np.isin(np.arange(len(m.hosters)), m.credit_index)
+        for name, lst in self.listed_by.items():  # (hosters, groups, releases) -> min over hosters
+            offer = np.where(
+                lst[:, None, :] & self.h_serves[:, :, None], price[:, None, None], np.inf
+            )
+            self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
+        self.felt_t = price[:, None] * self.hoster_taste_t * self.friction[None, :]
         pub = m.public_hoster
         self.public_listed = (
-            pub.listed if pub is not None and pub.capacity > 0 else np.zeros(n_rel, dtype=bool)
+            pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
         )
 
     def _credits(self) -> np.ndarray:
@@ -226,16 +229,17 @@ class Researchers:
         return credit
 
     def _offers(self, idx, r, credit) -> tuple[np.ndarray, ...]:
-        """Each researcher's own cheapest hoster for release ``r`` (price with their taste and
-        friction), on the open market and among credit hosters."""
-        offered = (self.h_listed[:, r] & self.h_serves[:, self.group[idx]]).T  # (requests, hosters)
-        felt = np.where(offered, self.h_price[None, :] * self.hoster_taste[idx], np.inf)
-        p_mk, h_mk = _cheapest(np.where(self.h_market, felt, np.inf))
-        if credit[idx].any():
-            p_cr, h_cr = _cheapest(np.where(self.h_credit, felt, np.inf))
-        else:
-            p_cr, h_cr = np.full(idx.size, np.inf), np.full(idx.size, -1)
-        return p_mk * self.friction[idx], h_mk, p_cr * self.friction[idx], h_cr
+        """Each researcher's own cheapest hoster for release ``r`` (felt price), on the open
+        market and among credit hosters: (price, hoster, credit price, credit hoster)."""
+        g, felt = self.group[idx], self.felt_t[:, idx]
+        out: list[np.ndarray] = []
+        for name in ("market", "credit"):
+            if name == "credit" and not credit[idx].any():
+                out += [np.full(idx.size, np.inf), np.full(idx.size, -1)]
+                continue
+            offered = self.listed_by[name][:, r] & self.h_serves[:, g]  # (hosters, requests)
+            out += _cheapest(np.where(offered, felt, np.inf))
+        return tuple(out)
 
     def _venue(
         self,
@@ -261,17 +265,15 @@ class Researchers:
         cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
         if extra is not None:  # a one-off surcharge (migration) on a hosted bill
             cost_cr, cost_mk = cost_cr + extra[idx], cost_mk + extra[idx]
-        use_cr = credit[idx] > 0
+        hosted = ~local & ~public
         oop_cr = np.maximum(0.0, cost_cr - credit[idx])
-        by_credit = ~local & ~public & use_cr & np.isfinite(cost_cr) & (oop_cr <= money[idx])
-        by_market = ~local & ~public & ~by_credit & np.isfinite(cost_mk) & (cost_mk <= money[idx])
-        kind = np.select(
-            [local, public, by_credit, by_market], [LOCAL, PUBLIC, CREDIT, MARKET], NONE
-        )
-        hoster = np.select(
-            [public, by_credit, by_market], [self.model.public_index, h_cr, h_mk], -1
-        )
-        oop = np.select([by_credit, by_market], [oop_cr, cost_mk], 0.0)
+        by_credit = hosted & (credit[idx] > 0) & (oop_cr <= money[idx])  # inf cost never fits
+        by_market = hosted & ~by_credit & (cost_mk <= money[idx])
+        kind = np.full(idx.size, NONE)
+        kind[by_market], kind[by_credit], kind[public], kind[local] = MARKET, CREDIT, PUBLIC, LOCAL
+        hoster = np.where(by_credit, h_cr, np.where(by_market, h_mk, -1))
+        hoster[public] = self.model.public_index
+        oop = np.where(by_credit, oop_cr, np.where(by_market, cost_mk, 0.0))
         used = np.where(by_credit, np.minimum(cost_cr, credit[idx]), 0.0)
         return Venue(kind, hoster, oop, used)
 
@@ -373,80 +375,77 @@ class Researchers:
         """Multinomial-logit choice over candidate releases:
         utility = capability + openness + popularity (preferential attachment) - cost + taste.
         Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
-        then to run only) when no model makes the whole plan affordable."""
+        then to run only) when no model makes the whole plan affordable.
+
+        Matrices are candidates x researchers (reductions over the short first axis are fast)
+        in float32, ample for prices and utilities."""
         if idx.size == 0:
             return
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         cand = m.candidates
         a, t = cfg.adoption, cfg.tasks
+        f32 = np.float32
+        col = lambda v: np.asarray(v, dtype=f32)[:, None]  # noqa: E731  (per candidate)
+        row = lambda v: np.asarray(v, dtype=f32)[None, :]  # noqa: E731  (per researcher)
         params = rel["params_b"][cand]
         terms = self._licence_allows(rel)
         gpus = np.ceil(params * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        tasks = [
+        deploy_ok = terms["max_users"][cand][:, None] >= self.deploy_users[idx][None, :]
+        tasks = [  # (memory, GPU-hours, licence allows) per task
             (params * t.run_memory_gb_per_b, params * t.run_gpu_hours_per_b, True),
             (
                 params * t.finetune_memory_gb_per_b,
                 params * t.finetune_gpu_hours_per_b,
-                terms["finetune"][cand],
+                terms["finetune"][cand][:, None],
             ),
-            (
-                params * t.deploy_memory_gb_per_b,
-                gpus * t.deploy_hours_per_month,
-                terms["max_users"][cand][None, :] >= self.deploy_users[idx, None],
-            ),
+            (params * t.deploy_memory_gb_per_b, gpus * t.deploy_hours_per_month, deploy_ok),
         ]
-        # Matrices are researchers x candidates; float32 is ample for prices and utilities.
-        f32 = np.float32
-        g, fr = self.group[idx], self.friction[idx, None].astype(f32)
-        p_mk = self.best["market"][0][:, cand].astype(f32)[g] * fr
+        g, fr = self.group[idx], row(self.friction[idx])
+        p_mk = self.best["market"][:, cand].T.astype(f32)[:, g] * fr
         has_credit = credit[idx].any()
-        p_cr = self.best["credit"][0][:, cand].astype(f32)[g] * fr if has_credit else None
+        p_cr = self.best["credit"][:, cand].T.astype(f32)[:, g] * fr if has_credit else None
+        public_eligible = self.public_listed[cand][:, None] & (self.eligible[idx] & public_ok)
+        any_public = public_eligible.any()
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
-        public_eligible = (self.eligible[idx] & public_ok)[:, None] & self.public_listed[cand]
-        weights = rel["weights"][cand]
-        hw = self.hardware_gb[idx, None]
-        gross_mk = np.zeros((idx.size, cand.size), dtype=f32)
-        gross_cr = np.zeros((idx.size, cand.size), dtype=f32) if has_credit else None
-        plan_cost, plan_ok = [], np.ones((idx.size, cand.size), dtype=bool)
+        weights = rel["weights"][cand][:, None]
+        hw = row(self.hardware_gb[idx])
+        shape = (cand.size, idx.size)
+        gross_mk = np.zeros(shape, dtype=f32)
+        gross_cr = np.zeros(shape, dtype=f32) if has_credit else None
+        plan_cost, plan_ok = [], np.ones(shape, dtype=bool)
         for task, (mem, hours, allowed) in zip(TASKS, tasks, strict=True):
-            expects_slot = slot_draw < self.public_service_rate[task]
-            public = public_eligible & expects_slot[:, None]
-            paid = ~(public | (weights & (hw >= mem)))
-            gross_mk += np.where(paid, p_mk * hours.astype(f32), f32(0))
+            paid = ~(weights & (hw >= col(mem)))
+            if any_public:
+                expects_slot = slot_draw < self.public_service_rate[task]
+                paid &= ~(public_eligible & expects_slot)
+            gross_mk += np.where(paid, p_mk * col(hours), f32(0))
             cost = gross_mk
             if has_credit:
-                gross_cr += np.where(paid, p_cr * hours.astype(f32), f32(0))
-                cost = np.minimum(gross_mk, np.maximum(0, gross_cr - credit[idx, None].astype(f32)))
+                gross_cr += np.where(paid, p_cr * col(hours), f32(0))
+                cost = np.minimum(gross_mk, np.maximum(0, gross_cr - row(credit[idx])))
             plan_ok = plan_ok & allowed
             plan_cost.append(np.where(plan_ok, cost, f32(np.inf)))
-        cap = rel["capability"][cand].astype(f32) - np.outer(
-            self.underserved[idx],
-            (cfg.capability.language_penalty * (1 - rel["language_fit"][cand])).astype(f32),
-        )
+        penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
+        cap = col(rel["capability"][cand]) - col(penalty) * row(self.underserved[idx])
         capable = cap >= m.frontier - cfg.capability.capable_gap
-        # The most ambitious plan that some model makes affordable, among capable models
-        # first; a researcher no capable model fits settles for what they can run.
-        budget = self.budget[idx, None].astype(f32)
-        affordable = [c <= budget for c in plan_cost]
-        tiers = [ok & capable for ok in reversed(affordable)] + affordable[::-1]
-        costs = plan_cost[::-1] * 2
-        tier = np.full(idx.size, len(tiers) - 1)
-        for k in range(len(tiers) - 1, -1, -1):  # lowest k with any option wins
-            tier[tiers[k].any(axis=1)] = k
-        feasible = np.empty_like(capable)
-        cost = np.empty(capable.shape, dtype=f32)
-        for k in range(len(tiers)):
-            rows = tier == k
-            feasible[rows] = tiers[k][rows]
-            cost[rows] = costs[k][rows]
-        per_release = a.openness_weight * (
-            rel["licence"][cand] == OPEN
-        ) + a.popularity_weight * np.log1p(m.popularity[cand])
-        utility = f32(a.capability_weight) * cap + per_release.astype(f32)
+        # Plans are nested (a model that affords run+fine-tune+deploy affords run+fine-tune),
+        # so the number of affordable plans per model is the most ambitious one it allows.
+        budget = row(self.budget[idx])
+        level = sum((c <= budget).view(np.int8) for c in plan_cost)
+        best_capable = np.max(np.where(capable, level, 0), axis=0)
+        plan = np.where(best_capable > 0, best_capable, level.max(axis=0))[None, :]
+        pool = capable | (best_capable == 0)
+        feasible = pool & (level >= plan) & (plan > 0)
+        cost = np.where(plan >= 3, plan_cost[2], np.where(plan == 2, plan_cost[1], plan_cost[0]))
+        per_release = a.openness_weight * (rel["licence"][cand] == OPEN) + (
+            a.popularity_weight * np.log1p(m.popularity[cand])
+        )
+        utility = f32(a.capability_weight) * cap + col(per_release)
         utility -= f32(a.cost_weight) * np.log1p(np.where(feasible, cost, f32(0)))
         chosen = _logit_draw(utility, feasible, self.rng.random(idx.size))
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
+        self.chose_capable[idx] = best_capable > 0
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         lic = self.model.config.licences
@@ -481,7 +480,7 @@ class Researchers:
         hours = gpus * cfg.tasks.deploy_hours_per_month
         mem = rel["params_b"] * cfg.tasks.deploy_memory_gb_per_b
         migrating = self.stranded & wants
-        price = self.best["market"][0][self.group, t] * self.friction
+        price = self.best["market"][self.group, t] * self.friction
         month_cost = np.where(np.isfinite(price), price, 0.0) * hours[t]
         surcharge = np.where(migrating, cfg.tasks.migration_cost_months * month_cost, 0.0)
         renewing = had & ~self.stranded & (t == d)
@@ -522,23 +521,25 @@ class Researchers:
 
 
 def _logit_draw(utility: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """One multinomial-logit draw per row among feasible columns (-1 if none): the
-    inverse-CDF form of argmax(utility + Gumbel noise), one uniform per row."""
-    top = np.max(np.where(feasible, utility, -np.inf), axis=1, keepdims=True)
+    """One multinomial-logit draw per column among its feasible rows (-1 if none): the
+    inverse-CDF form of argmax(utility + Gumbel noise), one uniform per column."""
+    utility = np.where(feasible, utility, -np.inf)
+    top = utility.max(axis=0)
     top[~np.isfinite(top)] = 0.0
-    weight = np.where(feasible, np.exp(utility - top), 0.0)
-    cum = np.cumsum(weight, axis=1)
-    total = cum[:, -1]
-    pick = (cum < (u * total)[:, None]).sum(axis=1)
-    return np.where(total > 0, np.minimum(pick, utility.shape[1] - 1), -1)
+    cum = np.exp(utility - top)
+    for k in range(1, cum.shape[0]):  # cumulative sum down the rows (fast for few rows)
+        np.add(cum[k - 1], cum[k], out=cum[k])
+    total = cum[-1]
+    pick = (cum < u * total).sum(axis=0)
+    return np.where(total > 0, np.minimum(pick, utility.shape[0] - 1), -1)
 
 
 def _cheapest(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise lowest price and its hoster (-1 where none offers the task)."""
-    if prices.shape[1] == 0:
-        return np.full(prices.shape[0], np.inf), np.full(prices.shape[0], -1)
-    best = np.argmin(prices, axis=1)
-    price = prices[np.arange(prices.shape[0]), best]
+    """Per column (hosters x requests) the lowest price and its hoster (-1 where none offers)."""
+    if prices.shape[0] == 0:
+        return np.full(prices.shape[1], np.inf), np.full(prices.shape[1], -1)
+    best = np.argmin(prices, axis=0)
+    price = prices[best, np.arange(prices.shape[1])]
     return price, np.where(np.isfinite(price), best, -1)
 
 
@@ -547,6 +548,10 @@ def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
     out = np.zeros(hoster.size, dtype=bool)
     idx = np.flatnonzero(mask)
     if idx.size == 0:
+        return out
+    asked = np.bincount(hoster[idx], weights=demand[idx], minlength=remaining.size)
+    if np.all(asked <= remaining * (1 + 1e-12)):  # room for everyone: no queue needed
+        out[idx] = True
         return out
     order = idx[np.argsort(hoster[idx] + key[idx])]  # key in [0, 1): hoster, then queue place
     h, d = hoster[order], demand[order]

@@ -41,14 +41,6 @@ class Pool:
         self.executor = self._factory()
 
 
-def default_workers() -> int:
-    """The CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 @contextmanager
 def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
     """The executor for ``--workers``/``--scheduler``; connection problems are UsageErrors,
@@ -66,15 +58,22 @@ def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
 
 def _mp_context() -> multiprocessing.context.BaseContext:
     """forkserver on Linux (forking a parent with threads can deadlock), spawn elsewhere."""
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Import the model once in the fork server, so that each worker forked from it starts warm.
+    context.set_forkserver_preload(["simulation.batch.worker", "simulation.runner"])
+    return context
 
 
 @contextmanager
 def _processes(workers: int) -> Iterator[Pool]:
     def factory() -> Executor:
         return ProcessPoolExecutor(
-            max_workers=workers, mp_context=_mp_context(), initializer=worker.init_process
+            max_workers=workers,
+            mp_context=_mp_context(),
+            initializer=worker.init_process,
+            initargs=(os.getpid(),),
         )
 
     noun = "process" if workers == 1 else "processes"

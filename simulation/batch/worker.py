@@ -127,19 +127,35 @@ def one_line(e: BaseException) -> str:
     return text
 
 
-def init_process() -> None:
+def init_process(main_pid: int) -> None:
     """Initializer for local worker processes.
 
-    Ctrl-C is the parent's to handle (it cancels what has not started); and a worker whose
-    parent died (e.g. SIGKILL) exits instead of lingering, since its pipe would never close.
+    Ctrl-C is the parent's to handle (it cancels what has not started). And a worker outlives a
+    parent killed by SIGKILL, blocked forever on its task queue (under forkserver it even keeps
+    the fork server alive), so it watches the batch process and exits once that is gone.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
-        while True:
+        while _alive(main_pid):
             time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, name="batch-orphan-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: on Linux a killed process not yet reaped (a zombie) is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass
+        return True

@@ -1,0 +1,60 @@
+"""Feed runs to an executor and hand each outcome on as soon as it arrives.
+
+Only a window of runs is in flight at a time, so the parent holds a few futures, not thousands,
+and Ctrl-C has little to cancel. If a local worker process dies (killed, out of memory) the pool
+breaks: the runs in flight are recorded as failed (a rerun retries them) and a fresh pool takes
+over the rest.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from simulation.batch.executors import Pool
+from simulation.batch.plan import RunSpec
+from simulation.batch.worker import Outcome, Task, execute, one_line
+
+BROKEN = (
+    "BrokenProcessPool: a worker process died (killed or out of memory) with this run in flight"
+)
+
+
+def run_all(
+    runs: Iterable[RunSpec],
+    pool: Pool,
+    make_task: Callable[[RunSpec], Task],
+    on_outcome: Callable[[RunSpec, Outcome], None],
+) -> None:
+    pending = deque(runs)
+    in_flight: dict[Future[Outcome], RunSpec] = {}
+    while pending or in_flight:
+        while pending and len(in_flight) < pool.capacity:
+            spec = pending.popleft()
+            in_flight[pool.executor.submit(execute, make_task(spec))] = spec
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in done:
+            spec = in_flight.pop(future)
+            outcome, lost = _outcome(future, spec)
+            broken |= lost
+            on_outcome(spec, outcome)
+        if broken:  # the other runs in flight end at once, most with the broken pool
+            for future, spec in in_flight.items():
+                wait([future])
+                on_outcome(spec, _outcome(future, spec)[0])
+            in_flight.clear()
+            if pending:
+                pool.restart()
+
+
+def _outcome(future: Future[Outcome], spec: RunSpec) -> tuple[Outcome, bool]:
+    """The run's outcome, and whether the process pool broke."""
+    try:
+        return future.result(), False
+    except BrokenProcessPool:
+        return Outcome(spec.run_id, False, 0.0, BROKEN), True
+    except Exception as e:  # the executor's own failure (e.g. Dask lost the worker)
+        return Outcome(spec.run_id, False, 0.0, one_line(e)), False
