@@ -52,6 +52,13 @@ class Lab(mesa.Agent):
             + c.data_gain * math.log10(1 + self.data_gpu_hours / c.data_scale_gpu_hours)
         )
 
+    def monthly_growth(self) -> float:
+        """Income grows at the kind's yearly rate, slowing to nothing as it nears the ceiling
+        (markets and investors are finite)."""
+        ceiling = self.spec.income_ceiling_usd_per_month
+        headroom = 1.0 if ceiling is None else max(0.0, 1 - self.income / ceiling)
+        return self.spec.income_growth_per_year ** (headroom / 12)
+
     def under_commitment(self) -> bool:
         return self.model.month <= self.committed_until
 
@@ -69,8 +76,7 @@ class Lab(mesa.Agent):
 
     def step(self) -> None:
         m = self.model
-        growth = self.spec.income_growth_per_year ** (1 / 12)
-        self.income *= growth
+        self.income *= self.monthly_growth()
         self.budget += self.income + self.revenue + self.public_funding
         self.revenue = self.public_funding = 0.0
         if m.month - self.last_release_month < self.spec.min_release_interval_months:
@@ -165,6 +171,8 @@ class Hoster(mesa.Agent):
         served = spec.serves_groups if spec.serves_groups is not None else groups
         self.serves = np.array([g in served for g in groups], dtype=bool)
         self.delisted_labs: set[int] = set()
+        self.price_cap: float | None = None  # x cost, while it takes public money with conditions
+        self.data_owner: Lab | None = owner  # who gets the usage data it collects
         self.listed = np.zeros(0, dtype=bool)  # over all releases
         self.used = 0.0
         self.served = 0.0  # GPU-hours sold to the simulated researchers this month
@@ -173,15 +181,19 @@ class Hoster(mesa.Agent):
         self.pools: dict[str, float] = {}
         self.pool_used: dict[str, float] = {}
         self.reserved_used: dict[str, float] = {}
-        self.utilisation = 0.0
+        self.utilisation = model.config.market.target_utilisation  # neutral first month
         self.revenue = 0.0
         self.data_gpu_hours = 0.0
 
     @property
     def price(self) -> float:
+        """USD per GPU-hour: at cost for a public hoster; otherwise cost x markup x scarcity,
+        never below cost, and never above a public price cap it has accepted."""
+        cost = self.model.gpu_cost
         if self.public:
-            return self.model.gpu_cost
-        return self.model.gpu_cost * self.markup * self.scarcity
+            return cost
+        price = max(cost, cost * self.markup * self.scarcity)
+        return min(price, cost * self.price_cap) if self.price_cap is not None else price
 
     def step(self) -> None:
         """Set this month's price and capacity from last month's utilisation; choose listings."""
@@ -238,7 +250,8 @@ class Hoster(mesa.Agent):
         self.data_gpu_hours += gpu_hours
         if self.owner is not None:
             self.owner.revenue += paid
-            self.owner.data_gpu_hours += gpu_hours
+        if self.data_owner is not None:
+            self.data_owner.data_gpu_hours += gpu_hours
 
     def close_month(self) -> None:
         self.utilisation = self.used / self.capacity if self.capacity > 0 else 0.0
@@ -270,12 +283,15 @@ class PublicInstitution(mesa.Agent):
         self.available = self.used = 0.0
         if self.budget <= 0:
             self.credit_pool = 0.0
+            self.funded = []
             m.public_hoster_capacity({})
+            self.bind_champion()
             return
         if s.capture_risk and not self.captured and self.capture_rng.random() < s.capture_risk:
             self.captured = True
         money = self.stage_money()
         self.fund_labs(money["pretraining"])
+        self.bind_champion()
         compute = money["inference"] + money["posttraining"] + money["deployment"]
         if s.compute_channel == "public_hoster":
             stages = {"run": "inference", "finetune": "posttraining", "deploy": "deployment"}
@@ -290,7 +306,8 @@ class PublicInstitution(mesa.Agent):
     def fund_labs(self, amount: float) -> None:
         s, month = self.spec, self.model.month
         if s.contract_months and month >= self.contract_start + s.contract_months:
-            return  # contracts lapsed
+            self.funded = []  # contracts lapsed: the money is no longer spent on labs
+            return
         labs = [lab for lab in self.model.labs if lab.kind in s.funded_lab_kinds]
         if not labs or amount <= 0:
             return
@@ -306,6 +323,25 @@ class PublicInstitution(mesa.Agent):
         self.spent += amount
         self.available += amount
         self.used += amount
+
+    def bind_champion(self) -> None:
+        """State-backed integration: while the state pays and is not captured, the champion
+        hoster (the one taking credits) keeps a price cap, and its usage data goes to the
+        champion lab rather than staying in the hoster's silo."""
+        m, s = self.model, self.spec
+        if s.credit_hosters != "largest" or not m.credit_index:
+            return
+        host = m.hosters[m.credit_index[0]]
+        bound = self.budget > 0 and not self.captured
+        host.price_cap = s.champion_price_cap if bound else None
+        champion = self.funded[0] if bound and s.funded_labs == "largest" and self.funded else None
+        host.data_owner = champion
+
+    def close_month(self) -> None:
+        """Count the public hoster's used capacity as public money put to use."""
+        pub = self.model.public_hoster
+        if self.spec.compute_channel == "public_hoster" and pub is not None:
+            self.used += pub.used * self.model.gpu_cost
 
     def fund_data(self, amount: float) -> None:
         """Data money buys datasets: into the commons, or to the funded labs when not mandated."""

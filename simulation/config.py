@@ -42,8 +42,8 @@ class Market(Strict):
     gpu_cost_decline_per_year: Share = 0.20
     target_utilisation: Share = 0.75
     price_elasticity: NonNegative = 0.5
-    price_factor_bounds: tuple[Positive, Positive] = (0.5, 3.0)
-    background_utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5
+    price_factor_bounds: tuple[Positive, Positive] = (0.7, 3.0)
+    background_utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.6
     hoster_taste_sigma: NonNegative = 0.15
     capacity_growth_per_year: NonNegative = 0.3
     capacity_investment_rate: NonNegative = 0.5
@@ -56,7 +56,6 @@ class Capability(Strict):
     size_penalty: NonNegative = 0.5
     capable_gap: NonNegative = 1.5
     language_penalty: NonNegative = 1.0
-    flop_per_gpu_hour: Positive = 1.44e18
 
 
 class Tasks(Strict):
@@ -88,6 +87,7 @@ class LabKind(Strict):
     income_usd_per_month: NonNegative = 0.0
     income_sigma: NonNegative = 0.5
     income_growth_per_year: Positive = 1.0
+    income_ceiling_usd_per_month: Positive | None = None
     initial_training_gpu_hours: NonNegative = 1e5  # 0: a new lab with no model yet
     training_spend_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     min_release_interval_months: Annotated[int, Field(ge=1)] = 6
@@ -187,6 +187,7 @@ class Public(Strict):
     contract_months: Annotated[int, Field(ge=0)] = 0
     compute_channel: Literal["none", "public_hoster", "credits"] = "none"
     credit_hosters: Literal["all", "largest"] = "all"
+    champion_price_cap: Annotated[float, Field(ge=1.0)] | None = None
     # access
     eligible_groups: list[str] = []
     eligible_share: Share = 1.0
@@ -274,7 +275,7 @@ def _need(where: str, field: str, value: str | None, table: dict) -> None:
 
 
 def scenario_names() -> list[str]:
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml") if p.stem != "targets")
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
 def scenario_path(name_or_path: str | Path) -> Path:

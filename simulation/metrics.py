@@ -112,14 +112,6 @@ class MetricsCollector:
 
         inst = m.institution
         row["public.spend"] = inst.spent if inst is not None else 0.0
-        if (
-            inst is not None
-            and m.public_hoster is not None
-            and inst.spec.compute_channel == "public_hoster"
-        ):
-            pub = m.public_hoster
-            compute_money = pub.capacity * m.gpu_cost
-            inst.used += compute_money * (pub.used / pub.capacity if pub.capacity > 0 else 0.0)
         row["public.utilisation"] = (
             inst.used / inst.available if inst is not None and inst.available > 0 else 0.0
         )

@@ -20,9 +20,10 @@ API = HosterKind(kind="commercial", count=0, capacity_gpu_hours_per_month=0.0, m
 class EcosystemModel(mesa.Model):
     """Labs, hosters and a public institution (Mesa agents) and a researcher population (arrays).
 
-    Monthly schedule: scheduled events -> public institution allocates -> hosters set prices,
-    capacity and listings -> labs earn, train and release -> researchers choose, run, fine-tune,
-    deploy and contribute -> labs absorb the commons -> metrics.
+    Monthly schedule: scheduled events -> public institution allocates -> labs earn, train and
+    release -> hosters set prices, capacity and listings -> researchers choose, run, fine-tune,
+    deploy and contribute -> hosters and institution close the month -> usage data flows ->
+    labs absorb the commons -> metrics.
     """
 
     def __init__(self, config: Config, rng: int | None = None, researchers: int | None = None):
@@ -64,9 +65,10 @@ class EcosystemModel(mesa.Model):
         self.researchers = Researchers(self, n, pop_rng, dyn_rng)
 
         for lab in self.labs:  # every lab starts with the model it already has
-            lab.last_release_month = -int(lab_rng.integers(0, lab.spec.min_release_interval_months))
+            age = int(lab_rng.integers(0, lab.spec.min_release_interval_months))
             if lab.spec.initial_training_gpu_hours > 0:
                 lab.train(lab.spec.initial_training_gpu_hours, existing=True)
+            lab.last_release_month = -age  # release cycles are staggered
         self.candidates = self.releases.candidates()
         self.popularity = np.zeros(len(self.releases))
         self.events_by_month: dict[int, list[Event]] = {}
@@ -119,6 +121,8 @@ class EcosystemModel(mesa.Model):
         outcome = self.researchers.step()
         for hoster in self.hosters:
             hoster.close_month()
+        if self.institution is not None:
+            self.institution.close_month()
         self._flow_public_data()
         self._absorb_commons()
         self.metrics.collect(outcome)

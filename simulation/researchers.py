@@ -135,22 +135,20 @@ class Researchers:
         #    hoster (plan B) and tries again.
         run_mem = rel["params_b"] * cfg.tasks.run_memory_gb_per_b
         run_hours = rel["params_b"] * cfg.tasks.run_gpu_hours_per_b
-        ran = np.zeros(self.n, dtype=bool)
-        for plan_b in (False, True):
-            wants = self.choice >= 0
-            if plan_b:
-                retry = np.flatnonzero(wants & ~ran)
-                if retry.size == 0:
-                    break
-                self._choose(retry, credit, public_ok=False)
-                wants = np.zeros(self.n, dtype=bool)
-                wants[retry] = self.choice[retry] >= 0
+        wants = self.choice >= 0
+        rr = np.where(wants, self.choice, 0)
+        offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
+        ran = self._do_task(
+            "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
+        )[0]
+        retry = np.flatnonzero(wants & ~ran)
+        if retry.size:
+            self._choose(retry, credit, public_ok=False)
+            wants = np.zeros(self.n, dtype=bool)
+            wants[retry] = self.choice[retry] >= 0
             rr = np.where(self.choice >= 0, self.choice, 0)
-            if plan_b:  # only the re-planned need new offers
-                for full, part in zip(offers, self._offers(retry, rr[retry], credit), strict=True):
-                    full[retry] = part
-            else:
-                offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
+            for full, part in zip(offers, self._offers(retry, rr[retry], credit), strict=True):
+                full[retry] = part  # only the re-planned need new offers
             ran |= self._do_task(
                 "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
             )[0]
@@ -206,7 +204,8 @@ class Researchers:
                 lst[:, None, :] & self.h_serves[:, :, None], price[:, None, None], np.inf
             )
             self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
-        self.felt_t = price[:, None] * self.hoster_taste_t * self.friction[None, :]
+        self.h_price = price
+        self.felt_t = price[:, None] * self.hoster_taste_t  # taste picks the hoster; price is paid
         pub = m.public_hoster
         self.public_listed = (
             pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
@@ -229,8 +228,9 @@ class Researchers:
         return credit
 
     def _offers(self, idx, r, credit) -> tuple[np.ndarray, ...]:
-        """Each researcher's own cheapest hoster for release ``r`` (felt price), on the open
-        market and among credit hosters: (price, hoster, credit price, credit hoster)."""
+        """Each researcher's preferred hoster for release ``r`` (lowest price x taste), on the
+        open market and among credit hosters, with what it charges them (price x friction):
+        (price, hoster, credit price, credit hoster)."""
         g, felt = self.group[idx], self.felt_t[:, idx]
         out: list[np.ndarray] = []
         for name in ("market", "credit"):
@@ -238,7 +238,9 @@ class Researchers:
                 out += [np.full(idx.size, np.inf), np.full(idx.size, -1)]
                 continue
             offered = self.listed_by[name][:, r] & self.h_serves[:, g]  # (hosters, requests)
-            out += _cheapest(np.where(offered, felt, np.inf))
+            hoster = _preferred(np.where(offered, felt, np.inf))
+            charged = np.where(hoster >= 0, self.h_price[hoster] * self.friction[idx], np.inf)
+            out += [charged, hoster]
         return tuple(out)
 
     def _venue(
@@ -534,13 +536,12 @@ def _logit_draw(utility: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.
     return np.where(total > 0, np.minimum(pick, utility.shape[0] - 1), -1)
 
 
-def _cheapest(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column (hosters x requests) the lowest price and its hoster (-1 where none offers)."""
-    if prices.shape[0] == 0:
-        return np.full(prices.shape[1], np.inf), np.full(prices.shape[1], -1)
-    best = np.argmin(prices, axis=0)
-    price = prices[best, np.arange(prices.shape[1])]
-    return price, np.where(np.isfinite(price), best, -1)
+def _preferred(felt: np.ndarray) -> np.ndarray:
+    """Per column (hosters x requests) the hoster with the lowest felt price (-1 if none)."""
+    if felt.shape[0] == 0:
+        return np.full(felt.shape[1], -1)
+    best = np.argmin(felt, axis=0)
+    return np.where(np.isfinite(felt[best, np.arange(felt.shape[1])]), best, -1)
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
