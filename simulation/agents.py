@@ -26,6 +26,7 @@ class Lab(mesa.Agent):
         self.spec = spec
         self.index = index
         self.income = spec.income_usd_per_month * float(rng.lognormal(0.0, spec.income_sigma))
+        self.age_of_model = int(rng.integers(0, spec.min_release_interval_months))  # staggered
         self.decision_rng = rng
         self.budget = 0.0
         self.revenue = 0.0  # API revenue this month, re-invested next month
@@ -94,6 +95,7 @@ class Lab(mesa.Agent):
         """Release a family from a training run; ``existing`` marks the model a lab already has
         at the start, released under its kind's licence without a new licence decision."""
         m = self.model
+        month = m.month - self.age_of_model if existing else m.month
         self.compute_gpu_hours = gpu_hours
         flagship = self.potential_capability(gpu_hours)
         licence, weights = (
@@ -108,7 +110,7 @@ class Lab(mesa.Agent):
         )
         ids = m.releases.add_family(
             self.index,
-            m.month,
+            month,
             sizes,
             caps,
             self.spec.underserved_language_fit,
@@ -118,7 +120,7 @@ class Lab(mesa.Agent):
         )
         self.release_ids.extend(ids)
         self.best_capability = max(self.best_capability, flagship)
-        self.last_release_month = m.month
+        self.last_release_month = month
         m.frontier = max(m.frontier, flagship)
 
     def revoke_licences(self) -> list[int]:

@@ -65,10 +65,8 @@ class EcosystemModel(mesa.Model):
         self.researchers = Researchers(self, n, pop_rng, dyn_rng)
 
         for lab in self.labs:  # every lab starts with the model it already has
-            age = int(lab_rng.integers(0, lab.spec.min_release_interval_months))
             if lab.spec.initial_training_gpu_hours > 0:
                 lab.train(lab.spec.initial_training_gpu_hours, existing=True)
-            lab.last_release_month = -age  # release cycles are staggered
         self.candidates = self.releases.candidates()
         self.popularity = np.zeros(len(self.releases))
         self.events_by_month: dict[int, list[Event]] = {}

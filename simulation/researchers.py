@@ -172,7 +172,7 @@ class Researchers:
         finetuned = ft_done & (self.rng.random(self.n) < self.skill)
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
-        deployed = self._deploy(rel, ran, rr, terms, money, credit)
+        deployed = self._deploy(rel, ran, rr, terms, money, credit, offers)
 
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
@@ -459,7 +459,7 @@ class Researchers:
             "max_users": np.where(usable, users[rel["licence"]], 0.0),
         }
 
-    def _deploy(self, rel, ran, rr, terms, money, credit) -> np.ndarray:
+    def _deploy(self, rel, ran, rr, terms, money, credit, offers) -> np.ndarray:
         """Keep a deployment running all month, or start one on the model just run. A deployment
         whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
         paying ``migration_cost_months`` of hosting on top, before it serves again."""
@@ -486,6 +486,11 @@ class Researchers:
         month_cost = np.where(np.isfinite(price), price, 0.0) * hours[t]
         surcharge = np.where(migrating, cfg.tasks.migration_cost_months * month_cost, 0.0)
         renewing = had & ~self.stranded & (t == d)
+        other = np.flatnonzero(wants & (t != rr))  # offers for the model run are reused
+        if other.size:
+            offers = tuple(a.copy() for a in offers)
+            for full, part in zip(offers, self._offers(other, t[other], credit), strict=True):
+                full[other] = part
         done, where = self._do_task(
             "deploy",
             wants,
@@ -496,6 +501,7 @@ class Researchers:
             credit,
             allow_local=rel["weights"],
             extra=surcharge,
+            offers=offers,
             priority=renewing,
         )
         self.deployment = np.where(done, t, np.where(self.stranded, self.deployment, -1))
