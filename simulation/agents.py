@@ -35,6 +35,7 @@ class Lab(mesa.Agent):
         self.licence = LICENCE_CODES[spec.licence]
         self.weights = spec.weights
         self.compute_gpu_hours = spec.initial_training_gpu_hours  # of its latest training run
+        self.training_cost = 0.0
         self.best_capability = -math.inf
         self.last_release_month = -(10**6)
         self.absorbed = 0.0  # community value embedded in its models so far
@@ -97,6 +98,7 @@ class Lab(mesa.Agent):
         m = self.model
         month = m.month - self.age_of_model if existing else m.month
         self.compute_gpu_hours = gpu_hours
+        self.training_cost = gpu_hours * m.gpu_cost  # USD of its latest pre-training run
         flagship = self.potential_capability(gpu_hours)
         licence, weights = (
             (self.licence, self.weights) if existing else self.release_licence(flagship)
@@ -121,7 +123,8 @@ class Lab(mesa.Agent):
         self.release_ids.extend(ids)
         self.best_capability = max(self.best_capability, flagship)
         self.last_release_month = month
-        m.frontier = max(m.frontier, flagship)
+        if flagship > m.frontier:
+            m.frontier, m.frontier_lab = flagship, self
 
     def revoke_licences(self) -> list[int]:
         """Withdraw the restricted licences it granted (those made irrevocable by mandate or

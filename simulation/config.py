@@ -55,6 +55,7 @@ class Capability(Strict):
     algorithmic_efficiency_per_year: Annotated[float, Field(ge=1.0)] = 3.0
     size_penalty: NonNegative = 0.5
     capable_gap: NonNegative = 1.5
+    standard_adjust_months: Annotated[float, Field(ge=1.0)] = 6.0
     language_penalty: NonNegative = 1.0
 
 

@@ -26,6 +26,8 @@ def metric_names(groups: list[str], lab_kinds: list[str]) -> list[str]:
     names += [f"capability.reached.{g}" for g in groups]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
     names += [f"downloads.{k}" for k in lab_kinds]
+    names += [f"downloads.top_release.{k}" for k in lab_kinds]
+    names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
     names += [
         "market.gpu_price",
         "market.hosting_hhi",
@@ -61,7 +63,7 @@ class MetricsCollector:
         # Access: success at a task with a capable model (for deploy: the deployed model).
         deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
         deployed_cap = res._effective_capability(rel, deployed_rel)
-        capable_deploy = o.deployed & (deployed_cap >= m.frontier - m.config.capability.capable_gap)
+        capable_deploy = o.deployed & (deployed_cap >= m.capable_threshold)
         success = {"run": o.capable, "finetune": o.finetuned & o.capable, "deploy": capable_deploy}
         counts = np.bincount(res.group, minlength=len(self.groups))
         for t in TASKS:
@@ -99,6 +101,20 @@ class MetricsCollector:
         ).astype(float)
         for i, k in enumerate(m.lab_kinds):
             row[f"downloads.{k}"] = by_kind[i] / by_kind.sum() if by_kind.sum() else np.nan
+        # Release level (real-world scale): the top release of each kind, and how much of all
+        # downloads the top tenth of the open-weight releases published so far takes.
+        per_release = np.bincount(r[downloaded], minlength=len(rel["lab"])) * res.weight
+        release_kind = kind_of_lab[rel["lab"]]
+        for i, k in enumerate(m.lab_kinds):
+            mine = per_release[release_kind == i]
+            row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0
+        published = np.sort(per_release[rel["weights"] & (rel["licence"] != CLOSED)])[::-1]
+        top = max(1, int(np.ceil(published.size / 10)))
+        total = published.sum()
+        row["downloads.top_decile_share"] = published[:top].sum() / total if total else np.nan
+        row["frontier.training_cost_usd"] = (
+            m.frontier_lab.training_cost if m.frontier_lab else np.nan
+        )
 
         # Market.
         gpu = [m.hosters[i] for i in m.gpu_market_index]

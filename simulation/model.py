@@ -33,6 +33,7 @@ class EcosystemModel(mesa.Model):
         pop_rng, lab_rng, dyn_rng, inst_rng = self.rng.spawn(4)
         self.releases = ReleaseRegistry()
         self.frontier = -math.inf
+        self.frontier_lab: Lab | None = None  # whose model sets the frontier
         self.price_shock = 1.0
         self.commons_inflow = 0.0
         self.contributions_by_home = np.zeros(0)
@@ -69,6 +70,7 @@ class EcosystemModel(mesa.Model):
                 lab.train(lab.spec.initial_training_gpu_hours, existing=True)
         self.candidates = self.releases.candidates()
         self.popularity = np.zeros(len(self.releases))
+        self.standard = self.frontier  # the state of the art researchers measure models against
         self.events_by_month: dict[int, list[Event]] = {}
         for e in config.events:
             self.events_by_month.setdefault(e.month, []).append(e)
@@ -99,6 +101,12 @@ class EcosystemModel(mesa.Model):
             * self.price_shock
         )
 
+    @property
+    def capable_threshold(self) -> float:
+        """A model is capable if it is within ``capable_gap`` of the standard: the frontier as
+        researchers perceive it, catching up with each new frontier release over months."""
+        return self.standard - self.config.capability.capable_gap
+
     def public_hoster_capacity(self, pools: dict[str, float]) -> None:
         if self.public_hoster is not None:
             self.public_hoster.set_pools(pools)
@@ -112,6 +120,9 @@ class EcosystemModel(mesa.Model):
             self.institution.step()
         for lab in self.labs:
             lab.step()
+        self.standard += (
+            self.frontier - self.standard
+        ) / self.config.capability.standard_adjust_months
         self.candidates = self.releases.candidates()
         self._grow_popularity()
         for hoster in self.hosters:

@@ -123,7 +123,7 @@ class Researchers:
         gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
         current = np.where(self.choice >= 0, self.choice, 0)
         outdated = self.chose_capable & (
-            self._effective_capability(rel, current) < m.frontier - cfg.capability.capable_gap
+            self._effective_capability(rel, current) < m.capable_threshold
         )
         review = gone | outdated | (self.rng.random(self.n) < cfg.adoption.review_probability)
         if m.month == 0:
@@ -153,7 +153,7 @@ class Researchers:
                 "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
             )[0]
         eff_cap = self._effective_capability(rel, rr)
-        capable = ran & (eff_cap >= m.frontier - cfg.capability.capable_gap)
+        capable = ran & (eff_cap >= m.capable_threshold)
 
         # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
         terms = self._licence_allows(rel)
@@ -430,7 +430,7 @@ class Researchers:
             plan_cost.append(np.where(plan_ok, cost, f32(np.inf)))
         penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
         cap = col(rel["capability"][cand]) - col(penalty) * row(self.underserved[idx])
-        capable = cap >= m.frontier - cfg.capability.capable_gap
+        capable = cap >= m.capable_threshold
         # Plans are nested (a model that affords run+fine-tune+deploy affords run+fine-tune),
         # so the number of affordable plans per model is the most ambitious one it allows.
         budget = row(self.budget[idx])
