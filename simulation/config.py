@@ -8,14 +8,24 @@ checked before anything runs: an unknown key, a wrong type or an impossible valu
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 STAGES = ("pretraining", "inference", "posttraining", "deployment", "data")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RESERVED_NAMES = frozenset({"top_release", "top_decile_share"})  # metric names under downloads.
 LICENCES = ("open", "restricted", "closed")
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -28,7 +38,8 @@ class ConfigError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+    # strict: a string, bool or float where a number, flag or count is expected is an error
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
 
 class Simulation(Strict):
@@ -42,11 +53,19 @@ class Market(Strict):
     gpu_cost_decline_per_year: Share = 0.20
     target_utilisation: Share = 0.75
     price_elasticity: NonNegative = 0.5
-    price_factor_bounds: tuple[Positive, Positive] = (0.7, 3.0)
+    price_factor_bounds: Annotated[list[Positive], Field(min_length=2, max_length=2)] = [0.7, 3.0]
     background_utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.6
     hoster_taste_sigma: NonNegative = 0.15
     capacity_growth_per_year: NonNegative = 0.3
     capacity_investment_rate: NonNegative = 0.5
+
+    @field_validator("price_factor_bounds")
+    @classmethod
+    def _bounds_bracket_one(cls, bounds: list[float]) -> list[float]:
+        lo, hi = bounds
+        if not lo <= 1.0 <= hi:
+            raise ValueError(f"must satisfy low <= 1 <= high, got {bounds}")
+        return bounds
 
 
 class Capability(Strict):
@@ -228,6 +247,13 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
+        for table in ("labs", "hosters", "groups"):
+            for name in getattr(self, table):
+                if not NAME.fullmatch(name) or name in RESERVED_NAMES:
+                    raise ValueError(
+                        f"{table}.{name}: names must be identifiers (letters, digits, _) and not "
+                        f"{sorted(RESERVED_NAMES)}, so metric names split cleanly on dots"
+                    )
         if not self.groups:
             raise ValueError("at least one researcher group is needed")
         total = sum(g.share for g in self.groups.values())
@@ -338,8 +364,13 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
         return config
     for key, value in overrides.items():
         tree = apply_override(tree, key, value, source="--set")
-    keys = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
-    return validate(tree, source=f"--set {keys}")
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:  # name the override(s) the error is about
+        loc = ".".join(str(p) for p in e.errors()[0]["loc"])
+        named = [k for k in overrides if k.startswith(loc) or loc.startswith(k)] or list(overrides)
+        source = "--set " + ", ".join(f"{k}={overrides[k]!r}" for k in named)
+        raise ConfigError(f"{source}: {_describe(e, tree)}") from None
 
 
 def validate(tree: dict[str, Any], source: str = "config") -> Config:

@@ -227,7 +227,7 @@ class Researchers:
             credit[self.eligible] += pool / self.eligible.sum()
         return credit
 
-    def _offers(self, idx, r, credit) -> tuple[np.ndarray, ...]:
+    def _offers(self, idx, r, credit, full=None) -> tuple[np.ndarray, ...]:
         """Each researcher's preferred hoster for release ``r`` (lowest price x taste), on the
         open market and among credit hosters, with what it charges them (price x friction):
         (price, hoster, credit price, credit hoster)."""
@@ -238,6 +238,8 @@ class Researchers:
                 out += [np.full(idx.size, np.inf), np.full(idx.size, -1)]
                 continue
             offered = self.listed_by[name][:, r] & self.h_serves[:, g]  # (hosters, requests)
+            if full is not None:
+                offered &= ~full[:, None]
             hoster = _preferred(np.where(offered, felt, np.inf))
             charged = np.where(hoster >= 0, self.h_price[hoster] * self.friction[idx], np.inf)
             out += [charged, hoster]
@@ -255,6 +257,7 @@ class Researchers:
         extra=None,
         use_public=True,
         offers=None,
+        full=None,
     ) -> Venue:
         """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
         own hardware if it fits, else the public hoster if eligible, else public credits at a
@@ -262,7 +265,7 @@ class Researchers:
         local = allow_local[r] & (self.hardware_gb[idx] >= mem[r])
         public = ~local & self.eligible[idx] & self.public_listed[r] & use_public
         p_mk, h_mk, p_cr, h_cr = (
-            (a[idx] for a in offers) if offers else self._offers(idx, r, credit)
+            (a[idx] for a in offers) if offers else self._offers(idx, r, credit, full)
         )
         cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
         if extra is not None:  # a one-off surcharge (migration) on a hosted bill
@@ -301,10 +304,24 @@ class Researchers:
         where = np.full(self.n, -1)
         if idx.size == 0:
             return done, where
-        for use_public in (True, False):  # turned away by a full public hoster: try the market
+        # Whoever a full hoster turns away tries again elsewhere: the market after the public
+        # hoster, the next preferred hoster after a full commercial one.
+        full = np.zeros(len(self.model.hosters), dtype=bool)
+        use_public = True
+        for attempt in range(len(full) + 1):
             rel_ids = r[idx]
             v = self._venue(
-                idx, rel_ids, mem, hours, money, credit, allow_local, extra, use_public, offers
+                idx,
+                rel_ids,
+                mem,
+                hours,
+                money,
+                credit,
+                allow_local,
+                extra,
+                use_public,
+                offers if attempt == 0 else None,
+                full,
             )
             served = self._serve(task, idx, v, hours[rel_ids], priority)
             asked_public = v.kind == PUBLIC
@@ -313,9 +330,12 @@ class Researchers:
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
             self._pay(task, idx[served], v, served, hours[rel_ids][served], money, credit)
-            idx = idx[~served & (v.kind == PUBLIC)]
-            if idx.size == 0:
+            turned = ~served & (v.hoster >= 0)
+            if not turned.any():
                 break
+            use_public &= not (turned & asked_public).any()
+            full[v.hoster[turned & ~asked_public]] = True
+            idx = idx[turned]
         return done, where
 
     def _serve(self, task, idx, v: Venue, hours, priority=None) -> np.ndarray:
