@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 
 from simulation.config import STAGES, HosterKind, LabKind, Public
-from simulation.releases import CLOSED, LICENCE_CODES, OPEN, RESTRICTED
+from simulation.releases import CLOSED, LICENCE_CODES, RESTRICTED
 
 if TYPE_CHECKING:
     from simulation.model import EcosystemModel
@@ -369,6 +369,3 @@ class PublicInstitution(mesa.Agent):
         self.credit_pool -= amount
         self.spent += amount
         self.used += amount
-
-
-__all__ = ["Lab", "Hoster", "PublicInstitution", "OPEN", "RESTRICTED", "CLOSED"]

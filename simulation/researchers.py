@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.releases import CLOSED, OPEN, RESTRICTED
+from simulation.releases import OPEN
 
 if TYPE_CHECKING:
     from simulation.model import EcosystemModel
@@ -117,9 +117,9 @@ class Researchers:
         self._prepare_prices(rel)
         credit = self._credits()
 
-        # 1. Choose a model: newcomers, those whose model is gone, and a random few reconsider.
-        # Those with nothing they could afford look again at the same pace as everyone else.
-        # Also those whose model has fallen out of the capable range (they notice).
+        # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
+        #    superseded or withdrawn, those whose capable model fell out of the capable range
+        #    (they notice; who knowingly settled for a weaker one does not), and a random few.
         gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
         current = np.where(self.choice >= 0, self.choice, 0)
         outdated = self.chose_capable & (
@@ -588,6 +588,3 @@ def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
     within = cum - np.repeat(cum[starts] - d[starts], lengths)
     out[order] = within <= remaining[h] * (1 + 1e-12)
     return out
-
-
-__all__ = ["Researchers", "Outcome", "OPEN", "RESTRICTED", "CLOSED"]
