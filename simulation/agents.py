@@ -27,7 +27,7 @@ class Lab(mesa.Agent):
         self.index = index
         self.income = spec.income_usd_per_month * float(rng.lognormal(0.0, spec.income_sigma))
         self.age_of_model = int(rng.integers(0, spec.min_release_interval_months))  # staggered
-        self.decision_rng = rng
+        self.decision_rng = rng.spawn(1)[0]  # its own stream: other labs' draws stay put
         self.budget = 0.0
         self.revenue = 0.0  # API revenue this month, re-invested next month
         self.public_funding = 0.0  # received from the public institution this month
@@ -65,12 +65,13 @@ class Lab(mesa.Agent):
         return self.model.month <= self.committed_until
 
     def release_licence(self, capability: float) -> tuple[int, bool]:
-        """Licence of the next release: a lab whose new model is close to the frontier tightens
-        to closed (API only), unless a public contract commits it to keep releasing weights;
-        on tightening it may also revoke the restricted licences it granted before."""
+        """Licence of the next release: a lab whose new model is close to the frontier may
+        tighten to closed (API only), unless a public contract commits it to keep releasing
+        weights; on tightening it may also revoke the restricted licences it granted before."""
         gap = self.spec.close_within_gap
         near_frontier = gap is not None and capability >= self.model.frontier - gap
-        if self.licence != CLOSED and near_frontier and not self.under_commitment():
+        free = self.licence != CLOSED and not self.under_commitment()
+        if free and near_frontier and self.decision_rng.random() < self.spec.close_probability:
             self.licence, self.weights = CLOSED, False
             if self.decision_rng.random() < self.spec.revoke_when_closing:
                 self.revoke_licences()

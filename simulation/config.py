@@ -115,6 +115,7 @@ class LabKind(Strict):
     licence: Literal["open", "restricted", "closed"] = "open"
     weights: bool = True
     close_within_gap: NonNegative | None = None
+    close_probability: Share = 1.0
     revoke_when_closing: Share = 0.0
     variant_params_b: Annotated[list[Positive], Field(min_length=1)] = [7.0]
     underserved_language_fit: Share = 0.3

