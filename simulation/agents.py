@@ -287,12 +287,6 @@ class PublicInstitution(mesa.Agent):
         m, s = self.model, self.spec
         self.spent = self.budget * s.overhead
         self.available = self.used = 0.0
-        if self.budget <= 0:
-            self.credit_pool = 0.0
-            self.funded = []
-            m.public_hoster_capacity({})
-            self.bind_champion()
-            return
         if s.capture_risk and not self.captured and self.capture_rng.random() < s.capture_risk:
             self.captured = True
         money = self.stage_money()
@@ -331,16 +325,15 @@ class PublicInstitution(mesa.Agent):
         self.used += amount
 
     def bind_champion(self) -> None:
-        """State-backed integration: while the state pays and is not captured, the champion
-        hoster (the one taking credits) keeps a price cap, and its usage data goes to the
-        champion lab rather than staying in the hoster's silo."""
+        """State-backed integration: the champion hoster (the one taking credits) sends its
+        usage data to the champion lab rather than keeping it in its silo, and keeps a price
+        cap unless the institution has been captured."""
         m, s = self.model, self.spec
         if s.credit_hosters != "largest" or not m.credit_index:
             return
         host = m.hosters[m.credit_index[0]]
-        bound = self.budget > 0 and not self.captured
-        host.price_cap = s.champion_price_cap if bound else None
-        champion = self.funded[0] if bound and s.funded_labs == "largest" and self.funded else None
+        host.price_cap = None if self.captured else s.champion_price_cap
+        champion = self.funded[0] if s.funded_labs == "largest" and self.funded else None
         host.data_owner = champion
 
     def close_month(self) -> None:

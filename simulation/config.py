@@ -25,7 +25,8 @@ from pydantic import (
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 STAGES = ("pretraining", "inference", "posttraining", "deployment", "data")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-RESERVED_NAMES = frozenset({"top_release", "top_decile_share"})  # metric names under downloads.
+# Names already used inside metric families: downloads.top_release, capture.private, ...
+RESERVED_NAMES = frozenset({"top_release", "top_decile_share", "private"})
 LICENCES = ("open", "restricted", "closed")
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -150,7 +150,16 @@ class Researchers:
             for full, part in zip(offers, self._offers(retry, rr[retry], credit), strict=True):
                 full[retry] = part  # only the re-planned need new offers
             ran |= self._do_task(
-                "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
+                "run",
+                wants,
+                rr,
+                run_mem,
+                run_hours,
+                money,
+                credit,
+                rel["weights"],
+                offers=offers,
+                use_public=False,
             )[0]
         eff_cap = self._effective_capability(rel, rr)
         capable = ran & (eff_cap >= m.capable_threshold)
@@ -295,6 +304,7 @@ class Researchers:
         extra=None,
         offers=None,
         priority=None,
+        use_public=True,
     ):
         """Try a task for every researcher who wants it; pay, and ration hosted capacity.
         ``extra`` (USD per researcher) is a one-off cost added to the hosted bill.
@@ -307,7 +317,6 @@ class Researchers:
         # Whoever a full hoster turns away tries again elsewhere: the market after the public
         # hoster, the next preferred hoster after a full commercial one.
         full = np.zeros(len(self.model.hosters), dtype=bool)
-        use_public = True
         for attempt in range(len(full) + 1):
             rel_ids = r[idx]
             v = self._venue(
