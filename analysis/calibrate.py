@@ -1,0 +1,347 @@
+"""``run.py calibrate``: fit the free parameters the targets constrain, by a designed search.
+
+Objective (documented in docs/validation.md): the sum over targets of the squared normalised
+distance of the replicate mean outside the target range shrunk by ``margin`` range-widths on each
+side (analysis/targets.py: ``Target.distance``), in log space for ratios and growth rates. The
+margin makes the fit aim inside the ranges, so that a point fitted at a small population does not
+sit on an edge it may cross at the default population.
+
+Search: a Latin hypercube over the parameter box (log scale where the file says so; scipy's
+``qmc.LatinHypercube``), then rounds of smaller Latin hypercubes centred on the best point so far,
+each round's box half as wide. Every point of a round is one batch through the batch machinery
+(parallel, Dask, resumable), and all points share the replicate seeds (common random numbers), so
+differences between points are not replicate noise. The best point is rounded to three
+significant figures and evaluated once more; that evaluation is what fitted.toml reports. The
+search itself is :func:`search`, a function of an objective callback, so tests can drive it with
+a cheap synthetic objective through the same code path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import qmc
+
+from analysis.batch_points import Runner, command_line, open_runner, run_points
+from analysis.targets import Target, TargetSet, load_targets, objective, per_run_values
+from simulation.config import ConfigError, load_scenario, to_dict
+from simulation.runner import code_revision
+
+FITTED_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "calibration" / "fitted.toml"
+ROUNDS = 4  # refinement rounds after the global design
+SHRINK = 0.5  # each round's box is this fraction of the previous one's width
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A free parameter: one or more config keys set to the same value (``keys`` ties them),
+    searched in [low, high] on a linear or log scale."""
+
+    keys: tuple[str, ...]
+    low: float
+    high: float
+    log: bool = False
+    why: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.keys[0]
+
+    def from_unit(self, u: float) -> float:
+        if self.log:
+            return float(
+                math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+            )
+        return float(self.low + u * (self.high - self.low))
+
+    def to_unit(self, value: float) -> float:
+        if self.log:
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
+        return (value - self.low) / (self.high - self.low)
+
+    def overrides(self, value: float) -> dict[str, float]:
+        return dict.fromkeys(self.keys, value)
+
+
+def parameters_from(targets: TargetSet) -> list[Parameter]:
+    """The ``[[calibration.parameter]]`` tables of the targets file, checked."""
+    where = f"{targets.path}: calibration.parameter"
+    entries = targets.calibration.get("parameter", [])
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{where}: expected one or more [[calibration.parameter]] tables")
+    params = []
+    for e in entries:
+        keys = e.get("keys")
+        low, high = e.get("low"), e.get("high")
+        if not (isinstance(keys, list) and keys and all(isinstance(k, str) for k in keys)):
+            raise ConfigError(f"{where}: 'keys' must be a list of config keys")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+            raise ConfigError(f"{where} {keys[0]}: 'low' and 'high' must be numbers")
+        if low >= high:
+            raise ConfigError(f"{where} {keys[0]}: 'low' must be below 'high'")
+        scale = e.get("scale", "linear")
+        if scale not in ("linear", "log") or (scale == "log" and low <= 0):
+            raise ConfigError(f"{where} {keys[0]}: 'scale' must be 'linear' or 'log' (low > 0)")
+        params.append(Parameter(tuple(keys), float(low), float(high), scale == "log",
+                                str(e.get("why", ""))))  # fmt: skip
+    for p in params:  # every key must exist and accept both ends of its range
+        for v in (p.low, p.high):
+            load_scenario(targets.scenario, p.overrides(v))
+    return params
+
+
+# ---------------------------------------------------------------------------------------------
+# The search
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    round: int
+    unit: np.ndarray  # the point in the unit cube
+    objective: float
+    details: dict[str, float]  # per-target replicate means (display units) and anything else
+
+
+ObjectiveFn = Callable[[int | str, np.ndarray], list[tuple[float, dict[str, float]]]]
+
+
+def search(evaluate: ObjectiveFn, dims: int, budget: int, seed: int) -> list[Evaluation]:
+    """Global Latin hypercube of half the budget, then ``ROUNDS`` shrinking hypercubes around the
+    best point so far. ``evaluate(round, points)`` scores a batch of unit-cube points; the search
+    is deterministic given ``seed`` and the scores."""
+    if budget < 2:
+        raise ValueError("budget must be at least 2")
+    rngs = np.random.SeedSequence(seed).spawn(ROUNDS + 1)
+    first = max(2, budget // 2)
+    rest = budget - first
+    sizes = [first] + [rest // ROUNDS + (1 if r < rest % ROUNDS else 0) for r in range(ROUNDS)]
+    history: list[Evaluation] = []
+    half = 0.5
+    for r, size in enumerate(sizes):
+        if size == 0:
+            continue
+        if r == 0:
+            low, high = np.zeros(dims), np.ones(dims)
+        else:
+            half *= SHRINK
+            centre = best(history).unit
+            low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        cube = qmc.LatinHypercube(d=dims, seed=np.random.default_rng(rngs[r])).random(size)
+        points = low + cube * (high - low)
+        for unit, (value, details) in zip(points, evaluate(r, points), strict=True):
+            history.append(Evaluation(r, unit, value, details))
+    return history
+
+
+def best(history: Sequence[Evaluation]) -> Evaluation:
+    """The lowest objective; ties go to the earliest evaluation (deterministic)."""
+    return min(history, key=lambda e: e.objective if np.isfinite(e.objective) else math.inf)
+
+
+def round_sig(value: float, digits: int = 3) -> float:
+    if value == 0 or not np.isfinite(value):
+        return value
+    return float(f"{value:.{digits - 1}e}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulation as the objective
+
+
+def point_scores(
+    results: pd.DataFrame, targets: Sequence[Target], margin: float
+) -> list[tuple[float, dict[str, float]]]:
+    """Objective and per-target replicate means (display units) for each design point."""
+    values = per_run_values(results, targets, by=["point"])
+    out = []
+    for _, runs in values.groupby("point", sort=True):
+        means = {t.name: float(np.mean(runs[t.name])) for t in targets}
+        shown = {t.name: t.to_shown(means[t.name]) for t in targets}
+        out.append((objective(means, targets, margin), shown))
+    return out
+
+
+def model_objective(
+    runner: Runner,
+    targets: TargetSet,
+    params: Sequence[Parameter],
+    out: Path,
+    margin: float,
+    command: str,
+) -> ObjectiveFn:
+    """Score unit-cube points by running the model: one batch directory per search round."""
+
+    def evaluate(round_: int | str, points: np.ndarray) -> list[tuple[float, dict[str, float]]]:
+        overrides = [to_overrides(params, u) for u in points]
+        name = f"round{round_}" if isinstance(round_, int) else str(round_)
+        results = run_points(runner, overrides, out / name, command)
+        return point_scores(results, targets.targets, margin)
+
+    return evaluate
+
+
+def to_overrides(params: Sequence[Parameter], unit: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p, u in zip(params, unit, strict=True):
+        out.update(p.overrides(round_sig(p.from_unit(float(u)), 6)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+@dataclass(frozen=True)
+class Fit:
+    values: dict[str, float]  # parameter name -> fitted (rounded) value
+    objective: float
+    details: dict[str, float]
+    history: list[Evaluation]
+
+
+def calibrate(
+    runner: Runner,
+    targets: TargetSet,
+    params: Sequence[Parameter],
+    *,
+    budget: int,
+    margin: float,
+    out: Path,
+    command: str,
+    say: Callable[[str], None] = print,
+) -> Fit:
+    evaluate = model_objective(runner, targets, params, out, margin, command)
+
+    def logged(round_: int | str, points: np.ndarray) -> list[tuple[float, dict[str, float]]]:
+        say(f"round {round_}: {len(points)} points x {runner.replicates} replicates")
+        scores = evaluate(round_, points)
+        say(f"  best objective this round: {min(s[0] for s in scores):.4g}")
+        return scores
+
+    history = search(logged, len(params), budget, runner.seed)
+    top = best(history)
+    values = {
+        p.name: round_sig(p.from_unit(float(u))) for p, u in zip(params, top.unit, strict=True)
+    }
+    unit = np.array([p.to_unit(values[p.name]) for p in params])
+    say("final: the best point, rounded to 3 significant figures")
+    (final,) = evaluate("final", unit[None, :])
+    return Fit(values, final[0], final[1], history)
+
+
+def evaluations_frame(history: Sequence[Evaluation], params: Sequence[Parameter]) -> pd.DataFrame:
+    rows = []
+    for e in history:
+        row: dict[str, Any] = {"round": e.round, "objective": e.objective}
+        row.update({p.name: p.from_unit(float(u)) for p, u in zip(params, e.unit, strict=True)})
+        row.update(e.details)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fitted_toml(
+    fit: Fit, targets: TargetSet, params: Sequence[Parameter], meta: dict[str, Any]
+) -> str:
+    """fitted.toml: the values, how they were obtained, and what they achieve."""
+    hit = sum(t.passes(fit.details[t.name]) for t in targets.targets)
+    lines = [
+        "# Written by `run.py calibrate` (analysis/calibrate.py). scenarios/base.toml takes the",
+        "# defaults of these parameters from here; see docs/validation.md.",
+        "",
+        "[provenance]",
+        *(f"{k} = {_toml(v)}" for k, v in meta.items()),
+        f"objective = {_toml(round_sig(fit.objective, 4))}",
+        f"targets_hit = {hit}",
+        f"targets_total = {len(targets.targets)}",
+        "",
+        "[parameters]  # tied keys share one value",
+    ]
+    for p in params:
+        for key in p.keys:
+            lines.append(f'"{key}" = {_toml(fit.values[p.name])}')
+    lines += ["", "[targets]  # replicate means at the fitted values, at the fit's population"]
+    for t in targets.targets:
+        v = fit.details[t.name]
+        lines.append(
+            f"{t.name} = {{ value = {_toml(round_sig(v, 4))}, range = {_toml(t.range_text())}, "
+            f"pass = {_toml(t.passes(v))} }}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    targets = load_targets(args.targets)
+    params = parameters_from(targets)
+    margin = float(targets.calibration.get("margin", 0.1))
+    out: Path = args.out
+    command = command_line()
+    say = print if not args.quiet else (lambda _line: None)
+    with open_runner(
+        targets.scenario,
+        replicates=args.replicates,
+        seed=args.seed,
+        steps=args.steps,
+        researchers=args.researchers,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        quiet=True,
+    ) as runner:
+        config = load_scenario(targets.scenario, {"simulation.researchers": args.researchers})
+        say(
+            f"calibrating {len(params)} parameters of {targets.scenario} against "
+            f"{len(targets.targets)} targets: budget {args.budget} points x {args.replicates} "
+            f"replicates at {args.researchers:,} researchers; {runner.pool.description}"
+        )
+        fit = calibrate(
+            runner, targets, params, budget=args.budget, margin=margin, out=out,
+            command=command, say=say,
+        )  # fmt: skip
+    sim = to_dict(config)["simulation"]
+    meta = {
+        "command": command,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code_revision": code_revision(),
+        "targets_file": str(targets.path.relative_to(Path.cwd()))
+        if targets.path.is_relative_to(Path.cwd())
+        else str(targets.path),
+        "scenario": targets.scenario,
+        "researchers": args.researchers,
+        "steps": args.steps if args.steps is not None else sim["steps"],
+        "replicates": args.replicates,
+        "seed": args.seed,
+        "budget": args.budget,
+        "margin": margin,
+    }
+    text = fitted_toml(fit, targets, params, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluations_frame(fit.history, params).to_csv(out / "evaluations.csv", index=False)
+    (out / "fitted.toml").write_text(text)
+    args.fitted.parent.mkdir(parents=True, exist_ok=True)
+    args.fitted.write_text(text)
+    print(text, end="")
+    print(f"wrote {args.fitted} (and a copy plus evaluations.csv in {out})")
+    return 0

@@ -1,0 +1,381 @@
+"""Experiment definitions: claims to test as paired comparisons between scenarios, read from TOML.
+
+A claim names a treatment and a baseline *side*, metrics, and for each metric the direction the
+claim predicts and a margin below which a difference counts as negligible. A side is a scenario
+measured over a window of months, optionally minus another scenario (so two sides make a
+difference-in-differences, e.g. "how much do shocks hurt here vs there"); a metric may be divided
+by another metric of the same scenario (e.g. access gained per million USD of public spend).
+Everything is validated when the file is loaded, before any run starts; each problem is one line
+naming the file and key.
+See scenarios/experiments/counterarguments.toml for a documented example.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.derived import check_names, metrics_used, parse
+from analysis.results import AnalysisError
+
+EXPERIMENT_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "experiments"
+PREDICTIONS = ("higher", "lower", "not_higher", "not_lower")
+COMBINE = ("all", "any")
+DEFAULT_WINDOW = (-12, -1)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a scenario's metric averaged over ``window`` months, per
+    replicate, minus the same for the ``minus`` scenario (paired by replicate) if given."""
+
+    scenario: str
+    minus: str | None = None
+    window: tuple[int, int] = DEFAULT_WINDOW
+
+    def describe(self) -> str:
+        text = self.scenario if self.minus is None else f"({self.scenario} - {self.minus})"
+        if self.window != DEFAULT_WINDOW:
+            text += f" in months {describe_window(self.window)}"
+        return text
+
+    @property
+    def scenarios(self) -> list[str]:
+        return [self.scenario] + ([self.minus] if self.minus else [])
+
+
+@dataclass(frozen=True)
+class Test:
+    """A metric, the direction the claim predicts for treatment minus baseline, and the margin
+    below which a difference is negligible. With ``per``, each side's value is divided by that
+    metric of the side's scenario (over the same window) over ``per_unit``: e.g. access gained
+    per million USD of public spend."""
+
+    metric: str
+    predicts: str
+    margin: float = 0.0
+    per: str | None = None
+    per_unit: float = 1.0
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.per is None:
+            return self.metric
+        unit = "" if self.per_unit == 1 else f"{self.per_unit:g} "
+        return f"{self.metric} per {unit}{self.per}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    statement: str
+    treatments: tuple[Side, ...]
+    baseline: Side
+    tests: tuple[Test, ...]
+    combine: str = "all"
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: Path
+    description: str
+    claims: tuple[Claim, ...]
+    derived: dict[str, str] = field(default_factory=dict)
+    scenario_files: dict[str, Path] = field(default_factory=dict)  # name -> file, beyond scenarios/
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Every scenario the claims use, in order of first mention."""
+        names: list[str] = []
+        for c in self.claims:
+            for side in (*c.treatments, c.baseline):
+                names += side.scenarios
+        return list(dict.fromkeys(names))
+
+    def source(self, name: str) -> str:
+        """What to pass to ``run.py batch`` for a scenario: its name, or its file's path
+        (relative to the working directory when possible)."""
+        path = self.scenario_files.get(name)
+        if path is None:
+            return name
+        try:
+            return os.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            return str(path)
+
+
+def describe_window(window: tuple[int, int]) -> str:
+    """``[12, 23]`` -> "12-23", ``[24, -1]`` -> "24-end", ``[-12, -1]`` -> "end-11 to end"."""
+
+    def month(m: int) -> str:
+        return str(m) if m >= 0 else ("end" if m == -1 else f"end-{-m - 1}")
+
+    first, last = window
+    sep = " to " if first < 0 else "-"
+    return f"{month(first)}{sep}{month(last)}"
+
+
+def resolve_window(window: tuple[int, int], steps: int) -> tuple[int, int]:
+    """Months ``first..last`` of a run with ``steps`` months; negative counts from the end
+    (-1 = the last month). The default window is the final 12 months, or every month of a
+    shorter run (as in ``compare``); any other window must fit: ValueError otherwise."""
+    first, last = (m + steps if m < 0 else m for m in window)
+    if window == DEFAULT_WINDOW:
+        first = max(first, 0)
+    if not 0 <= first <= last < steps:
+        raise ValueError(
+            f"window {list(window)} is outside the run's months 0..{steps - 1} "
+            f"(resolved to {first}..{last})"
+        )
+    return first, last
+
+
+def find(name_or_path: str | Path) -> Path:
+    """An experiment name in scenarios/experiments/ or a path to a TOML file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.parent != Path("."):
+        if not p.is_file():
+            raise AnalysisError(f"{p}: experiment file not found")
+        return p
+    candidate = EXPERIMENT_DIR / f"{p}.toml"
+    if not candidate.is_file():
+        known = sorted(q.stem for q in EXPERIMENT_DIR.glob("*.toml"))
+        close = difflib.get_close_matches(str(p), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AnalysisError(f"unknown experiment {str(p)!r}{hint}; known: {', '.join(known)}")
+    return candidate
+
+
+def load_experiment(name_or_path: str | Path) -> Experiment:
+    """Read and validate an experiment file; AnalysisError (one line) on any problem."""
+    path = find(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise AnalysisError(f"{path}: TOML syntax error: {e}") from None
+    except OSError as e:
+        raise AnalysisError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return _build(path, raw)
+    except _Invalid as e:
+        raise AnalysisError(f"{path}: {e}") from None
+
+
+class _Invalid(Exception):
+    """A problem in the file; the message starts with the key."""
+
+
+def _keys(where: str, table: Mapping[str, Any], allowed: set[str], required: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _Invalid(f"{where}: unknown key {key!r}{hint}; expected {sorted(allowed)}")
+    for key in sorted(required):
+        if key not in table:
+            raise _Invalid(f"{where}: missing key {key!r}")
+
+
+def _str(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"{where}: expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _number(where: str, value: Any, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"{where}: expected a number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise _Invalid(f"{where}: expected a number {'> 0' if positive else '>= 0'}, got {value}")
+    return float(value)
+
+
+def _window(where: str, value: Any) -> tuple[int, int]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise _Invalid(
+            f"{where}: expected [first, last] months (whole numbers; negative counts from the "
+            f"end, -1 = the last month), got {value!r}"
+        )
+    first, last = value
+    if (first < 0) == (last < 0) and first > last:
+        raise _Invalid(f"{where}: expected first <= last, got {value!r}")
+    return first, last
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Experiment:
+    _keys("top level", raw, {"description", "scenarios", "derived", "claims"}, {"claims"})
+    files = _scenario_files(path, raw.get("scenarios", {}))
+    derived = raw.get("derived", {})
+    if not isinstance(derived, dict):
+        raise _Invalid('derived: expected a table of name = "expression"')
+    for name, expr in derived.items():
+        try:
+            check_names([name])
+            parse(_str(f"derived.{name}", expr))
+        except ValueError as e:
+            raise _Invalid(f"derived.{name}: {e}") from None
+    claims_raw = raw["claims"]
+    if not isinstance(claims_raw, list) or not claims_raw:
+        raise _Invalid("claims: expected one or more [[claims]] tables")
+    claims = [_claim(i, c) for i, c in enumerate(claims_raw)]
+    seen: set[str] = set()
+    for i, c in enumerate(claims):
+        if c.id in seen:
+            raise _Invalid(f"claims[{i}].id: {c.id!r} is used twice")
+        seen.add(c.id)
+    experiment = Experiment(
+        name=path.stem,
+        path=path,
+        description=str(raw.get("description", "")),
+        claims=tuple(claims),
+        derived=dict(derived),
+        scenario_files=files,
+    )
+    _check_references(experiment)
+    return experiment
+
+
+def _scenario_files(path: Path, table: Any) -> dict[str, Path]:
+    if not isinstance(table, dict):
+        raise _Invalid('scenarios: expected a table of name = "file.toml"')
+    files: dict[str, Path] = {}
+    for name, file in table.items():
+        target = (path.parent / _str(f"scenarios.{name}", file)).resolve()
+        if not target.is_file():
+            raise _Invalid(f"scenarios.{name}: file {file!r} not found beside the experiment")
+        if target.stem != name:
+            raise _Invalid(
+                f"scenarios.{name}: the file must be named {name}.toml "
+                "(batches label scenarios by file name)"
+            )
+        files[name] = target
+    return files
+
+
+def _claim(i: int, raw: Any) -> Claim:
+    where = f"claims[{i}]"
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: expected a table")
+    allowed = {"id", "statement", "rationale", "treatment", "baseline", "metrics", "combine"}
+    _keys(where, raw, allowed, {"id", "statement", "treatment", "baseline", "metrics"})
+    cid = _str(f"{where}.id", raw["id"])
+    where = f"claims[{i}] ({cid!r})"
+    treatments_raw = raw["treatment"]
+    if not isinstance(treatments_raw, list):
+        treatments_raw = [treatments_raw]
+    if not treatments_raw:
+        raise _Invalid(f"{where}.treatment: expected at least one scenario")
+    treatments = tuple(
+        _side(f"{where}.treatment" + (f"[{j}]" if len(treatments_raw) > 1 else ""), t)
+        for j, t in enumerate(treatments_raw)
+    )
+    baseline = _side(f"{where}.baseline", raw["baseline"])
+    combine = raw.get("combine", "all")
+    if combine not in COMBINE:
+        raise _Invalid(f"{where}.combine: expected one of {list(COMBINE)}, got {combine!r}")
+    metrics_raw = raw["metrics"]
+    if not isinstance(metrics_raw, list) or not metrics_raw:
+        raise _Invalid(f"{where}.metrics: expected one or more [[claims.metrics]] tables")
+    tests = tuple(_test(f"{where}.metrics[{j}]", m) for j, m in enumerate(metrics_raw))
+    return Claim(
+        id=cid,
+        statement=_str(f"{where}.statement", raw["statement"]),
+        treatments=treatments,
+        baseline=baseline,
+        tests=tests,
+        combine=combine,
+        rationale=str(raw.get("rationale", "")).strip(),
+    )
+
+
+def _side(where: str, raw: Any) -> Side:
+    if isinstance(raw, str):
+        return Side(_str(where, raw))
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: expected a scenario name or a table with 'scenario'")
+    _keys(where, raw, {"scenario", "minus", "window"}, {"scenario"})
+    return Side(
+        scenario=_str(f"{where}.scenario", raw["scenario"]),
+        minus=_str(f"{where}.minus", raw["minus"]) if "minus" in raw else None,
+        window=_window(f"{where}.window", raw["window"]) if "window" in raw else DEFAULT_WINDOW,
+    )
+
+
+def _test(where: str, raw: Any) -> Test:
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: expected a table with 'metric' and 'predicts'")
+    allowed = {"metric", "predicts", "margin", "per", "per_unit", "note"}
+    _keys(where, raw, allowed, {"metric", "predicts"})
+    predicts = raw["predicts"]
+    if predicts not in PREDICTIONS:
+        close = difflib.get_close_matches(str(predicts), PREDICTIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _Invalid(
+            f"{where}.predicts: expected one of {list(PREDICTIONS)}, got {predicts!r}{hint}"
+        )
+    return Test(
+        metric=_str(f"{where}.metric", raw["metric"]),
+        predicts=predicts,
+        margin=_number(f"{where}.margin", raw.get("margin", 0.0)),
+        per=_str(f"{where}.per", raw["per"]) if "per" in raw else None,
+        per_unit=_number(f"{where}.per_unit", raw.get("per_unit", 1.0), positive=True),
+        note=str(raw.get("note", "")).strip(),
+    )
+
+
+def _check_references(experiment: Experiment) -> None:
+    """Scenarios exist and load; metrics exist in every scenario that a claim reads them from
+    (after derived metrics), so a typo fails before the batch runs."""
+    from simulation.config import ConfigError, load_scenario, scenario_names  # noqa: PLC0415
+    from simulation.metrics import metric_names  # noqa: PLC0415
+
+    available: dict[str, set[str]] = {}
+    for name in experiment.scenarios:
+        if name not in experiment.scenario_files and name not in scenario_names():
+            close = difflib.get_close_matches(name, scenario_names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _Invalid(
+                f"unknown scenario {name!r}{hint}: use a name in scenarios/ or add it under "
+                "[scenarios] with its file"
+            )
+        try:
+            cfg = load_scenario(experiment.scenario_files.get(name, name))
+        except ConfigError as e:
+            raise _Invalid(f"scenario {name!r}: {e}") from None
+        available[name] = set(metric_names(list(cfg.groups), list(cfg.labs)))
+    produced = set().union(*available.values())
+    for dname, expr in experiment.derived.items():  # a term one scenario lacks counts as 0 there
+        for metric in metrics_used(expr):
+            if metric not in produced:
+                close = difflib.get_close_matches(metric, sorted(produced), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise _Invalid(
+                    f"derived.{dname}: metric {metric!r} is not produced by any scenario of "
+                    f"the experiment{hint}"
+                )
+        produced.add(dname)
+    derived = set(experiment.derived)
+    for claim in experiment.claims:
+        for side in (*claim.treatments, claim.baseline):
+            for scenario in side.scenarios:
+                known = available[scenario] | derived
+                names = [t.metric for t in claim.tests] + [t.per for t in claim.tests if t.per]
+                for metric in names:
+                    if metric not in known:
+                        close = difflib.get_close_matches(metric, sorted(known), n=1)
+                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        raise _Invalid(
+                            f"claim {claim.id!r}: metric {metric!r} is not produced by scenario "
+                            f"{scenario!r}{hint}"
+                        )

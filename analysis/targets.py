@@ -1,0 +1,349 @@
+"""Stylized facts as data: load ``scenarios/calibration/targets.toml`` and score runs against it.
+
+A target turns one run's metric table into one number (a *statistic*), summarises that number
+across replicates with a 95% confidence interval, and says PASS when the replicate mean lies in
+the target's range. The same distances drive the calibration objective, so validation and
+calibration can never disagree about what a target means. Metric, group and lab-kind names come
+from the targets file only; nothing here knows about particular groups or labs.
+
+Statistics (per run; ``space`` is where replicates are averaged):
+
+- ``mean``: the metric averaged over the final ``months`` months (linear space).
+- ``ratio``: mean of the numerator over the final months divided by mean of the denominator,
+  both floored at ``floor`` (the resolution of the metric) so that a zero gives a large or small
+  but finite ratio, and 0/0 gives 1 (log space: replicates are combined as a geometric mean).
+- ``lag``: open-weight lag in months; for each of the final months, how many months earlier the
+  frontier first reached the current best open capability (the Epoch AI definition), averaged
+  (linear space). When the open level is below the frontier's first value the lag is censored
+  at the month index (a lower bound).
+- ``growth``: annual growth from a least-squares line through log(metric) over the months in
+  ``window`` = [first, end) (log space: the slope per year). ``report = "factor"`` shows
+  exp(slope) (2.4 = 2.4x a year), ``"change"`` shows exp(slope) - 1 (-0.2 = -20% a year).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from simulation.config import ConfigError, load_scenario
+from simulation.metrics import metric_names
+
+TARGETS_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "calibration" / "targets.toml"
+STATISTICS = ("mean", "ratio", "lag", "growth")
+METRIC_FIELDS = {
+    "mean": ("metric",),
+    "ratio": ("numerator", "denominator"),
+    "lag": ("frontier", "open"),
+    "growth": ("metric",),
+}
+Statistic = Literal["mean", "ratio", "lag", "growth"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A replicate mean with its 95% t-interval, in display units."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    statistic: Statistic
+    metrics: tuple[str, ...]
+    low: float | None
+    high: float | None
+    source: str
+    description: str = ""
+    months: int = 12
+    window: tuple[int, int] = (0, 36)
+    floor: float = 0.0
+    report: Literal["factor", "change"] = "factor"
+    scale: float | None = None
+
+    # -- units --------------------------------------------------------------------------------
+    @property
+    def log_space(self) -> bool:
+        return self.statistic in ("ratio", "growth")
+
+    def to_space(self, shown: float) -> float:
+        """Display units -> the space replicates are averaged in."""
+        if self.statistic == "ratio":
+            return math.log(shown) if shown > 0 else -math.inf
+        if self.statistic == "growth":
+            factor = shown if self.report == "factor" else 1.0 + shown
+            return math.log(factor) if factor > 0 else -math.inf
+        return shown
+
+    def to_shown(self, x: float) -> float:
+        """The averaging space -> display units."""
+        if self.statistic == "ratio":
+            return math.exp(x) if np.isfinite(x) else (math.inf if x > 0 else 0.0)
+        if self.statistic == "growth":
+            return math.exp(x) if self.report == "factor" else math.expm1(x)
+        return x
+
+    def range_text(self) -> str:
+        fmt = self.format
+        if self.low is not None and self.high is not None:
+            return f"{fmt(self.low)} to {fmt(self.high)}"
+        if self.low is not None:
+            return f">= {fmt(self.low)}"
+        return f"<= {fmt(self.high)}"
+
+    def format(self, shown: float) -> str:
+        if not np.isfinite(shown):
+            return "n/a" if np.isnan(shown) else ("inf" if shown > 0 else "-inf")
+        if self.statistic == "growth":
+            return f"{shown:.2f}x/yr" if self.report == "factor" else f"{shown * 100:+.0f}%/yr"
+        if self.statistic == "lag":
+            return f"{shown:.1f} mo"
+        if self.statistic == "ratio":
+            return f"{shown:.3g}"
+        return f"{shown:.3f}"
+
+    # -- scoring ------------------------------------------------------------------------------
+    def passes(self, shown: float) -> bool:
+        if not np.isfinite(shown) and not np.isinf(shown):
+            return False
+        return (self.low is None or shown >= self.low) and (self.high is None or shown <= self.high)
+
+    def bounds(self) -> tuple[float, float]:
+        """The range in averaging space (-inf/inf for an open side)."""
+        lo = self.to_space(self.low) if self.low is not None else -math.inf
+        hi = self.to_space(self.high) if self.high is not None else math.inf
+        return lo, hi
+
+    def width(self) -> float:
+        """What one unit of normalised distance is: the range's width in averaging space, or
+        the bound's magnitude for a one-sided range (``scale`` in the file overrides)."""
+        if self.scale is not None:
+            return self.scale
+        lo, hi = self.bounds()
+        if np.isfinite(lo) and np.isfinite(hi):
+            return hi - lo
+        bound = lo if np.isfinite(lo) else hi
+        return abs(bound) or 1.0
+
+    def distance(self, x: float, margin: float = 0.0) -> float:
+        """Normalised distance of an averaging-space value outside the range shrunk by
+        ``margin`` widths on each side (0 inside). NaN counts as far away."""
+        if np.isnan(x):
+            return 10.0
+        lo, hi = self.bounds()
+        w = self.width()
+        lo, hi = lo + margin * w, hi - margin * w
+        if lo > hi:  # a margin larger than half the range: aim at the middle
+            lo = hi = (lo + hi) / 2
+        outside = (lo - x) if x < lo else (x - hi) if x > hi else 0.0
+        return min(outside / w, 10.0)
+
+    # -- per-run statistic ----------------------------------------------------------------------
+    def per_run(self, run: pd.DataFrame) -> float:
+        """This target's statistic for one run (rows sorted by step), in averaging space."""
+        step = run["step"].to_numpy()
+        if self.statistic == "growth":
+            return growth_per_year(step, run[self.metrics[0]].to_numpy(float), self.window)
+        final = step >= step.max() - self.months + 1
+        if self.statistic == "mean":
+            return float(_nanmean(run[self.metrics[0]].to_numpy(float)[final]))
+        if self.statistic == "ratio":
+            num = max(float(_nanmean(run[self.metrics[0]].to_numpy(float)[final])), self.floor)
+            den = max(float(_nanmean(run[self.metrics[1]].to_numpy(float)[final])), self.floor)
+            if num <= 0 or den <= 0:  # no floor given and a zero mean
+                return math.inf if num > 0 else (-math.inf if den > 0 else math.nan)
+            return math.log(num / den)
+        lags = open_lag_months(
+            step, run[self.metrics[0]].to_numpy(float), run[self.metrics[1]].to_numpy(float)
+        )
+        return float(_nanmean(lags[final]))
+
+    def estimate(self, values: Sequence[float]) -> Estimate:
+        """Replicate mean and 95% t-interval of per-run values, shown in display units."""
+        mean, lo, hi, n = t_interval(values)
+        return Estimate(self.to_shown(mean), self.to_shown(lo), self.to_shown(hi), n)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    """Mean ignoring NaN; NaN (without a warning) when nothing is left."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else math.nan
+
+
+def t_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and two-sided t confidence interval; the interval is NaN with one value."""
+    x = np.asarray(list(values), dtype=float)
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(x.mean())
+    if n == 1 or not np.all(np.isfinite(x)):
+        return mean, math.nan, math.nan, n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def growth_per_year(step: np.ndarray, value: np.ndarray, window: tuple[int, int]) -> float:
+    """Slope of log(value) against month over ``window``, times 12 (log growth per year)."""
+    keep = (step >= window[0]) & (step < window[1]) & np.isfinite(value) & (value > 0)
+    if keep.sum() < 2 or np.ptp(step[keep]) == 0:
+        return math.nan
+    slope = np.polyfit(step[keep].astype(float), np.log(value[keep]), 1)[0]
+    return float(slope * 12.0)
+
+
+def open_lag_months(step: np.ndarray, frontier: np.ndarray, best_open: np.ndarray) -> np.ndarray:
+    """Per month: months since the frontier first reached the current best open capability."""
+    reached = np.maximum.accumulate(np.nan_to_num(frontier, nan=-np.inf))
+    first = np.searchsorted(reached, best_open - 1e-9, side="left")
+    first = np.minimum(first, len(step) - 1)
+    lag = (step - step[first]).astype(float)
+    lag[np.isnan(best_open)] = np.nan
+    return np.maximum(lag, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The targets file
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """The targets file: where it came from, the scenario it describes, and its targets."""
+
+    path: Path
+    scenario: str
+    targets: tuple[Target, ...]
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> list[str]:
+        return list(dict.fromkeys(m for t in self.targets for m in t.metrics))
+
+
+def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) -> TargetSet:
+    """Read and check the targets file; errors are one-line ConfigErrors naming file and key."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read targets file: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: TOML syntax error: {e}") from None
+    settings = raw.get("settings", {})
+    scenario = str(settings.get("scenario", "market"))
+    defaults = {k: settings[k] for k in ("months", "window") if k in settings}
+    entries = raw.get("target")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: expected one or more [[target]] tables")
+    targets = tuple(_target(path, i, {**defaults, **e}) for i, e in enumerate(entries))
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: target names must be unique")
+    result = TargetSet(path, scenario, targets, raw.get("calibration", {}))
+    if check_metrics:
+        config = load_scenario(scenario)
+        known = set(metric_names(list(config.groups), list(config.labs)))
+        for t in targets:
+            for m in t.metrics:
+                if m not in known:
+                    raise ConfigError(
+                        f"{path}: target {t.name!r}: no metric {m!r} in scenario {scenario!r}"
+                    )
+    return result
+
+
+def _target(path: Path, index: int, e: dict[str, Any]) -> Target:
+    where = f"{path}: target {e.get('name', index + 1)!r}"
+    statistic = e.get("statistic")
+    if statistic not in STATISTICS:
+        raise ConfigError(f"{where}: key 'statistic': expected one of {', '.join(STATISTICS)}")
+    missing = [k for k in ("name", "source", *METRIC_FIELDS[statistic]) if k not in e]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
+    allowed = {
+        "name", "statistic", "low", "high", "source", "description", "months", "window", "floor",
+        "report", "scale", "unit", *METRIC_FIELDS[statistic],
+    }  # fmt: skip
+    unknown = sorted(set(e) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+    low, high = _number(where, e, "low"), _number(where, e, "high")
+    if low is None and high is None:
+        raise ConfigError(f"{where}: give 'low', 'high' or both")
+    if low is not None and high is not None and low >= high:
+        raise ConfigError(f"{where}: 'low' must be below 'high'")
+    window = e.get("window", (0, 36))
+    if (
+        not isinstance(window, list | tuple)
+        or len(window) != 2
+        or not all(isinstance(w, int) for w in window)
+        or window[0] >= window[1]
+    ):
+        raise ConfigError(f"{where}: key 'window': expected [first, end) months, first < end")
+    months = e.get("months", 12)
+    if not isinstance(months, int) or months < 1:
+        raise ConfigError(f"{where}: key 'months': expected a whole number >= 1")
+    report = e.get("report", "factor")
+    if report not in ("factor", "change"):
+        raise ConfigError(f"{where}: key 'report': expected 'factor' or 'change'")
+    return Target(
+        name=str(e["name"]),
+        statistic=statistic,
+        metrics=tuple(str(e[k]) for k in METRIC_FIELDS[statistic]),
+        low=low,
+        high=high,
+        source=str(e["source"]),
+        description=str(e.get("description", "")),
+        months=months,
+        window=(window[0], window[1]),
+        floor=float(_number(where, e, "floor") or 0.0),
+        report=report,
+        scale=_number(where, e, "scale"),
+    )
+
+
+def _number(where: str, e: dict[str, Any], key: str) -> float | None:
+    value = e.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: key {key!r}: expected a number, got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring a results table
+
+
+def per_run_values(
+    results: pd.DataFrame, targets: Sequence[Target], by: Sequence[str]
+) -> pd.DataFrame:
+    """One row per run (grouped by ``by`` + replicate), one column per target (averaging space)."""
+    keys = [*by, "replicate"]
+    rows = []
+    for key, run in results.sort_values([*keys, "step"]).groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            {**dict(zip(keys, key, strict=True)), **{t.name: t.per_run(run) for t in targets}}
+        )
+    return pd.DataFrame(rows)
+
+
+def objective(means: dict[str, float], targets: Sequence[Target], margin: float = 0.0) -> float:
+    """Sum over targets of the squared normalised distance outside each range (replicate means
+    in averaging space: log for ratios and growth)."""
+    return float(sum(t.distance(means[t.name], margin) ** 2 for t in targets))
