@@ -1,4 +1,7 @@
-"""Command line: ``python run.py list`` and ``python run.py run SCENARIO [options]``.
+"""Command line of the open-model ecosystem simulation: scenarios, batches and their analysis.
+
+``list`` and ``run`` live here; ``batch`` in simulation.batch; ``compare``, ``plot``, ``report``,
+``experiment``, ``validate``, ``calibrate`` and ``sensitivity`` in analysis/.
 
 Every user error (bad scenario, bad option, unwritable output) is one line on stderr and exit
 code 2, checked before anything is written.
@@ -85,9 +88,13 @@ def build_parser() -> Parser:
     p.add_argument("--researchers", type=positive_int, help="population size (default: 10,000)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--out", type=Path, help="write metrics.parquet and run.json here")
+    from analysis import cli as analysis_cli  # noqa: PLC0415  (compare, plot, report, experiment)
+    from analysis import fit_cli  # noqa: PLC0415  (validate, calibrate, sensitivity)
     from simulation import batch  # noqa: PLC0415  (batch imports this module)
 
     batch.register(sub)
+    analysis_cli.register(sub)
+    fit_cli.register(sub)
     return parser
 
 

@@ -190,7 +190,8 @@ def _finish(plan, store, args, started, first, executor, revision, say) -> int:
     write_json_atomic(store.root / PROVENANCE, meta)
     if shards:
         say(
-            f"wrote {store.root / RESULTS}: {len(ok)} runs, {rows:,} rows; provenance in {PROVENANCE}"
+            f"wrote {store.root / RESULTS}: {len(ok)} runs, {rows:,} rows; "
+            f"provenance in {PROVENANCE}"
         )
     if not missing:
         return 0

@@ -128,6 +128,7 @@ def _dask_remote(address: str) -> Iterator[Pool]:
             f"--scheduler {address}: cannot connect within {CONNECT_TIMEOUT_S:g} s ({reason})"
         ) from None
     try:
+        _check_workers(client, address)
         threads = sum(client.nthreads().values())
         capacity = max(2 * threads, 64)  # the cluster may grow; queued tasks cost little
         yield Pool(
@@ -135,6 +136,24 @@ def _dask_remote(address: str) -> Iterator[Pool]:
         )
     finally:
         client.close()
+
+
+def _check_workers(client, address: str) -> None:
+    """Every worker must run this project, in this version, or results would differ silently."""
+    try:
+        versions = client.run(worker.installed_version)
+    except Exception as e:
+        raise UsageError(
+            f"--scheduler {address}: its workers cannot run the simulation ({worker.one_line(e)});"
+            " install this project on every worker"
+        ) from None
+    mine = worker.installed_version()
+    wrong = sorted(addr for addr, v in versions.items() if v != mine)
+    if wrong:
+        raise UsageError(
+            f"--scheduler {address}: {len(wrong)} worker(s) run another version of the project "
+            f"than {mine} (e.g. {wrong[0]}: {versions[wrong[0]]}); install the same version"
+        )
 
 
 def _executor(client) -> Executor:

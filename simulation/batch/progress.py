@@ -20,7 +20,10 @@ def make_progress(
     if quiet:
         return Silent()
     if stream.isatty():
-        return Bar(total, done, stream)
+        try:
+            return Bar(total, done, stream)
+        except ImportError:  # tqdm missing from a hand-made environment: lines will do
+            pass
     return Lines(total, done, stream, every_s)
 
 

@@ -75,6 +75,16 @@ def execute(task: Task) -> Outcome:
         return Outcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
 
 
+def installed_version() -> str:
+    """This process's version of the project: a cluster's workers must match the client."""
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        return metadata.version("open-model-ecosystem")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def shard_table(task: Task, df) -> pa.Table:
     """The run's metrics with the columns that identify it in front: scenario, replicate, seed,
     one column per sweep key, then step and the metrics."""
