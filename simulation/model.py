@@ -162,13 +162,16 @@ class EcosystemModel(mesa.Model):
 
     def _absorb_commons(self) -> None:
         """Contributions enter the commons; each lab embeds a share in proportion to its
-        absorptive capacity, plus a home share of what was built on its own models."""
+        absorptive capacity, plus (as far as it makes the effort) a home share of what was
+        built on its own models; what it leaves goes to the pool."""
         c = self.config.contributions
         home = self.contributions_by_home
-        pooled = home.sum() * (1 - c.home_bias) + self.commons_inflow
+        effort = np.array([lab.spec.absorb_effort for lab in self.labs])
+        at_home = home * c.home_bias * effort
+        pooled = home.sum() - at_home.sum() + self.commons_inflow
         capacity = np.array([lab.absorptive_capacity() for lab in self.labs])
         weights = capacity / capacity.sum() if capacity.sum() > 0 else capacity
-        taken = home * c.home_bias + pooled * weights
+        taken = at_home + pooled * weights
         for lab, value in zip(self.labs, taken, strict=True):
             lab.absorb(value)
 

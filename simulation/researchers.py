@@ -207,12 +207,13 @@ class Researchers:
         price = np.array([h.price for h in m.hosters])
         kinds = {"market": m.commercial_index, "credit": m.credit_index}
         self.listed_by = {k: listed & np.isin(np.arange(n_h), v)[:, None] for k, v in kinds.items()}
-        self.best = {}
+        self.best, self.cheapest = {}, {}  # per (group, release): lowest price and its hoster
         for name, lst in self.listed_by.items():  # (hosters, groups, releases) -> min over hosters
             offer = np.where(
                 lst[:, None, :] & self.h_serves[:, :, None], price[:, None, None], np.inf
             )
             self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
+            self.cheapest[name] = offer.argmin(axis=0) if n_h else np.full(offer.shape[1:], -1)
         self.h_price = price
         self.felt_t = price[:, None] * self.hoster_taste_t  # taste picks the hoster; price is paid
         pub = m.public_hoster
@@ -276,9 +277,14 @@ class Researchers:
         p_mk, h_mk, p_cr, h_cr = (
             (a[idx] for a in offers) if offers else self._offers(idx, r, credit, full)
         )
-        cost_cr, cost_mk = p_cr * hours[r], p_mk * hours[r]
-        if extra is not None:  # a one-off surcharge (migration) on a hosted bill
-            cost_cr, cost_mk = cost_cr + extra[idx], cost_mk + extra[idx]
+        surcharge = extra[idx] if extra is not None else 0.0  # one-off (migration), hosted only
+        cost_cr, cost_mk = p_cr * hours[r] + surcharge, p_mk * hours[r] + surcharge
+        if full is None or not full.any():  # the preferred hoster too dear: the cheapest one
+            g = self.group[idx]
+            cheap = self.best["market"][g, r] * self.friction[idx] * hours[r] + surcharge
+            switch = (cost_mk > money[idx]) & (cheap <= money[idx])
+            cost_mk = np.where(switch, cheap, cost_mk)
+            h_mk = np.where(switch, self.cheapest["market"][g, r], h_mk)
         hosted = ~local & ~public
         oop_cr = np.maximum(0.0, cost_cr - credit[idx])
         by_credit = hosted & (credit[idx] > 0) & (oop_cr <= money[idx])  # inf cost never fits
@@ -422,7 +428,11 @@ class Researchers:
         params = rel["params_b"][cand]
         terms = self._licence_allows(rel)
         gpus = np.ceil(params * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        deploy_ok = terms["max_users"][cand][:, None] >= self.deploy_users[idx][None, :]
+        max_users, users = terms["max_users"][cand], self.deploy_users[idx]
+        if max_users[max_users > 0].min(initial=np.inf) >= users.max():  # no licence cap binds
+            deploy_ok = (max_users > 0)[:, None]
+        else:
+            deploy_ok = max_users[:, None] >= users[None, :]
         tasks = [  # (memory, GPU-hours, licence allows) per task
             (params * t.run_memory_gb_per_b, params * t.run_gpu_hours_per_b, True),
             (
@@ -444,16 +454,16 @@ class Researchers:
         shape = (cand.size, idx.size)
         gross_mk = np.zeros(shape, dtype=f32)
         gross_cr = np.zeros(shape, dtype=f32) if has_credit else None
-        plan_cost, plan_ok = [], np.ones(shape, dtype=bool)
+        plan_cost, plan_ok = [], np.ones((cand.size, 1), dtype=bool)
         for task, (mem, hours, allowed) in zip(TASKS, tasks, strict=True):
-            paid = ~(weights & (hw >= col(mem)))
+            free = weights & (hw >= col(mem))  # own hardware
             if any_public:
                 expects_slot = slot_draw < self.public_service_rate[task]
-                paid &= ~(public_eligible & expects_slot)
-            gross_mk += np.where(paid, p_mk * col(hours), f32(0))
+                free |= public_eligible & expects_slot
+            gross_mk += np.where(free, f32(0), p_mk * col(hours))
             cost = gross_mk
             if has_credit:
-                gross_cr += np.where(paid, p_cr * col(hours), f32(0))
+                gross_cr += np.where(free, f32(0), p_cr * col(hours))
                 cost = np.minimum(gross_mk, np.maximum(0, gross_cr - row(credit[idx])))
             plan_ok = plan_ok & allowed
             plan_cost.append(np.where(plan_ok, cost, f32(np.inf)))
