@@ -15,28 +15,24 @@ import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from simulation.batch.combine import combine
-from simulation.batch.command import record
-from simulation.batch.execute import run_all
+from simulation.batch.command import execute_pending
 from simulation.batch.executors import Pool, open_pool
 from simulation.batch.plan import Plan, Point, RunSpec, Sweep, fingerprint, replicate_seeds
-from simulation.batch.progress import make_progress
 from simulation.batch.store import (
     MANIFEST,
     PROVENANCE,
     RESULTS,
     BatchDir,
-    Manifest,
     now,
     write_json_atomic,
 )
-from simulation.batch.worker import Outcome, Task, one_line, write_bytes_atomic
 from simulation.cli import UsageError
 from simulation.config import ConfigError, load_scenario, scenario_path, to_dict
 from simulation.runner import code_revision
@@ -236,28 +232,7 @@ def with_point_column(results: pd.DataFrame, plan: Plan) -> pd.DataFrame:
 def _execute(
     plan: Plan, pending: list[RunSpec], done: int, store: BatchDir, runner: Runner
 ) -> None:
-    manifest = Manifest(store.root / MANIFEST)
-    progress = make_progress(len(plan.runs), done, quiet=runner.quiet)
-
-    def make_task(spec: RunSpec) -> Task:
-        shard = str(store.shard(spec.run_id)) if runner.pool.workers_write_shards else None
-        p = spec.point
-        return Task(spec.run_id, p.scenario, spec.replicate, spec.seed, p.sweep, p.config, shard)
-
-    def on_outcome(spec: RunSpec, outcome: Outcome) -> None:
-        if outcome.ok and outcome.shard is not None:  # from a remote worker: write it here
-            try:
-                write_bytes_atomic(outcome.shard, store.shard(spec.run_id))
-            except OSError as e:
-                outcome = replace(outcome, ok=False, error=one_line(e))
-        manifest.append(record(plan, spec, outcome))
-        progress.advance(outcome.ok)
-
-    try:
-        run_all(pending, runner.pool, make_task, on_outcome)
-    finally:
-        progress.close()
-        manifest.close()
+    execute_pending(plan, pending, done, store, runner.pool, runner.quiet)
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

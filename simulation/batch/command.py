@@ -99,7 +99,24 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 def _execute(plan: Plan, pending: list[RunSpec], done: int, store, pool, quiet: bool) -> bool:
-    """Run ``pending``, recording each outcome at once; False if interrupted."""
+    """Run ``pending``; False if interrupted (finished runs are kept)."""
+    try:
+        execute_pending(plan, pending, done, store, pool, quiet)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; finished runs are kept in {store.root}: "
+            "rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def execute_pending(
+    plan: Plan, pending: list[RunSpec], done: int, store, pool, quiet: bool
+) -> None:
+    """Run ``pending``, recording each outcome at once (shard file and manifest line): the loop
+    shared by ``batch`` and the analyses that run design points (analysis/batch_points.py)."""
     manifest = Manifest(store.root / MANIFEST)
     progress = make_progress(len(plan.runs), done, quiet=quiet)
 
@@ -119,18 +136,9 @@ def _execute(plan: Plan, pending: list[RunSpec], done: int, store, pool, quiet: 
 
     try:
         run_all(pending, pool, make_task, on_outcome)
-    except KeyboardInterrupt:
-        progress.close()
-        print(
-            f"\ninterrupted; finished runs are kept in {store.root}: "
-            "rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return False
     finally:
         progress.close()
         manifest.close()
-    return True
 
 
 def record(plan: Plan, spec: RunSpec, outcome: Outcome) -> dict[str, Any]:
