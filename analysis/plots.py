@@ -24,6 +24,7 @@ from analysis.derived import add_derived
 from analysis.results import POINT, TASKS, AnalysisError, Results
 from analysis.stats import LEVEL
 from analysis.units import bounds, unit
+from simulation.metrics import KEY_METRICS
 
 PALETTE = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]
 KIND_PALETTE = plt.get_cmap("Set2").colors
@@ -41,16 +42,7 @@ STYLE = {
     "axes.spines.right": False,
     "svg.hashsalt": "open-model-ecosystem",  # deterministic SVG ids
 }
-DEFAULT_CURVES = (
-    "capability.frontier",
-    "capability.best_open",
-    "capture.private",
-    "market.gpu_price",
-    "market.hosting_hhi",
-    "stranded.deployments",
-    "public.spend",
-    "public.utilisation",
-)
+DEFAULT_CURVES = KEY_METRICS
 TASK_NAMES = {"run": "run", "finetune": "fine-tune", "deploy": "deploy"}
 
 

@@ -36,6 +36,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from simulation.runner import code_revision
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 RESULT_TAG = "BENCH_RESULT "
@@ -192,21 +194,8 @@ def machine() -> dict:
 
 
 def _revision() -> str:
-    """The git commit, with ``-dirty`` when simulation/ or scenarios/ have uncommitted changes."""
-    try:
-        git = ["git", "-C", str(ROOT)]
-        rev = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "simulation", "scenarios"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")
+    """The code revision, as recorded with every result (simulation.runner.code_revision)."""
+    return code_revision()[:12]
 
 
 def _verdict(ok: bool) -> str:

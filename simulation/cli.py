@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from simulation.config import ConfigError, load_scenario, scenario_names, scenario_path
+from simulation.metrics import KEY_METRICS
 
 EXIT_USAGE = 2
 
@@ -196,15 +197,6 @@ def summary(df, config) -> str:
             f"{'access.' + task:<22}"
             + "".join(f"{last[f'access.{task}.{g}']:>14.3f}" for g in groups)
         )
-    for key in (
-        "capability.frontier",
-        "capability.best_open",
-        "capture.private",
-        "market.gpu_price",
-        "market.hosting_hhi",
-        "stranded.deployments",
-        "public.spend",
-        "public.utilisation",
-    ):
+    for key in KEY_METRICS:
         lines.append(f"{key:<22}{last[key]:>14.3f}")
     return "\n".join(lines)

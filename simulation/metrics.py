@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from simulation.researchers import Outcome
 
 TASKS = ("run", "finetune", "deploy")
+# The headline metrics beyond access: the run summary prints them, plots draw them by default.
+KEY_METRICS = (
+    "capability.frontier",
+    "capability.best_open",
+    "capture.private",
+    "market.gpu_price",
+    "market.hosting_hhi",
+    "stranded.deployments",
+    "public.spend",
+    "public.utilisation",
+)
 
 
 def metric_names(groups: list[str], lab_kinds: list[str]) -> list[str]:
