@@ -84,6 +84,24 @@ def open_runner(
         )
 
 
+def runner_from_args(
+    args: Any, scenario: str, *, quiet: bool, fixed: Mapping[str, Any] | None = None
+):
+    """``open_runner`` with the run options every fitting command shares (--replicates, --seed,
+    --steps, --researchers, --workers, --scheduler)."""
+    return open_runner(
+        scenario,
+        replicates=args.replicates,
+        seed=args.seed,
+        steps=args.steps,
+        researchers=args.researchers,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        quiet=quiet,
+        fixed=fixed,
+    )
+
+
 def base_overrides(
     scenario: str, fixed: Mapping[str, Any] | None, steps: int | None, researchers: int | None
 ) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from analysis.batch_points import Runner, command_line, open_runner, run_points
+from analysis.batch_points import Runner, command_line, run_points, runner_from_args
 from analysis.targets import Target, TargetSet, load_targets, objective, per_run_values
 from simulation.config import ConfigError, load_scenario, to_dict
 from simulation.runner import code_revision
@@ -300,16 +300,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out: Path = args.out
     command = command_line()
     say = print if not args.quiet else (lambda _line: None)
-    with open_runner(
-        targets.scenario,
-        replicates=args.replicates,
-        seed=args.seed,
-        steps=args.steps,
-        researchers=args.researchers,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        quiet=True,
-    ) as runner:
+    with runner_from_args(args, targets.scenario, quiet=True) as runner:
         config = load_scenario(targets.scenario, {"simulation.researchers": args.researchers})
         say(
             f"calibrating {len(params)} parameters of {targets.scenario} against "

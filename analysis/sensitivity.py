@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.batch_points import Runner, command_line, open_runner, run_points
+from analysis.batch_points import Runner, command_line, run_points, runner_from_args
 from simulation.cli import UsageError, parse_set
 from simulation.config import load_scenario, to_dict
 from simulation.metrics import metric_names
@@ -195,13 +195,14 @@ def check_inputs(
         try:
             current = _lookup(tree, p.key)
         except (KeyError, TypeError):
-            load_scenario(scenario, {**fixed, p.key: p.low})  # ConfigError with a suggestion
+            # a ConfigError naming --param, with a did-you-mean suggestion
+            load_scenario(scenario, {**fixed, p.key: p.low}, option="--param")
             raise UsageError(f"--param {p.key}: not a config key") from None
         if isinstance(current, bool) or not isinstance(current, int | float):
             raise UsageError(f"--param {p.key}: not a numeric config key (it is {current!r})")
         integer = isinstance(current, int)
         for v in (p.low, p.high):
-            load_scenario(scenario, {**fixed, p.key: round(v) if integer else v})
+            load_scenario(scenario, {**fixed, p.key: round(v) if integer else v}, option="--param")
         checked.append(Param(p.key, p.low, p.high, integer))
     if len({p.key for p in params}) != len(params):
         raise UsageError("--param: a key is given twice")
@@ -251,17 +252,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples {args.samples}: Sobol needs a power of two (e.g. 64)")
     out: Path = args.out
     runs = args.samples * (len(params) + (1 if method == "morris" else 2))
-    with open_runner(
-        args.scenario,
-        replicates=args.replicates,
-        seed=args.seed,
-        steps=args.steps,
-        researchers=args.researchers,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-        fixed=fixed,
-    ) as runner:
+    with runner_from_args(args, args.scenario, quiet=args.quiet, fixed=fixed) as runner:
         print(
             f"{method} sensitivity of {len(args.output)} outputs to {len(params)} parameters of "
             f"{args.scenario}: {runs} samples x {args.replicates} replicates; "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.batch_points import command_line, open_runner, run_points
+from analysis.batch_points import command_line, run_points, runner_from_args
 from analysis.targets import Estimate, Target, TargetSet, load_targets, per_run_values
 from simulation.cli import parse_set
 
@@ -64,16 +64,8 @@ def validate(results: pd.DataFrame, targets: TargetSet) -> list[Row]:
 def cmd_validate(args: argparse.Namespace) -> int:
     targets = load_targets(args.targets)
     out: Path = args.out
-    with open_runner(
-        targets.scenario,
-        replicates=args.replicates,
-        seed=args.seed,
-        steps=args.steps,
-        researchers=args.researchers,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-        fixed=parse_set(args.set),
+    with runner_from_args(
+        args, targets.scenario, quiet=args.quiet, fixed=parse_set(args.set)
     ) as runner:
         print(
             f"validating {targets.scenario} against {len(targets.targets)} targets "

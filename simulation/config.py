@@ -357,21 +357,24 @@ def _raw_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merged
 
 
-def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Load, merge with its base, apply dotted-path overrides and validate a scenario."""
+def load_scenario(
+    name_or_path: str | Path, overrides: dict[str, Any] | None = None, option: str = "--set"
+) -> Config:
+    """Load, merge with its base, apply dotted-path overrides and validate a scenario;
+    ``option`` names the command-line option the overrides came from in error messages."""
     path = scenario_path(name_or_path)
     tree = _raw_tree(path)
     config = validate(tree, source=str(path))
     if not overrides:
         return config
     for key, value in overrides.items():
-        tree = apply_override(tree, key, value, source="--set")
+        tree = apply_override(tree, key, value, source=option)
     try:
         return Config.model_validate(tree)
     except ValidationError as e:  # name the override(s) the error is about
         loc = ".".join(str(p) for p in e.errors()[0]["loc"])
         named = [k for k in overrides if k.startswith(loc) or loc.startswith(k)] or list(overrides)
-        source = "--set " + ", ".join(f"{k}={overrides[k]!r}" for k in named)
+        source = f"{option} " + ", ".join(f"{k}={overrides[k]!r}" for k in named)
         raise ConfigError(f"{source}: {_describe(e, tree)}") from None
 
 
