@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulation import kernels
+from simulation.kernels import CREDIT, LOCAL, MARKET, NONE, PUBLIC  # noqa: F401  (re-exported)
 from simulation.releases import OPEN
 
 if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
-LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4
 TASKS = ("run", "finetune", "deploy")
 
 
@@ -241,18 +242,24 @@ class Researchers:
         """Each researcher's preferred hoster for release ``r`` (lowest price x taste), on the
         open market and among credit hosters, with what it charges them (price x friction):
         (price, hoster, credit price, credit hoster)."""
-        g, felt = self.group[idx], self.felt_t[:, idx]
+        if full is None:
+            full = np.zeros(len(self.model.hosters), dtype=bool)
         out: list[np.ndarray] = []
         for name in ("market", "credit"):
             if name == "credit" and not credit[idx].any():
                 out += [np.full(idx.size, np.inf), np.full(idx.size, -1)]
                 continue
-            offered = self.listed_by[name][:, r] & self.h_serves[:, g]  # (hosters, requests)
-            if full is not None:
-                offered &= ~full[:, None]
-            hoster = _preferred(np.where(offered, felt, np.inf))
-            charged = np.where(hoster >= 0, self.h_price[hoster] * self.friction[idx], np.inf)
-            out += [charged, hoster]
+            out += kernels.preferred_offers(
+                self.listed_by[name],
+                self.h_serves,
+                full,
+                self.felt_t,
+                self.h_price,
+                idx,
+                r,
+                self.group,
+                self.friction,
+            )
         return tuple(out)
 
     def _venue(
@@ -272,30 +279,37 @@ class Researchers:
         """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
         own hardware if it fits, else the public hoster if eligible, else public credits at a
         credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
-        local = allow_local[r] & (self.hardware_gb[idx] >= mem[r])
-        public = ~local & self.eligible[idx] & self.public_listed[r] & use_public
         p_mk, h_mk, p_cr, h_cr = (
             (a[idx] for a in offers) if offers else self._offers(idx, r, credit, full)
         )
-        surcharge = extra[idx] if extra is not None else 0.0  # one-off (migration), hosted only
-        cost_cr, cost_mk = p_cr * hours[r] + surcharge, p_mk * hours[r] + surcharge
-        if full is None or not full.any():  # the preferred hoster too dear: the cheapest one
-            g = self.group[idx]
-            cheap = self.best["market"][g, r] * self.friction[idx] * hours[r] + surcharge
-            switch = (cost_mk > money[idx]) & (cheap <= money[idx])
-            cost_mk = np.where(switch, cheap, cost_mk)
-            h_mk = np.where(switch, self.cheapest["market"][g, r], h_mk)
-        hosted = ~local & ~public
-        oop_cr = np.maximum(0.0, cost_cr - credit[idx])
-        by_credit = hosted & (credit[idx] > 0) & (oop_cr <= money[idx])  # inf cost never fits
-        by_market = hosted & ~by_credit & (cost_mk <= money[idx])
-        kind = np.full(idx.size, NONE)
-        kind[by_market], kind[by_credit], kind[public], kind[local] = MARKET, CREDIT, PUBLIC, LOCAL
-        hoster = np.where(by_credit, h_cr, np.where(by_market, h_mk, -1))
-        hoster[public] = self.model.public_index
-        oop = np.where(by_credit, oop_cr, np.where(by_market, cost_mk, 0.0))
-        used = np.where(by_credit, np.minimum(cost_cr, credit[idx]), 0.0)
-        return Venue(kind, hoster, oop, used)
+        surcharge = extra[idx] if extra is not None else np.zeros(idx.size)  # hosted only
+        fallback = full is None or not full.any()  # the preferred hoster too dear: the cheapest
+        no_fallback = np.zeros((0, 0))
+        return Venue(
+            *kernels.choose_venues(
+                idx,
+                r,
+                mem,
+                hours,
+                allow_local,
+                self.public_listed,
+                use_public,
+                p_mk,
+                h_mk,
+                p_cr,
+                h_cr,
+                surcharge,
+                self.best["market"] if fallback else no_fallback,
+                self.cheapest["market"] if fallback else no_fallback.astype(np.int64),
+                self.model.public_index,
+                self.hardware_gb,
+                self.eligible,
+                self.group,
+                self.friction,
+                money,
+                credit,
+            )
+        )
 
     def _do_task(
         self,
@@ -387,20 +401,22 @@ class Researchers:
 
     def _pay(self, task, idx, v: Venue, served, hours, money, credit) -> None:
         m = self.model
-        oop, used, hoster = v.out_of_pocket[served], v.credit[served], v.hoster[served]
-        money[idx] -= oop
-        credit[idx] -= used
-        paid = (oop + used) * self.weight
-        gpu = hours * self.weight
-        at = hoster >= 0
-        n_h = len(m.hosters)
-        gpu_by = np.bincount(hoster[at], weights=gpu[at], minlength=n_h)
-        paid_by = np.bincount(hoster[at], weights=paid[at], minlength=n_h)
+        gpu_by, paid_by, credit_used = kernels.pay(
+            idx,
+            v.hoster[served],
+            v.out_of_pocket[served],
+            v.credit[served],
+            hours,
+            self.weight,
+            len(m.hosters),
+            money,
+            credit,
+        )
         for h, g_h, p_h in zip(m.hosters, gpu_by, paid_by, strict=True):
             if g_h > 0:
                 h.settle(g_h, p_h, task)
-        if m.institution is not None and used.sum() > 0:
-            m.institution.use_credits(used.sum() * self.weight)
+        if m.institution is not None and credit_used > 0:
+            m.institution.use_credits(credit_used)
 
     # -- choices -------------------------------------------------------------------------------
     def _effective_capability(self, rel, r) -> np.ndarray:
@@ -412,81 +428,62 @@ class Researchers:
         """Multinomial-logit choice over candidate releases:
         utility = capability + openness + popularity (preferential attachment) - cost + taste.
         Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
-        then to run only) when no model makes the whole plan affordable.
-
-        Matrices are candidates x researchers (reductions over the short first axis are fast)
-        in float32, ample for prices and utilities."""
+        then to run only) when no model makes the whole plan affordable. The rule per
+        researcher is ``kernels.choose_models``."""
         if idx.size == 0:
             return
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         cand = m.candidates
         a, t = cfg.adoption, cfg.tasks
-        f32 = np.float32
-        col = lambda v: np.asarray(v, dtype=f32)[:, None]  # noqa: E731  (per candidate)
-        row = lambda v: np.asarray(v, dtype=f32)[None, :]  # noqa: E731  (per researcher)
         params = rel["params_b"][cand]
         terms = self._licence_allows(rel)
         gpus = np.ceil(params * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        max_users, users = terms["max_users"][cand], self.deploy_users[idx]
-        if max_users[max_users > 0].min(initial=np.inf) >= users.max():  # no licence cap binds
-            deploy_ok = (max_users > 0)[:, None]
-        else:
-            deploy_ok = max_users[:, None] >= users[None, :]
-        tasks = [  # (memory, GPU-hours, licence allows) per task
-            (params * t.run_memory_gb_per_b, params * t.run_gpu_hours_per_b, True),
-            (
-                params * t.finetune_memory_gb_per_b,
+        mem = np.outer(
+            [t.run_memory_gb_per_b, t.finetune_memory_gb_per_b, t.deploy_memory_gb_per_b], params
+        )
+        hours = np.stack(
+            [
+                params * t.run_gpu_hours_per_b,
                 params * t.finetune_gpu_hours_per_b,
-                terms["finetune"][cand][:, None],
-            ),
-            (params * t.deploy_memory_gb_per_b, gpus * t.deploy_hours_per_month, deploy_ok),
-        ]
-        g, fr = self.group[idx], row(self.friction[idx])
-        p_mk = self.best["market"][:, cand].T.astype(f32)[:, g] * fr
-        has_credit = credit[idx].any()
-        p_cr = self.best["credit"][:, cand].T.astype(f32)[:, g] * fr if has_credit else None
-        public_eligible = self.public_listed[cand][:, None] & (self.eligible[idx] & public_ok)
-        any_public = public_eligible.any()
-        slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
-        weights = rel["weights"][cand][:, None]
-        hw = row(self.hardware_gb[idx])
-        shape = (cand.size, idx.size)
-        gross_mk = np.zeros(shape, dtype=f32)
-        gross_cr = np.zeros(shape, dtype=f32) if has_credit else None
-        plan_cost, plan_ok = [], np.ones((cand.size, 1), dtype=bool)
-        for task, (mem, hours, allowed) in zip(TASKS, tasks, strict=True):
-            free = weights & (hw >= col(mem))  # own hardware
-            if any_public:
-                expects_slot = slot_draw < self.public_service_rate[task]
-                free |= public_eligible & expects_slot
-            gross_mk += np.where(free, f32(0), p_mk * col(hours))
-            cost = gross_mk
-            if has_credit:
-                gross_cr += np.where(free, f32(0), p_cr * col(hours))
-                cost = np.minimum(gross_mk, np.maximum(0, gross_cr - row(credit[idx])))
-            plan_ok = plan_ok & allowed
-            plan_cost.append(np.where(plan_ok, cost, f32(np.inf)))
-        penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
-        cap = col(rel["capability"][cand]) - col(penalty) * row(self.underserved[idx])
-        capable = cap >= m.capable_threshold
-        # Plans are nested (a model that affords run+fine-tune+deploy affords run+fine-tune),
-        # so the number of affordable plans per model is the most ambitious one it allows.
-        budget = row(self.budget[idx])
-        level = sum((c <= budget).view(np.int8) for c in plan_cost)
-        best_capable = np.max(np.where(capable, level, 0), axis=0)
-        plan = np.where(best_capable > 0, best_capable, level.max(axis=0))[None, :]
-        pool = capable | (best_capable == 0)
-        feasible = pool & (level >= plan) & (plan > 0)
-        cost = np.where(plan >= 3, plan_cost[2], np.where(plan == 2, plan_cost[1], plan_cost[0]))
-        per_release = a.openness_weight * (rel["licence"][cand] == OPEN) + (
+                gpus * t.deploy_hours_per_month,
+            ]
+        )
+        appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
-        utility = f32(a.capability_weight) * cap + col(per_release)
-        utility -= f32(a.cost_weight) * np.log1p(np.where(feasible, cost, f32(0)))
-        chosen = _logit_draw(utility, feasible, self.rng.random(idx.size))
+        penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
+        slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
+        logit_draw = self.rng.random(idx.size)
+        chosen, self.chose_capable[idx] = kernels.choose_models(
+            mem,
+            hours,
+            rel["weights"][cand],
+            terms["finetune"][cand],
+            terms["max_users"][cand],
+            self.public_listed[cand],
+            rel["capability"][cand],
+            penalty,
+            appeal,
+            np.ascontiguousarray(self.best["market"][:, cand]),
+            np.ascontiguousarray(self.best["credit"][:, cand]),
+            self.group[idx],
+            self.friction[idx],
+            self.hardware_gb[idx],
+            self.budget[idx],
+            credit[idx],
+            self.underserved[idx],
+            self.eligible[idx] & public_ok,
+            self.deploy_users[idx],
+            slot_draw,
+            logit_draw,
+            np.array([self.public_service_rate[task] for task in TASKS]),
+            float(m.capable_threshold),
+            float(a.capability_weight),
+            float(a.cost_weight),
+            bool(credit[idx].any()),
+        )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
-        self.chose_capable[idx] = best_capable > 0
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         lic = self.model.config.licences
@@ -565,28 +562,6 @@ class Researchers:
         self.model.contributions_by_home = np.bincount(
             labs[gives], weights=value[gives], minlength=len(self.model.labs)
         )
-
-
-def _logit_draw(utility: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """One multinomial-logit draw per column among its feasible rows (-1 if none): the
-    inverse-CDF form of argmax(utility + Gumbel noise), one uniform per column."""
-    utility = np.where(feasible, utility, -np.inf)
-    top = utility.max(axis=0)
-    top[~np.isfinite(top)] = 0.0
-    cum = np.exp(utility - top)
-    for k in range(1, cum.shape[0]):  # cumulative sum down the rows (fast for few rows)
-        np.add(cum[k - 1], cum[k], out=cum[k])
-    total = cum[-1]
-    pick = (cum < u * total).sum(axis=0)
-    return np.where(total > 0, np.minimum(pick, utility.shape[0] - 1), -1)
-
-
-def _preferred(felt: np.ndarray) -> np.ndarray:
-    """Per column (hosters x requests) the hoster with the lowest felt price (-1 if none)."""
-    if felt.shape[0] == 0:
-        return np.full(felt.shape[1], -1)
-    best = np.argmin(felt, axis=0)
-    return np.where(np.isfinite(felt[best, np.arange(felt.shape[1])]), best, -1)
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:

@@ -1,0 +1,231 @@
+"""Compiled population rules: one loop per researcher, written as the scalar rule reads.
+
+The researcher population decides with loops over individuals that numba compiles to machine
+code, so a rule reads as it would for one researcher and runs without the temporary matrices
+that the same rule costs in numpy. ``cache=True`` keeps the compiled code beside this file,
+so only the first import on a machine pays for compilation (a few seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+RUN, FINETUNE, DEPLOY = 0, 1, 2
+LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
+
+
+@njit(cache=True)
+def choose_models(
+    # per candidate release
+    mem: np.ndarray,  # (3, candidates) GB of memory each task needs
+    hours: np.ndarray,  # (3, candidates) GPU-hours each task needs
+    weights: np.ndarray,  # weights available (local runs possible)
+    finetune_ok: np.ndarray,  # licence allows derivatives
+    max_users: np.ndarray,  # largest deployment the licence allows (0: none)
+    public_listed: np.ndarray,  # on the public hoster
+    capability: np.ndarray,
+    penalty: np.ndarray,  # capability lost by who needs an underserved language
+    appeal: np.ndarray,  # openness + popularity utility
+    best_market: np.ndarray,  # (groups, candidates) cheapest market GPU-hour
+    best_credit: np.ndarray,  # (groups, candidates) cheapest credit-hoster GPU-hour
+    # per choosing researcher
+    group: np.ndarray,
+    friction: np.ndarray,
+    hardware: np.ndarray,
+    budget: np.ndarray,
+    credit: np.ndarray,
+    underserved: np.ndarray,
+    public_ok: np.ndarray,  # eligible for the public hoster
+    deploy_users: np.ndarray,
+    slot_draw: np.ndarray,  # uniform: expects a public slot if below the service rate
+    logit_draw: np.ndarray,  # uniform for the multinomial-logit draw
+    # scalars
+    service_rate: np.ndarray,  # (3,) share of public requests served last month, per task
+    threshold: float,  # capable if effective capability is at least this
+    capability_weight: float,
+    cost_weight: float,
+    use_credit: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each researcher picks a release by multinomial logit over
+    utility = capability + appeal - cost_weight * log(1 + cost of the plan).
+
+    The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
+    capable model makes affordable (if none is capable, the most ambitious one any model makes
+    affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
+    Returns the candidate position chosen (-1: none affordable) and whether a capable one was.
+    """
+    n, n_cand = group.size, capability.size
+    choice = np.full(n, -1, dtype=np.int64)
+    chose_capable = np.zeros(n, dtype=np.bool_)
+    plan_cost = np.empty((3, n_cand))
+    level = np.zeros(n_cand, dtype=np.int64)
+    cap = np.empty(n_cand)
+    utility = np.empty(n_cand)
+    for j in range(n):
+        g = group[j]
+        best_capable, best_any = 0, 0
+        for c in range(n_cand):
+            p_mk = best_market[g, c] * friction[j]
+            p_cr = best_credit[g, c] * friction[j]
+            gross_mk = gross_cr = 0.0
+            allowed = True
+            level[c] = 0
+            for t in range(3):
+                own = weights[c] and hardware[j] >= mem[t, c]
+                public = public_ok[j] and public_listed[c] and slot_draw[j] < service_rate[t]
+                free = own or public
+                if not free:
+                    gross_mk += p_mk * hours[t, c]
+                    gross_cr += p_cr * hours[t, c]
+                cost = gross_mk
+                if use_credit:
+                    cost = min(gross_mk, max(0.0, gross_cr - credit[j]))
+                if t == FINETUNE:
+                    allowed = allowed and finetune_ok[c]
+                elif t == DEPLOY:
+                    allowed = allowed and max_users[c] > 0 and max_users[c] >= deploy_users[j]
+                plan_cost[t, c] = cost if allowed else np.inf
+                if plan_cost[t, c] <= budget[j]:  # plans are nested: count the affordable ones
+                    level[c] += 1
+            cap[c] = capability[c] - penalty[c] * underserved[j]
+            if cap[c] >= threshold:
+                best_capable = max(best_capable, level[c])
+            best_any = max(best_any, level[c])
+        chose_capable[j] = best_capable > 0
+        plan = best_capable if best_capable > 0 else best_any
+        if plan == 0:
+            continue
+        top = -np.inf
+        for c in range(n_cand):
+            feasible = level[c] >= plan and (cap[c] >= threshold or best_capable == 0)
+            utility[c] = -np.inf
+            if feasible:
+                cost = plan_cost[plan - 1, c]
+                utility[c] = capability_weight * cap[c] + appeal[c] - cost_weight * np.log1p(cost)
+                top = max(top, utility[c])
+        total = 0.0
+        for c in range(n_cand):  # logit weights, relative to the best
+            utility[c] = np.exp(utility[c] - top)
+            total += utility[c]
+        target, cum = logit_draw[j] * total, 0.0
+        for c in range(n_cand):  # inverse CDF: first feasible model whose cumulative reaches it
+            if utility[c] > 0.0:
+                cum += utility[c]
+                choice[j] = c
+                if cum >= target:
+                    break
+    return choice, chose_capable
+
+
+@njit(cache=True)
+def preferred_offers(
+    listed: np.ndarray,  # (hosters, releases) offered on this channel
+    serves: np.ndarray,  # (hosters, groups) serves the group's region
+    full: np.ndarray,  # (hosters,) turned someone away this month
+    felt: np.ndarray,  # (hosters, researchers) price x taste as each researcher feels it
+    price: np.ndarray,  # (hosters,) USD per GPU-hour
+    idx: np.ndarray,
+    release: np.ndarray,
+    group: np.ndarray,  # per researcher (all of them)
+    friction: np.ndarray,  # per researcher (all of them)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each request's preferred hoster (lowest felt price among those offering the release to
+    the researcher's group and not full; -1 if none) and the price it charges them."""
+    n_hosters = price.size
+    charged = np.full(idx.size, np.inf)
+    hoster = np.full(idx.size, -1, dtype=np.int64)
+    for k in range(idx.size):
+        i, r, g = idx[k], release[k], group[idx[k]]
+        best = np.inf
+        for h in range(n_hosters):
+            if listed[h, r] and serves[h, g] and not full[h] and felt[h, i] < best:
+                best, hoster[k] = felt[h, i], h
+        if hoster[k] >= 0:
+            charged[k] = price[hoster[k]] * friction[i]
+    return charged, hoster
+
+
+@njit(cache=True)
+def choose_venues(
+    idx: np.ndarray,
+    release: np.ndarray,
+    mem: np.ndarray,  # per release: GB the task needs
+    hours: np.ndarray,  # per release: GPU-hours the task needs
+    allow_local: np.ndarray,  # per release: can run on own hardware
+    public_listed: np.ndarray,  # per release
+    use_public: bool,
+    price_market: np.ndarray,  # per request: preferred market hoster's price to them
+    hoster_market: np.ndarray,
+    price_credit: np.ndarray,  # per request: preferred credit hoster's price to them
+    hoster_credit: np.ndarray,
+    surcharge: np.ndarray,  # per request: one-off USD on a hosted bill (migration)
+    cheapest_price: np.ndarray,  # (groups, releases) lowest market price, or empty: no fallback
+    cheapest_hoster: np.ndarray,  # (groups, releases) the hoster offering it
+    public_index: int,
+    hardware: np.ndarray,  # per researcher (all of them)
+    eligible: np.ndarray,
+    group: np.ndarray,
+    friction: np.ndarray,
+    money: np.ndarray,
+    credit: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cheapest way for each request to do a task: own hardware if it fits, else the public
+    hoster if eligible, else public credits at a credit hoster, else paying a commercial hoster
+    (the preferred one, or the cheapest if the preferred is beyond the budget); NONE if nothing
+    is affordable. Returns kind, hoster (-1: local or none), out-of-pocket USD, credit USD."""
+    n = idx.size
+    kind = np.full(n, NONE, dtype=np.int64)
+    hoster = np.full(n, -1, dtype=np.int64)
+    out_of_pocket = np.zeros(n)
+    credit_used = np.zeros(n)
+    fallback = cheapest_price.size > 0
+    for k in range(n):
+        i, r = idx[k], release[k]
+        if allow_local[r] and hardware[i] >= mem[r]:
+            kind[k] = LOCAL
+            continue
+        if eligible[i] and public_listed[r] and use_public:
+            kind[k], hoster[k] = PUBLIC, public_index
+            continue
+        cost_credit = price_credit[k] * hours[r] + surcharge[k]
+        cost_market = price_market[k] * hours[r] + surcharge[k]
+        h_market = hoster_market[k]
+        if fallback and cost_market > money[i]:  # the preferred hoster too dear: the cheapest
+            cheap = cheapest_price[group[i], r] * friction[i] * hours[r] + surcharge[k]
+            if cheap <= money[i]:
+                cost_market, h_market = cheap, cheapest_hoster[group[i], r]
+        own_share = max(0.0, cost_credit - credit[i])
+        if credit[i] > 0 and own_share <= money[i]:  # an infinite cost never fits
+            kind[k], hoster[k] = CREDIT, hoster_credit[k]
+            out_of_pocket[k], credit_used[k] = own_share, min(cost_credit, credit[i])
+        elif cost_market <= money[i]:
+            kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
+    return kind, hoster, out_of_pocket, credit_used
+
+
+@njit(cache=True)
+def pay(
+    idx: np.ndarray,
+    hoster: np.ndarray,
+    out_of_pocket: np.ndarray,
+    credit_used: np.ndarray,
+    hours: np.ndarray,
+    weight: float,
+    n_hosters: int,
+    money: np.ndarray,
+    credit: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Served requests pay from their budget and credit; returns GPU-hours and USD per hoster
+    (in real researchers) and the public credit used."""
+    gpu_by, paid_by = np.zeros(n_hosters), np.zeros(n_hosters)
+    credit_total = 0.0
+    for k in range(idx.size):
+        i = idx[k]
+        money[i] -= out_of_pocket[k]
+        credit[i] -= credit_used[k]
+        credit_total += credit_used[k]
+        if hoster[k] >= 0:
+            gpu_by[hoster[k]] += hours[k] * weight
+            paid_by[hoster[k]] += (out_of_pocket[k] + credit_used[k]) * weight
+    return gpu_by, paid_by, credit_total * weight
