@@ -207,9 +207,7 @@ class Hoster(mesa.Agent):
         if not self.public:
             excess = self.utilisation - mk.target_utilisation
             lo, hi = mk.price_factor_bounds
-            self.scarcity = float(
-                np.clip(self.scarcity * math.exp(mk.price_elasticity * excess), lo, hi)
-            )
+            self.scarcity = min(hi, max(lo, self.scarcity * math.exp(mk.price_elasticity * excess)))
             growth = (1 + mk.capacity_growth_per_year) ** (1 / 12) - 1
             invest = mk.capacity_investment_rate * max(0.0, excess) / 12
             self.capacity *= 1 + growth + invest
@@ -225,7 +223,9 @@ class Hoster(mesa.Agent):
         a public hoster every open-weight one."""
         m = self.model
         a = m.releases.arrays()
-        ok = ~a["revoked"] & ~np.isin(a["lab"], list(self.delisted_labs))
+        ok = ~a["revoked"]
+        if self.delisted_labs:
+            ok &= ~np.isin(a["lab"], list(self.delisted_labs))
         if self.owner is not None:
             self.listed = ok & (a["lab"] == self.owner.index) & (a["licence"] == CLOSED)
             return
@@ -235,7 +235,7 @@ class Hoster(mesa.Agent):
         self.listed = np.zeros(len(a["lab"]), dtype=bool)
         self.listed[pool] = True
         # Models already deployed here stay listed: hosters do not drop paying customers.
-        self.listed[m.researchers.deployed_on(self.position)] = True
+        self.listed |= m.researchers.deployed_on(self.position)
         self.listed &= ok
 
     def remaining(self, task: str) -> float:

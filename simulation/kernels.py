@@ -58,55 +58,55 @@ def choose_models(
     n, n_cand = group.size, capability.size
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)
-    plan_cost = np.empty((3, n_cand))
-    level = np.zeros(n_cand, dtype=np.int64)
+    plan_cost = np.empty((n_cand, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
+    level = np.zeros(n_cand, dtype=np.int64)  # how many of the nested plans are affordable
     cap = np.empty(n_cand)
     utility = np.empty(n_cand)
+    public = np.zeros(3, dtype=np.bool_)
     for j in range(n):
-        g = group[j]
+        g, fr, hw, money, users = group[j], friction[j], hardware[j], budget[j], deploy_users[j]
+        for t in range(3):  # expects a free public slot for task t (if the model is listed)
+            public[t] = public_ok[j] and slot_draw[j] < service_rate[t]
         best_capable, best_any = 0, 0
         for c in range(n_cand):
-            p_mk = best_market[g, c] * friction[j]
-            p_cr = best_credit[g, c] * friction[j]
+            p_mk = best_market[g, c] * fr
+            p_cr = best_credit[g, c] * fr if use_credit else 0.0
             gross_mk = gross_cr = 0.0
-            allowed = True
-            level[c] = 0
+            affordable = 0
             for t in range(3):
-                own = weights[c] and hardware[j] >= mem[t, c]
-                public = public_ok[j] and public_listed[c] and slot_draw[j] < service_rate[t]
-                free = own or public
-                if not free:
+                if t == FINETUNE and not finetune_ok[c]:
+                    break  # the licence stops the plan here
+                if t == DEPLOY and not (max_users[c] > 0 and max_users[c] >= users):
+                    break
+                own = weights[c] and hw >= mem[t, c]
+                if not (own or (public[t] and public_listed[c])):  # hosted: pay by the hour
                     gross_mk += p_mk * hours[t, c]
                     gross_cr += p_cr * hours[t, c]
                 cost = gross_mk
                 if use_credit:
                     cost = min(gross_mk, max(0.0, gross_cr - credit[j]))
-                if t == FINETUNE:
-                    allowed = allowed and finetune_ok[c]
-                elif t == DEPLOY:
-                    allowed = allowed and max_users[c] > 0 and max_users[c] >= deploy_users[j]
-                plan_cost[t, c] = cost if allowed else np.inf
-                if plan_cost[t, c] <= budget[j]:  # plans are nested: count the affordable ones
-                    level[c] += 1
+                plan_cost[c, t] = cost
+                if cost <= money:  # plans are nested: count the affordable ones
+                    affordable += 1
+            level[c] = affordable
             cap[c] = capability[c] - penalty[c] * underserved[j]
             if cap[c] >= threshold:
-                best_capable = max(best_capable, level[c])
-            best_any = max(best_any, level[c])
+                best_capable = max(best_capable, affordable)
+            best_any = max(best_any, affordable)
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
             continue
         top = -np.inf
         for c in range(n_cand):
-            feasible = level[c] >= plan and (cap[c] >= threshold or best_capable == 0)
             utility[c] = -np.inf
-            if feasible:
-                cost = plan_cost[plan - 1, c]
+            if level[c] >= plan and (best_capable == 0 or cap[c] >= threshold):
+                cost = plan_cost[c, plan - 1]
                 utility[c] = capability_weight * cap[c] + appeal[c] - cost_weight * np.log1p(cost)
                 top = max(top, utility[c])
         total = 0.0
-        for c in range(n_cand):  # logit weights, relative to the best
-            utility[c] = np.exp(utility[c] - top)
+        for c in range(n_cand):  # logit weights relative to the best; 0 for the infeasible
+            utility[c] = np.exp(utility[c] - top) if utility[c] > -np.inf else 0.0
             total += utility[c]
         target, cum = logit_draw[j] * total, 0.0
         for c in range(n_cand):  # inverse CDF: first feasible model whose cumulative reaches it
@@ -128,22 +128,20 @@ def preferred_offers(
     idx: np.ndarray,
     release: np.ndarray,
     group: np.ndarray,  # per researcher (all of them)
-    friction: np.ndarray,  # per researcher (all of them)
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each request's preferred hoster (lowest felt price among those offering the release to
-    the researcher's group and not full; -1 if none) and the price it charges them."""
-    n_hosters = price.size
-    charged = np.full(idx.size, np.inf)
-    hoster = np.full(idx.size, -1, dtype=np.int64)
+    friction: np.ndarray,
+    charged: np.ndarray,  # out, per researcher: USD per GPU-hour they would pay
+    hoster: np.ndarray,  # out, per researcher: the hoster (-1: none offers it)
+) -> None:
+    """Each requester's preferred hoster: the lowest felt price among those offering the
+    release to the researcher's group and not full."""
     for k in range(idx.size):
         i, r, g = idx[k], release[k], group[idx[k]]
-        best = np.inf
-        for h in range(n_hosters):
+        best, hoster[i], charged[i] = np.inf, -1, np.inf
+        for h in range(price.size):
             if listed[h, r] and serves[h, g] and not full[h] and felt[h, i] < best:
-                best, hoster[k] = felt[h, i], h
-        if hoster[k] >= 0:
-            charged[k] = price[hoster[k]] * friction[i]
-    return charged, hoster
+                best, hoster[i] = felt[h, i], h
+        if hoster[i] >= 0:
+            charged[i] = price[hoster[i]] * friction[i]
 
 
 @njit(cache=True)
@@ -155,11 +153,11 @@ def choose_venues(
     allow_local: np.ndarray,  # per release: can run on own hardware
     public_listed: np.ndarray,  # per release
     use_public: bool,
-    price_market: np.ndarray,  # per request: preferred market hoster's price to them
+    price_market: np.ndarray,  # per researcher: preferred market hoster's price to them
     hoster_market: np.ndarray,
-    price_credit: np.ndarray,  # per request: preferred credit hoster's price to them
+    price_credit: np.ndarray,  # per researcher: preferred credit hoster's price to them
     hoster_credit: np.ndarray,
-    surcharge: np.ndarray,  # per request: one-off USD on a hosted bill (migration)
+    surcharge: np.ndarray,  # per researcher: one-off USD on a hosted bill (migration)
     cheapest_price: np.ndarray,  # (groups, releases) lowest market price, or empty: no fallback
     cheapest_hoster: np.ndarray,  # (groups, releases) the hoster offering it
     public_index: int,
@@ -188,16 +186,16 @@ def choose_venues(
         if eligible[i] and public_listed[r] and use_public:
             kind[k], hoster[k] = PUBLIC, public_index
             continue
-        cost_credit = price_credit[k] * hours[r] + surcharge[k]
-        cost_market = price_market[k] * hours[r] + surcharge[k]
-        h_market = hoster_market[k]
+        cost_credit = price_credit[i] * hours[r] + surcharge[i]
+        cost_market = price_market[i] * hours[r] + surcharge[i]
+        h_market = hoster_market[i]
         if fallback and cost_market > money[i]:  # the preferred hoster too dear: the cheapest
-            cheap = cheapest_price[group[i], r] * friction[i] * hours[r] + surcharge[k]
+            cheap = cheapest_price[group[i], r] * friction[i] * hours[r] + surcharge[i]
             if cheap <= money[i]:
                 cost_market, h_market = cheap, cheapest_hoster[group[i], r]
         own_share = max(0.0, cost_credit - credit[i])
         if credit[i] > 0 and own_share <= money[i]:  # an infinite cost never fits
-            kind[k], hoster[k] = CREDIT, hoster_credit[k]
+            kind[k], hoster[k] = CREDIT, hoster_credit[i]
             out_of_pocket[k], credit_used[k] = own_share, min(cost_credit, credit[i])
         elif cost_market <= money[i]:
             kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
@@ -207,6 +205,7 @@ def choose_venues(
 @njit(cache=True)
 def pay(
     idx: np.ndarray,
+    served: np.ndarray,
     hoster: np.ndarray,
     out_of_pocket: np.ndarray,
     credit_used: np.ndarray,
@@ -221,6 +220,8 @@ def pay(
     gpu_by, paid_by = np.zeros(n_hosters), np.zeros(n_hosters)
     credit_total = 0.0
     for k in range(idx.size):
+        if not served[k]:
+            continue
         i = idx[k]
         money[i] -= out_of_pocket[k]
         credit[i] -= credit_used[k]

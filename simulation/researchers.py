@@ -105,10 +105,16 @@ class Researchers:
         self._public_asked = dict.fromkeys(TASKS, 0)
         self._public_served = dict.fromkeys(TASKS, 0)
         self.outcome: Outcome | None = None
+        self._deployed: np.ndarray | None = None  # (hosters, releases), until deployments change
 
     def deployed_on(self, hoster: int) -> np.ndarray:
-        """Releases with a healthy deployment at ``hoster``."""
-        return np.unique(self.deployment[(self.deploy_host == hoster) & ~self.stranded])
+        """Whether each release has a healthy deployment at ``hoster``."""
+        shape = (len(self.model.hosters), len(self.model.releases))
+        if self._deployed is None or self._deployed.shape != shape:  # one pass for all hosters
+            self._deployed = np.zeros(shape, dtype=bool)
+            ok = (self.deploy_host >= 0) & ~self.stranded
+            self._deployed[self.deploy_host[ok], self.deployment[ok]] = True
+        return self._deployed[hoster]
 
     # -- monthly step --------------------------------------------------------------------------
     def step(self) -> Outcome:
@@ -148,8 +154,7 @@ class Researchers:
             wants = np.zeros(self.n, dtype=bool)
             wants[retry] = self.choice[retry] >= 0
             rr = np.where(self.choice >= 0, self.choice, 0)
-            for full, part in zip(offers, self._offers(retry, rr[retry], credit), strict=True):
-                full[retry] = part  # only the re-planned need new offers
+            self._offers(retry, rr[retry], credit, into=offers)  # only the re-planned need new
             ran |= self._do_task(
                 "run",
                 wants,
@@ -204,6 +209,7 @@ class Researchers:
         m = self.model
         n_h = len(m.hosters)
         listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
+        self.h_listed = listed
         self.h_serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
         price = np.array([h.price for h in m.hosters])
         kinds = {"market": m.commercial_index, "credit": m.credit_index}
@@ -238,18 +244,20 @@ class Researchers:
             credit[self.eligible] += pool / self.eligible.sum()
         return credit
 
-    def _offers(self, idx, r, credit, full=None) -> tuple[np.ndarray, ...]:
+    def _offers(self, idx, r, credit, full=None, into=None) -> tuple[np.ndarray, ...]:
         """Each researcher's preferred hoster for release ``r`` (lowest price x taste), on the
         open market and among credit hosters, with what it charges them (price x friction):
-        (price, hoster, credit price, credit hoster)."""
+        (price, hoster, credit price, credit hoster), per researcher, filled in at ``idx``
+        (into the arrays ``into`` if given)."""
         if full is None:
             full = np.zeros(len(self.model.hosters), dtype=bool)
-        out: list[np.ndarray] = []
-        for name in ("market", "credit"):
+        if into is None:
+            into = tuple(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1))
+        for name, charged, hoster in zip(("market", "credit"), into[::2], into[1::2], strict=True):
             if name == "credit" and not credit[idx].any():
-                out += [np.full(idx.size, np.inf), np.full(idx.size, -1)]
+                charged[idx], hoster[idx] = np.inf, -1
                 continue
-            out += kernels.preferred_offers(
+            kernels.preferred_offers(
                 self.listed_by[name],
                 self.h_serves,
                 full,
@@ -259,8 +267,10 @@ class Researchers:
                 r,
                 self.group,
                 self.friction,
+                charged,
+                hoster,
             )
-        return tuple(out)
+        return into
 
     def _venue(
         self,
@@ -279,10 +289,8 @@ class Researchers:
         """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
         own hardware if it fits, else the public hoster if eligible, else public credits at a
         credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
-        p_mk, h_mk, p_cr, h_cr = (
-            (a[idx] for a in offers) if offers else self._offers(idx, r, credit, full)
-        )
-        surcharge = extra[idx] if extra is not None else np.zeros(idx.size)  # hosted only
+        p_mk, h_mk, p_cr, h_cr = offers if offers else self._offers(idx, r, credit, full)
+        surcharge = extra if extra is not None else np.zeros(self.n)  # hosted only
         fallback = full is None or not full.any()  # the preferred hoster too dear: the cheapest
         no_fallback = np.zeros((0, 0))
         return Venue(
@@ -358,7 +366,7 @@ class Researchers:
             self._public_served[task] += int((served & asked_public).sum())
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
-            self._pay(task, idx[served], v, served, hours[rel_ids][served], money, credit)
+            self._pay(task, idx, v, served, hours[rel_ids], money, credit)
             turned = ~served & (v.hoster >= 0)
             if not turned.any():
                 break
@@ -403,9 +411,10 @@ class Researchers:
         m = self.model
         gpu_by, paid_by, credit_used = kernels.pay(
             idx,
-            v.hoster[served],
-            v.out_of_pocket[served],
-            v.credit[served],
+            served,
+            v.hoster,
+            v.out_of_pocket,
+            v.credit,
             hours,
             self.weight,
             len(m.hosters),
@@ -499,14 +508,13 @@ class Researchers:
         """Keep a deployment running all month, or start one on the model just run. A deployment
         whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
         paying ``migration_cost_months`` of hosting on top, before it serves again."""
-        m, cfg = self.model, self.model.config
+        cfg = self.model.config
         had = self.deployment >= 0
         d = np.where(had, self.deployment, 0)
+        hosted = had & (self.deploy_host >= 0)
+        h = self.deploy_host[hosted]
         host_ok = np.ones(self.n, dtype=bool)
-        for hi, h in enumerate(m.hosters):
-            on = had & (self.deploy_host == hi)
-            if on.any():
-                host_ok[on] = h.listed[d[on]] & h.serves[self.group[on]]
+        host_ok[hosted] = self.h_listed[h, d[hosted]] & self.h_serves[h, self.group[hosted]]
         self.stranded |= had & (rel["revoked"][d] | ~host_ok)
         # The model just run is deployed if its licence covers this deployment's size;
         # otherwise an existing healthy deployment is kept.
@@ -524,9 +532,7 @@ class Researchers:
         renewing = had & ~self.stranded & (t == d)
         other = np.flatnonzero(wants & (t != rr))  # offers for the model run are reused
         if other.size:
-            offers = tuple(a.copy() for a in offers)
-            for full, part in zip(offers, self._offers(other, t[other], credit), strict=True):
-                full[other] = part
+            offers = self._offers(other, t[other], credit, into=tuple(a.copy() for a in offers))
         done, where = self._do_task(
             "deploy",
             wants,
@@ -549,6 +555,7 @@ class Researchers:
         self.deployment[abandon], self.deploy_host[abandon] = -1, -1
         self.stranded[abandon] = False
         self.stranded_months[abandon] = 0
+        self._deployed = None  # deployments changed
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:
