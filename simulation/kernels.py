@@ -230,3 +230,74 @@ def pay(
             gpu_by[hoster[k]] += hours[k] * weight
             paid_by[hoster[k]] += (out_of_pocket[k] + credit_used[k]) * weight
     return gpu_by, paid_by, credit_total * weight
+
+
+@njit(cache=True)
+def plan_deployments(
+    deployment: np.ndarray,  # per researcher: release deployed on (-1: none)
+    deploy_host: np.ndarray,  # hoster serving it (-1: own hardware)
+    stranded: np.ndarray,  # in/out: deployment cut off, must migrate
+    ran: np.ndarray,  # ran a model this month
+    run_release: np.ndarray,  # the release run
+    group: np.ndarray,
+    friction: np.ndarray,
+    deploy_users: np.ndarray,
+    revoked: np.ndarray,  # per release
+    weights: np.ndarray,
+    max_users: np.ndarray,
+    listed: np.ndarray,  # (hosters, releases)
+    serves: np.ndarray,  # (hosters, groups)
+    best_market: np.ndarray,  # (groups, releases) cheapest market GPU-hour
+    hours: np.ndarray,  # per release: GPU-hours of a month's deployment
+    migration_months: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each researcher deploys this month: the model just run if its licence covers
+    the deployment's size, else the existing deployment if still healthy. A deployment whose
+    licence was revoked or whose host no longer lists it or serves the region is stranded and
+    must migrate, paying ``migration_months`` of hosting on top.
+    Returns target release (-1: none), migration surcharge (USD) and whether it is a renewal."""
+    n = deployment.size
+    target = np.full(n, -1, dtype=np.int64)
+    surcharge = np.zeros(n)
+    renewing = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        d, h = deployment[i], deploy_host[i]
+        if d >= 0 and (revoked[d] or (h >= 0 and not (listed[h, d] and serves[h, group[i]]))):
+            stranded[i] = True
+        r = run_release[i]
+        if ran[i] and weights[r] and max_users[r] >= deploy_users[i]:
+            target[i] = r
+        elif d >= 0 and not stranded[i]:
+            target[i] = d
+        t = target[i]
+        if t < 0:
+            continue
+        if stranded[i]:
+            price = best_market[group[i], t] * friction[i]
+            month_cost = price * hours[t] if np.isfinite(price) else 0.0
+            surcharge[i] = migration_months * month_cost
+        renewing[i] = d >= 0 and not stranded[i] and t == d
+    return target, surcharge, renewing
+
+
+@njit(cache=True)
+def settle_deployments(
+    done: np.ndarray,
+    host: np.ndarray,  # hoster that took each deployment (-1: own hardware)
+    target: np.ndarray,
+    deployment: np.ndarray,  # in/out, as the three below
+    deploy_host: np.ndarray,
+    stranded: np.ndarray,
+    stranded_months: np.ndarray,
+    abandon_after: int,
+) -> None:
+    """Record the month's deployments. A stranded one that found no new home stays stranded;
+    its owner shuts it down after ``abandon_after`` months."""
+    for i in range(done.size):
+        if done[i]:
+            deployment[i], deploy_host[i], stranded[i] = target[i], host[i], False
+        elif not stranded[i]:
+            deployment[i], deploy_host[i] = -1, -1
+        stranded_months[i] = stranded_months[i] + 1 if stranded[i] else 0
+        if stranded_months[i] > abandon_after:
+            deployment[i], deploy_host[i], stranded[i], stranded_months[i] = -1, -1, False, 0

@@ -508,28 +508,30 @@ class Researchers:
         """Keep a deployment running all month, or start one on the model just run. A deployment
         whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
         paying ``migration_cost_months`` of hosting on top, before it serves again."""
-        cfg = self.model.config
-        had = self.deployment >= 0
-        d = np.where(had, self.deployment, 0)
-        hosted = had & (self.deploy_host >= 0)
-        h = self.deploy_host[hosted]
-        host_ok = np.ones(self.n, dtype=bool)
-        host_ok[hosted] = self.h_listed[h, d[hosted]] & self.h_serves[h, self.group[hosted]]
-        self.stranded |= had & (rel["revoked"][d] | ~host_ok)
-        # The model just run is deployed if its licence covers this deployment's size;
-        # otherwise an existing healthy deployment is kept.
-        licensed = ran & rel["weights"][rr] & (terms["max_users"][rr] >= self.deploy_users)
-        target = np.where(licensed, rr, np.where(had & ~self.stranded, d, -1))
+        tk = self.model.config.tasks
+        gpus = np.ceil(rel["params_b"] * tk.deploy_memory_gb_per_b / tk.gpu_memory_gb)
+        hours = gpus * tk.deploy_hours_per_month
+        mem = rel["params_b"] * tk.deploy_memory_gb_per_b
+        target, surcharge, renewing = kernels.plan_deployments(
+            self.deployment,
+            self.deploy_host,
+            self.stranded,
+            ran,
+            rr,
+            self.group,
+            self.friction,
+            self.deploy_users,
+            rel["revoked"],
+            rel["weights"],
+            terms["max_users"],
+            self.h_listed,
+            self.h_serves,
+            self.best["market"],
+            hours,
+            float(tk.migration_cost_months),
+        )
         wants = target >= 0
-        t = np.where(wants, target, 0)
-        gpus = np.ceil(rel["params_b"] * cfg.tasks.deploy_memory_gb_per_b / cfg.tasks.gpu_memory_gb)
-        hours = gpus * cfg.tasks.deploy_hours_per_month
-        mem = rel["params_b"] * cfg.tasks.deploy_memory_gb_per_b
-        migrating = self.stranded & wants
-        price = self.best["market"][self.group, t] * self.friction
-        month_cost = np.where(np.isfinite(price), price, 0.0) * hours[t]
-        surcharge = np.where(migrating, cfg.tasks.migration_cost_months * month_cost, 0.0)
-        renewing = had & ~self.stranded & (t == d)
+        t = np.maximum(target, 0)
         other = np.flatnonzero(wants & (t != rr))  # offers for the model run are reused
         if other.size:
             offers = self._offers(other, t[other], credit, into=tuple(a.copy() for a in offers))
@@ -546,15 +548,19 @@ class Researchers:
             offers=offers,
             priority=renewing,
         )
-        self.deployment = np.where(done, t, np.where(self.stranded, self.deployment, -1))
-        self.deploy_host = np.where(done, where, np.where(self.stranded, self.deploy_host, -1))
-        self.stranded &= ~done
-        # A deployment stranded too long is shut down by its owner.
-        self.stranded_months = np.where(self.stranded, self.stranded_months + 1, 0)
-        abandon = self.stranded_months > cfg.tasks.abandon_after_months
-        self.deployment[abandon], self.deploy_host[abandon] = -1, -1
-        self.stranded[abandon] = False
-        self.stranded_months[abandon] = 0
+        # Fresh arrays: whoever holds last month's state keeps it.
+        self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
+        self.stranded_months = self.stranded_months.copy()
+        kernels.settle_deployments(
+            done,
+            where,
+            t,
+            self.deployment,
+            self.deploy_host,
+            self.stranded,
+            self.stranded_months,
+            int(tk.abandon_after_months),
+        )
         self._deployed = None  # deployments changed
         return done
 
