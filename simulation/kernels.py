@@ -123,7 +123,7 @@ def preferred_offers(
     listed: np.ndarray,  # (hosters, releases) offered on this channel
     serves: np.ndarray,  # (hosters, groups) serves the group's region
     full: np.ndarray,  # (hosters,) turned someone away this month
-    felt: np.ndarray,  # (hosters, researchers) price x taste as each researcher feels it
+    felt: np.ndarray,  # (researchers, hosters) price x taste as each researcher feels it
     price: np.ndarray,  # (hosters,) USD per GPU-hour
     idx: np.ndarray,
     release: np.ndarray,
@@ -138,8 +138,8 @@ def preferred_offers(
         i, r, g = idx[k], release[k], group[idx[k]]
         best, hoster[i], charged[i] = np.inf, -1, np.inf
         for h in range(price.size):
-            if listed[h, r] and serves[h, g] and not full[h] and felt[h, i] < best:
-                best, hoster[i] = felt[h, i], h
+            if listed[h, r] and serves[h, g] and not full[h] and felt[i, h] < best:
+                best, hoster[i] = felt[i, h], h
         if hoster[i] >= 0:
             charged[i] = price[hoster[i]] * friction[i]
 

@@ -89,9 +89,8 @@ class Researchers:
         self.queue_key = u[4]  # redrawn monthly; first month uses this
         n_hosters = len(model.hosters)
         taste = rng.standard_normal((n_hosters, n))  # hoster by hoster: stable across scenarios
-        self.hoster_taste_t = np.exp(
-            cfg.market.hoster_taste_sigma * taste
-        )  # (hosters, researchers)
+        # (researchers, hosters): one researcher's tastes side by side for the hoster pick
+        self.hoster_taste = np.ascontiguousarray(np.exp(cfg.market.hoster_taste_sigma * taste).T)
         self.choice = np.full(n, -1)
         self.chose_capable = np.zeros(n, dtype=bool)  # settled for a weaker model knowingly?
         self.deployment = np.full(n, -1)  # release deployed on
@@ -222,7 +221,7 @@ class Researchers:
             self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
             self.cheapest[name] = offer.argmin(axis=0) if n_h else np.full(offer.shape[1:], -1)
         self.h_price = price
-        self.felt_t = price[:, None] * self.hoster_taste_t  # taste picks the hoster; price is paid
+        self.felt = self.hoster_taste * price  # taste picks the hoster; price is paid
         pub = m.public_hoster
         self.public_listed = (
             pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
@@ -261,7 +260,7 @@ class Researchers:
                 self.listed_by[name],
                 self.h_serves,
                 full,
-                self.felt_t,
+                self.felt,
                 self.h_price,
                 idx,
                 r,
