@@ -123,7 +123,7 @@ def preferred_offers(
     listed: np.ndarray,  # (hosters, releases) offered on this channel
     serves: np.ndarray,  # (hosters, groups) serves the group's region
     full: np.ndarray,  # (hosters,) turned someone away this month
-    felt: np.ndarray,  # (researchers, hosters) price x taste as each researcher feels it
+    taste: np.ndarray,  # (researchers, hosters) accounts, trust, latency: x price = felt price
     price: np.ndarray,  # (hosters,) USD per GPU-hour
     idx: np.ndarray,
     release: np.ndarray,
@@ -138,8 +138,9 @@ def preferred_offers(
         i, r, g = idx[k], release[k], group[idx[k]]
         best, hoster[i], charged[i] = np.inf, -1, np.inf
         for h in range(price.size):
-            if listed[h, r] and serves[h, g] and not full[h] and felt[i, h] < best:
-                best, hoster[i] = felt[i, h], h
+            felt = price[h] * taste[i, h]  # taste picks the hoster; the price is what is paid
+            if listed[h, r] and serves[h, g] and not full[h] and felt < best:
+                best, hoster[i] = felt, h
         if hoster[i] >= 0:
             charged[i] = price[hoster[i]] * friction[i]
 

@@ -202,9 +202,10 @@ class Researchers:
 
     # -- prices and venues ---------------------------------------------------------------------
     def _prepare_prices(self, rel: dict[str, np.ndarray]) -> None:
-        """This month's price tables: which hoster offers which release to which group, the
-        cheapest offer per (group, release) for planning, and each researcher's felt price
-        per hoster (price x friction x taste: accounts, trust, latency) for their own pick."""
+        """This month's price tables: which hoster offers which release to which group, each
+        hoster's price, and the cheapest offer per (group, release) for planning. A researcher
+        picks their own hoster by felt price (price x taste: accounts, trust, latency) and pays
+        price x friction (``kernels.preferred_offers``)."""
         m = self.model
         n_h = len(m.hosters)
         listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
@@ -221,7 +222,6 @@ class Researchers:
             self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
             self.cheapest[name] = offer.argmin(axis=0) if n_h else np.full(offer.shape[1:], -1)
         self.h_price = price
-        self.felt = self.hoster_taste * price  # taste picks the hoster; price is paid
         pub = m.public_hoster
         self.public_listed = (
             pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
@@ -260,7 +260,7 @@ class Researchers:
                 self.listed_by[name],
                 self.h_serves,
                 full,
-                self.felt,
+                self.hoster_taste,
                 self.h_price,
                 idx,
                 r,
