@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import kernels
-from simulation.kernels import CREDIT, LOCAL, MARKET, NONE, PUBLIC  # noqa: F401  (re-exported)
+from simulation.kernels import LOCAL, PUBLIC
 from simulation.releases import OPEN
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ TASKS = ("run", "finetune", "deploy")
 class Venue:
     """Where each requesting researcher would do a task, and what it costs them."""
 
-    kind: np.ndarray  # LOCAL / PUBLIC / CREDIT / MARKET / NONE
+    kind: np.ndarray  # kernels.LOCAL / PUBLIC / CREDIT / MARKET / NONE
     hoster: np.ndarray  # index into model.hosters, -1 for local or none
     out_of_pocket: np.ndarray  # USD from own budget
     credit: np.ndarray  # USD of public credit used
