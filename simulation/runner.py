@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from simulation.config import Config, to_dict
-from simulation.model import EcosystemModel
 
 
 def run(
@@ -20,6 +19,8 @@ def run(
     researchers: int | None = None,
 ) -> pd.DataFrame:
     """Simulate ``steps`` months (default: the config's) and return the metrics table."""
+    from simulation.model import EcosystemModel  # noqa: PLC0415  (Mesa and numba load on use)
+
     model = EcosystemModel(config, rng=seed, researchers=researchers)
     for _ in range(steps if steps is not None else config.simulation.steps):
         model.step()

@@ -78,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from simulation.batch.executors import prestart  # noqa: PLC0415
+
+    prestart(args.scheduler)
     from simulation.batch.command import run_batch  # noqa: PLC0415  (heavy imports)
 
     return run_batch(args)

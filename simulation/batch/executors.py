@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -61,9 +62,17 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # Import the model once in the fork server, so that each worker forked from it starts warm.
-    context.set_forkserver_preload(["simulation.batch.worker", "simulation.runner"])
+    # Load the model once in the fork server, so that each worker forked from it starts warm.
+    context.set_forkserver_preload(["simulation.batch.worker", "simulation.model"])
     return context
+
+
+def prestart(scheduler: str | None) -> None:
+    """Start the fork server now: it loads the model while this process is still importing
+    and planning, instead of after, when the workers are first needed."""
+    if scheduler is None and sys.platform.startswith("linux"):
+        _mp_context()
+        multiprocessing.forkserver.ensure_running()
 
 
 @contextmanager
