@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from simulation.releases import CLOSED
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from simulation.model import EcosystemModel
     from simulation.researchers import Outcome
 
@@ -145,6 +146,8 @@ class MetricsCollector:
         return row
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd  # noqa: PLC0415  (commands that only name metrics skip pandas)
+
         df = pd.DataFrame(self.columns)
         df.insert(0, "step", np.asarray(self.steps, dtype=np.int64))
         return df

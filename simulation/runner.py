@@ -6,10 +6,12 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from simulation.config import Config, to_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def run(
