@@ -104,16 +104,12 @@ class Researchers:
         self._public_asked = dict.fromkeys(TASKS, 0)
         self._public_served = dict.fromkeys(TASKS, 0)
         self.outcome: Outcome | None = None
-        self._deployed: np.ndarray | None = None  # (hosters, releases), until deployments change
 
     def deployed_on(self, hoster: int) -> np.ndarray:
         """Whether each release has a healthy deployment at ``hoster``."""
-        shape = (len(self.model.hosters), len(self.model.releases))
-        if self._deployed is None or self._deployed.shape != shape:  # one pass for all hosters
-            self._deployed = np.zeros(shape, dtype=bool)
-            ok = (self.deploy_host >= 0) & ~self.stranded
-            self._deployed[self.deploy_host[ok], self.deployment[ok]] = True
-        return self._deployed[hoster]
+        on = np.zeros(len(self.model.releases), dtype=bool)
+        on[self.deployment[(self.deploy_host == hoster) & ~self.stranded]] = True
+        return on
 
     # -- monthly step --------------------------------------------------------------------------
     def step(self) -> Outcome:
@@ -547,7 +543,7 @@ class Researchers:
             offers=offers,
             priority=renewing,
         )
-        # Fresh arrays: whoever holds last month's state keeps it.
+        # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
         self.stranded_months = self.stranded_months.copy()
         kernels.settle_deployments(
@@ -560,7 +556,6 @@ class Researchers:
             self.stranded_months,
             int(tk.abandon_after_months),
         )
-        self._deployed = None  # deployments changed
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:
