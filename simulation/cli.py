@@ -154,6 +154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = resolve(args)
     check_out_dir(args.out)
+    import simulation.model  # noqa: F401, PLC0415  (before the clock: "done in" is the run)
+
     steps, n = config.simulation.steps, config.simulation.researchers
     print(
         f"running {scenario_path(args.scenario).stem}: {n:,} researchers, {steps} months, "
