@@ -122,8 +122,10 @@ class Researchers:
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
         #    (they notice; who knowingly settled for a weaker one does not), and a random few.
-        gone = (self.choice >= 0) & ~np.isin(self.choice, m.candidates)
         current = np.where(self.choice >= 0, self.choice, 0)
+        is_candidate = np.zeros(n_rel, dtype=bool)
+        is_candidate[m.candidates] = True
+        gone = (self.choice >= 0) & ~is_candidate[current]
         outdated = self.chose_capable & (
             self._effective_capability(rel, current) < m.capable_threshold
         )
@@ -209,7 +211,11 @@ class Researchers:
         self.h_serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
         price = np.array([h.price for h in m.hosters])
         kinds = {"market": m.commercial_index, "credit": m.credit_index}
-        self.listed_by = {k: listed & np.isin(np.arange(n_h), v)[:, None] for k, v in kinds.items()}
+        self.listed_by = {}
+        for name, hosters in kinds.items():
+            kind = np.zeros((n_h, 1), dtype=bool)
+            kind[hosters] = True
+            self.listed_by[name] = listed & kind
         self.best, self.cheapest = {}, {}  # per (group, release): lowest price and its hoster
         for name, lst in self.listed_by.items():  # (hosters, groups, releases) -> min over hosters
             offer = np.where(
