@@ -117,6 +117,7 @@ class Researchers:
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
+        self.need_mem, self.need_hours = self._task_needs(rel["params_b"])
         credit = self._credits()
 
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
@@ -137,8 +138,7 @@ class Researchers:
 
         # 2. Run the chosen model; whoever is turned away re-plans once without the public
         #    hoster (plan B) and tries again.
-        run_mem = rel["params_b"] * cfg.tasks.run_memory_gb_per_b
-        run_hours = rel["params_b"] * cfg.tasks.run_gpu_hours_per_b
+        run_mem, run_hours = self.need_mem[0], self.need_hours[0]
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
         offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
@@ -174,8 +174,8 @@ class Researchers:
             "finetune",
             wants_ft,
             rr,
-            rel["params_b"] * cfg.tasks.finetune_memory_gb_per_b,
-            rel["params_b"] * cfg.tasks.finetune_gpu_hours_per_b,
+            self.need_mem[1],
+            self.need_hours[1],
             money,
             credit,
             allow_local=rel["weights"],
@@ -445,20 +445,8 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         cand = m.candidates
-        a, t = cfg.adoption, cfg.tasks
-        params = rel["params_b"][cand]
+        a = cfg.adoption
         terms = self._licence_allows(rel)
-        gpus = np.ceil(params * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        mem = np.outer(
-            [t.run_memory_gb_per_b, t.finetune_memory_gb_per_b, t.deploy_memory_gb_per_b], params
-        )
-        hours = np.stack(
-            [
-                params * t.run_gpu_hours_per_b,
-                params * t.finetune_gpu_hours_per_b,
-                gpus * t.deploy_hours_per_month,
-            ]
-        )
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
@@ -466,8 +454,8 @@ class Researchers:
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
         chosen, self.chose_capable[idx] = kernels.choose_models(
-            mem,
-            hours,
+            np.ascontiguousarray(self.need_mem[:, cand]),
+            np.ascontiguousarray(self.need_hours[:, cand]),
             rel["weights"][cand],
             terms["finetune"][cand],
             terms["max_users"][cand],
@@ -495,6 +483,27 @@ class Researchers:
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
+    def _task_needs(self, params_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Memory (GB) and GPU-hours a month that running, fine-tuning and deploying each
+        release needs: (3, releases) each. A deployment rents whole GPUs all month."""
+        t = self.model.config.tasks
+        gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        mem = np.stack(
+            [
+                params_b * t.run_memory_gb_per_b,
+                params_b * t.finetune_memory_gb_per_b,
+                params_b * t.deploy_memory_gb_per_b,
+            ]
+        )
+        hours = np.stack(
+            [
+                params_b * t.run_gpu_hours_per_b,
+                params_b * t.finetune_gpu_hours_per_b,
+                gpus * t.deploy_hours_per_month,
+            ]
+        )
+        return mem, hours
+
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         lic = self.model.config.licences
         ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
@@ -510,9 +519,7 @@ class Researchers:
         whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
         paying ``migration_cost_months`` of hosting on top, before it serves again."""
         tk = self.model.config.tasks
-        gpus = np.ceil(rel["params_b"] * tk.deploy_memory_gb_per_b / tk.gpu_memory_gb)
-        hours = gpus * tk.deploy_hours_per_month
-        mem = rel["params_b"] * tk.deploy_memory_gb_per_b
+        mem, hours = self.need_mem[2], self.need_hours[2]
         target, surcharge, renewing = kernels.plan_deployments(
             self.deployment,
             self.deploy_host,
