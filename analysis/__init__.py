@@ -1,7 +1,10 @@
-"""Analysis of batch results: load, compare policies, plot outcome curves, report, experiments.
+"""Analysis of batch results, by concern: ``results`` (load, compare, plot, report), the
+``experiment`` (claims judged as paired comparisons) and ``fitting`` (targets, validate,
+calibrate, sensitivity). Dependencies point one way: experiment | fitting -> results ->
+simulation.batch -> the model.
 
-The names below are imported lazily (PEP 562), so ``run.py list`` and the command-line parser,
-which import :mod:`analysis.cli`, do not pay for pandas, scipy or matplotlib.
+The names below are imported lazily (PEP 562), so the command-line parser does not pay for
+pandas, scipy or matplotlib.
 
 Typical notebook use::
 
@@ -17,29 +20,32 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "AnalysisError": "analysis.results",
-    "Results": "analysis.results",
-    "load_batch": "analysis.results",
-    "from_frame": "analysis.results",
-    "add_derived": "analysis.derived",
-    "t_interval": "analysis.stats",
-    "compare": "analysis.comparison",
-    "compare_markdown": "analysis.comparison",
-    "write_compare": "analysis.comparison",
-    "scenario_colours": "analysis.plots",
-    "plot_metric": "analysis.plots",
-    "plot_access_grid": "analysis.plots",
-    "plot_access_gap": "analysis.plots",
-    "plot_capture": "analysis.plots",
-    "plot_downloads": "analysis.plots",
-    "plot_curves": "analysis.plots",
-    "write_figures": "analysis.plots",
-    "write_report": "analysis.report",
-    "run_batch": "analysis.runs",
-    "load_experiment": "analysis.claims",
-    "evaluate": "analysis.verdicts",
-    "verdict": "analysis.verdicts",
-    "run_experiment": "analysis.experiment",
+    "AnalysisError": "analysis.results.load",
+    "Results": "analysis.results.load",
+    "load_batch": "analysis.results.load",
+    "from_frame": "analysis.results.load",
+    "add_derived": "analysis.results.derived",
+    "t_interval": "analysis.results.stats",
+    "compare": "analysis.results.compare",
+    "compare_markdown": "analysis.results.compare",
+    "write_compare": "analysis.results.compare",
+    "scenario_colours": "analysis.results.plots",
+    "plot_metric": "analysis.results.plots",
+    "plot_access_grid": "analysis.results.plots",
+    "plot_access_gap": "analysis.results.plots",
+    "plot_capture": "analysis.results.plots",
+    "plot_downloads": "analysis.results.plots",
+    "plot_curves": "analysis.results.plots",
+    "write_figures": "analysis.results.plots",
+    "write_report": "analysis.results.report",
+    "run_batch": "analysis.results.runs",
+    "load_experiment": "analysis.experiment.claims",
+    "evaluate": "analysis.experiment.verdicts",
+    "verdict": "analysis.experiment.verdicts",
+    "run_experiment": "analysis.experiment.run",
+    "run_validation": "analysis.fitting.validate",
+    "run_calibration": "analysis.fitting.calibrate",
+    "run_sensitivity": "analysis.fitting.sensitivity",
 }
 
 __all__ = sorted(_EXPORTS)

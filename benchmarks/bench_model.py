@@ -36,7 +36,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from simulation.runner import code_revision
+from simulation.provenance import code_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"

@@ -7,7 +7,7 @@ checked before anything runs: an unknown key, a wrong type or an impossible valu
 
 from __future__ import annotations
 
-import difflib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from simulation.errors import UsageError, did_you_mean
+
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 STAGES = ("pretraining", "inference", "posttraining", "deployment", "data")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -34,7 +36,7 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A scenario or override that cannot be used; the message is one line for the user."""
 
 
@@ -429,10 +431,7 @@ def _child_schema(schema_node: Any, part: str) -> Any:
 
 
 def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
-    if not close:
-        close = [o for o in options if o.startswith(word) or word.startswith(o)][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(word, options, cutoff=0.5)
 
 
 def _describe(err: ValidationError, tree: dict) -> str:
@@ -458,4 +457,30 @@ def _fields_at(loc: tuple, tree: dict) -> list[str]:
 
 
 def to_dict(config: Config) -> dict[str, Any]:
+    """The config as plain JSON-able data (the form batches store and workers receive)."""
     return config.model_dump(mode="json")
+
+
+def toml_text(value: Any) -> str:
+    """``value`` written as a TOML value, so ``--set KEY=<text>`` reads it back unchanged.
+
+    Raises:
+        ConfigError: a value TOML cannot hold (None, an arbitrary object).
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} as a TOML value")

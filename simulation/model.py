@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
 
 from simulation.agents import Hoster, Lab, PublicInstitution
-from simulation.config import Config, Event, HosterKind
-from simulation.metrics import MetricsCollector
+from simulation.collector import MetricsCollector
+from simulation.config import (
+    Config,
+    ConfigError,
+    Event,
+    HosterKind,
+    apply_override,
+    load_scenario,
+    to_dict,
+    validate,
+)
 from simulation.releases import ReleaseRegistry
 from simulation.researchers import Researchers
+
+if TYPE_CHECKING:
+    from simulation.researchers import Outcome
 
 # A lab's own API: a commercial hoster whose capacity and markup come from the lab's kind.
 API = HosterKind(kind="commercial", count=0, capacity_gpu_hours_per_month=0.0, markup=1.0)
@@ -24,12 +38,71 @@ class EcosystemModel(mesa.Model):
     release -> hosters set prices, capacity and listings -> researchers choose, run, fine-tune,
     deploy and contribute -> hosters and institution close the month -> usage data flows ->
     labs absorb the commons -> metrics.
+
+    Build it from a scenario name and keyword overrides, Mesa style, or from a loaded config::
+
+        EcosystemModel(scenario="public_option", researchers=1000, rng=0,
+                       public__budget_usd_per_month=1e7)
+        EcosystemModel(simulation.load_scenario("market"), rng=0)
+
+    so ``mesa.batch_run(EcosystemModel, parameters={"scenario": [...], ...}, rng=[...])`` and
+    ``model.run_model()`` work. One step is one month; ``running`` turns False once the
+    config's ``simulation.steps`` months have run, but ``step()`` itself never refuses a month.
+
+    Attributes:
+        config (Config): The validated scenario configuration (overrides applied).
+        scenario_name (str | None): The scenario name or path the model was built from, or None
+            when it was given a config. (``scenario`` itself is Mesa's scenario object.)
+        month (int): Months simulated so far; during a step, the month being simulated (from
+            0). Equal to Mesa's ``steps`` after each step.
+        running (bool): True until ``config.simulation.steps`` months have run.
+        datacollector (MetricsCollector): The monthly metrics, a ``mesa.DataCollector``.
+        outcome (Outcome | None): What the researchers did in the last month simulated.
+        labs (list[Lab]): The labs, in config order.
+        hosters (list[Hoster]): Commercial hosters, then labs' APIs, then public hosters.
+        institution (PublicInstitution | None): The public institution, if it has a budget.
+        researchers (Researchers): The researcher population (arrays, not Mesa agents).
+        releases (ReleaseRegistry): Every model released so far.
     """
 
-    def __init__(self, config: Config, rng: int | None = None, researchers: int | None = None):
-        super().__init__(rng=rng)
+    def __init__(
+        self,
+        config: Config | None = None,
+        rng: int | np.random.SeedSequence | np.random.Generator | None = None,
+        researchers: int | None = None,
+        *,
+        scenario: str | Path | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Build the world of a scenario at month 0.
+
+        Args:
+            config: A loaded scenario (``simulation.load_scenario``). Give this or ``scenario``;
+                with neither, the ``market`` scenario is used.
+            rng: Seed or generator for all randomness (Mesa's ``rng``); None draws fresh entropy.
+            researchers: Simulated researchers; None keeps ``config.simulation.researchers``.
+            scenario: A scenario name in scenarios/ or a path to a scenario TOML file.
+            **overrides: Config values to change, dotted keys spelled with ``__``:
+                ``public__budget_usd_per_month=1e7`` sets ``public.budget_usd_per_month``.
+                They apply to ``config`` or to the scenario loaded.
+
+        Raises:
+            ConfigError: If the config is not a ``Config``, both a config and a scenario are
+                given, the scenario is unknown, an override names an unknown key or gives an
+                invalid value, or ``researchers`` is not a whole number of at least 1.
+        """
+        config, name = _configure(config, scenario, overrides)
+        if researchers is not None and (
+            isinstance(researchers, bool)
+            or not isinstance(researchers, int | np.integer)
+            or researchers < 1
+        ):
+            raise ConfigError(f"researchers must be a whole number >= 1, got {researchers!r}")
+        super().__init__(rng=rng)  # not our scenario: Mesa's ``scenario`` is its own object
+        self.scenario_name = name
         self.config = config
         self.month = 0
+        self.outcome: Outcome | None = None
         pop_rng, lab_rng, dyn_rng, inst_rng = self.rng.spawn(4)
         self.releases = ReleaseRegistry()
         self.frontier = -math.inf
@@ -74,7 +147,12 @@ class EcosystemModel(mesa.Model):
         self.events_by_month: dict[int, list[Event]] = {}
         for e in config.events:
             self.events_by_month.setdefault(e.month, []).append(e)
-        self.metrics = MetricsCollector(self)
+        self.datacollector = MetricsCollector(self)
+
+    @property
+    def metrics(self) -> MetricsCollector:
+        """The monthly metrics: another name for ``datacollector``."""
+        return self.datacollector
 
     def _index_hosters(self) -> None:
         cfg = self.config.public
@@ -89,6 +167,7 @@ class EcosystemModel(mesa.Model):
 
     @property
     def public_hoster(self) -> Hoster | None:
+        """The public hoster, if the scenario has one."""
         return self.hosters[self.public_index] if self.public_index >= 0 else None
 
     @property
@@ -108,11 +187,22 @@ class EcosystemModel(mesa.Model):
         return self.standard - self.config.capability.capable_gap
 
     def public_hoster_capacity(self, pools: dict[str, float]) -> None:
+        """Give the public hoster (if any) this month's GPU-hour pools.
+
+        Args:
+            pools: GPU-hours by pool name.
+        """
         if self.public_hoster is not None:
             self.public_hoster.set_pools(pools)
 
     # -- schedule ------------------------------------------------------------------------------
     def step(self) -> None:
+        """Simulate one month and collect its metrics.
+
+        Mesa wraps this method: calling ``model.step()`` also advances ``model.steps`` and
+        ``model.time``. It runs a month even after ``running`` has turned False, so callers
+        may run more months than the config's ``simulation.steps``.
+        """
         for event in self.events_by_month.get(self.month, []):
             self.apply_event(event)
         self.commons_inflow = 0.0
@@ -127,15 +217,16 @@ class EcosystemModel(mesa.Model):
         self._grow_popularity()
         for hoster in self.hosters:
             hoster.step()
-        outcome = self.researchers.step()
+        self.outcome = self.researchers.step()
         for hoster in self.hosters:
             hoster.close_month()
         if self.institution is not None:
             self.institution.close_month()
         self._flow_public_data()
         self._absorb_commons()
-        self.metrics.collect(outcome)
+        self.datacollector.collect(self)
         self.month += 1
+        self.running = self.month < self.config.simulation.steps
 
     def _grow_popularity(self) -> None:
         """Last month's users per release, with a lab's brand carried to its new releases."""
@@ -177,6 +268,11 @@ class EcosystemModel(mesa.Model):
 
     # -- events --------------------------------------------------------------------------------
     def apply_event(self, e: Event) -> None:
+        """Apply a scheduled event (licence revocation, delisting, price shock, ...).
+
+        Args:
+            e: The event, due this month.
+        """
         if e.type == "licence_revocation":
             labs = [lab for lab in self.labs if lab.kind == e.lab_kind]
             if labs:
@@ -195,3 +291,44 @@ class EcosystemModel(mesa.Model):
             self.price_shock *= e.factor
         elif e.type == "budget_cut" and self.institution is not None:
             self.institution.budget *= e.factor
+
+
+def _configure(
+    config: Config | None, scenario: str | Path | None, overrides: dict[str, Any]
+) -> tuple[Config, str | None]:
+    """The config a model is built from, and the scenario name it came from (None if given).
+
+    Args:
+        config: A loaded config, or None.
+        scenario: A scenario name or path, or None.
+        overrides: Keyword overrides, dotted keys spelled with ``__``.
+
+    Returns:
+        The validated config with the overrides applied, and the scenario name or None.
+
+    Raises:
+        ConfigError: For a non-Config config, both config and scenario, or a bad override.
+    """
+    dotted = {key.replace("__", "."): value for key, value in overrides.items()}
+    if config is not None:
+        if scenario is not None:
+            raise ConfigError("give a config or a scenario, not both")
+        if not isinstance(config, Config):
+            raise ConfigError(
+                f"config must be a simulation.config.Config, got {type(config).__name__}; "
+                "load one with simulation.load_scenario() or pass scenario=<name>"
+            )
+        if not dotted:
+            return config, None
+        tree = to_dict(config)
+        for key, value in dotted.items():
+            tree = apply_override(tree, key, value, source="override")
+        shown = ", ".join(f"{key}={value!r}" for key, value in dotted.items())
+        return validate(tree, source=f"override {shown}"), None
+    if scenario is None:
+        scenario = "market"
+    if not isinstance(scenario, str | Path):
+        raise ConfigError(
+            f"scenario must be a scenario name or a path to a TOML file, got {scenario!r}"
+        )
+    return load_scenario(scenario, dotted or None, option="override"), str(scenario)

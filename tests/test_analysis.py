@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 
 import analysis
-from analysis.comparison import compare, compare_markdown, windows
-from analysis.derived import add_derived, parse
-from analysis.plots import plot_curves, save, scenario_colours, write_figures
-from analysis.results import AnalysisError, from_frame, load_batch
-from analysis.stats import t_interval
-from simulation.cli import main
+from analysis.results.compare import compare, compare_markdown, windows
+from analysis.results.derived import add_derived, parse
+from analysis.results.load import AnalysisError, from_frame, load_batch
+from analysis.results.plots import plot_curves, save, scenario_colours, write_figures
+from analysis.results.stats import t_interval
+from cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 T3 = 3.182446305284263  # Student t, 97.5% quantile, 3 degrees of freedom (tables)

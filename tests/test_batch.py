@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli import main
+from cli.options import parse_sweep, split_values
 from simulation import load_scenario, run
 from simulation.batch import executors
-from simulation.batch.plan import build_plan, parse_sweeps, replicate_seeds, split_values
+from simulation.batch.plan import RunSettings, build_plan, replicate_seeds
 from simulation.batch.store import Manifest, read_manifest
 from simulation.batch.worker import FAIL_RUN_IDS_ENV
-from simulation.cli import UsageError, main
+from simulation.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--steps", "6", "--researchers", "200"]
@@ -64,18 +66,15 @@ def test_sweep_values_split_at_top_level_commas_only():
         "{x = 1, y = 2}",
     ]
     groups = 'public.eligible_groups=["global_south"],["well_funded","global_south"]'
-    (sweep,) = parse_sweeps([groups])
-    assert sweep.values == (["global_south"], ["well_funded", "global_south"])
+    sweep = parse_sweep([groups])
+    assert sweep == {"public.eligible_groups": [["global_south"], ["well_funded", "global_south"]]}
 
 
 def test_several_sweeps_form_a_full_factorial_with_validated_values():
     plan = build_plan(
         ["market", "public_option"],
-        sweep_items=[
-            "adoption.review_probability=0.1,0.2",
-            "public.budget_usd_per_month=0,1e7,2e7",
-        ],
-        replicates=2,
+        RunSettings(replicates=2),
+        {"adoption.review_probability": [0.1, 0.2], "public.budget_usd_per_month": [0, 1e7, 2e7]},
     )
     assert len(plan.points) == 2 * 2 * 3 and len(plan.runs) == 2 * 2 * 3 * 2
     assert len({r.run_id for r in plan.runs}) == len(plan.runs)
@@ -84,10 +83,11 @@ def test_several_sweeps_form_a_full_factorial_with_validated_values():
 
 
 def test_fingerprint_is_the_plan_not_how_it_runs():
-    a = build_plan(["market"], sweep_items=SWEEP[1:], replicates=2)
-    assert a.fingerprint == build_plan(["market"], sweep_items=SWEEP[1:], replicates=2).fingerprint
-    assert a.fingerprint != build_plan(["market"], sweep_items=SWEEP[1:], replicates=3).fingerprint
-    assert a.fingerprint != build_plan(["market"], replicates=2, seed=1).fingerprint
+    sweep = parse_sweep(SWEEP[1:])
+    a = build_plan(["market"], RunSettings(replicates=2), sweep)
+    assert a.fingerprint == build_plan(["market"], RunSettings(replicates=2), sweep).fingerprint
+    assert a.fingerprint != build_plan(["market"], RunSettings(replicates=3), sweep).fingerprint
+    assert a.fingerprint != build_plan(["market"], RunSettings(replicates=2, seed=1)).fingerprint
 
 
 def test_replicate_seeds_come_from_one_seed_sequence():

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import simulation
-from analysis.batch_points import open_runner
-from analysis.calibrate import (
+from analysis.fitting.calibrate import (
     FITTED_FILE,
     Parameter,
     best,
@@ -20,9 +19,11 @@ from analysis.calibrate import (
     round_sig,
     search,
 )
-from analysis.targets import Target, TargetSet, load_targets
-from simulation.batch.plan import replicate_seeds
-from simulation.cli import main
+from analysis.fitting.points import open_runner
+from analysis.fitting.targets import Target, TargetSet, load_targets
+from cli import main
+from simulation.batch.engine import Execution
+from simulation.batch.plan import RunSettings, replicate_seeds
 from simulation.config import SCENARIO_DIR
 
 
@@ -82,9 +83,9 @@ def test_recovers_parameters_from_the_models_own_output(tmp_path):
         Parameter(("market.gpu_cost_decline_per_year",), 0.05, 0.45),
         Parameter(("labs.frontier_closed.income_growth_per_year",), 1.5, 3.0),
     ]
-    with open_runner("market", workers=2, **TINY) as runner:
+    with open_runner("market", RunSettings(**TINY), Execution(workers=2)) as runner:
         fit = calibrate(runner, targets, params, budget=32, margin=0.5, out=tmp_path,
-                        command="test", say=lambda _: None)  # fmt: skip
+                        say=lambda _: None)  # fmt: skip
     assert fit.values["market.gpu_cost_decline_per_year"] == pytest.approx(0.15, abs=0.04)
     assert fit.values["labs.frontier_closed.income_growth_per_year"] == pytest.approx(2.0, abs=0.25)
 

@@ -12,7 +12,7 @@ import pytest
 from helpers import REPO, SIX
 
 import simulation
-from simulation.cli import main
+from cli import main
 from simulation.config import validate
 
 BAD_FILES = {

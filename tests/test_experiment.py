@@ -14,10 +14,8 @@ import pandas as pd
 import pytest
 from test_analysis import BASE, DELTA, T3, synthetic
 
-from analysis.claims import load_experiment, resolve_window
-from analysis.derived import add_derived
-from analysis.results import AnalysisError, from_frame
-from analysis.verdicts import (
+from analysis.experiment.claims import load_experiment, resolve_window
+from analysis.experiment.verdicts import (
     HIGHER,
     INCONCLUSIVE,
     LOWER,
@@ -31,7 +29,9 @@ from analysis.verdicts import (
     evaluate,
     verdict,
 )
-from simulation.cli import main
+from analysis.results.derived import add_derived
+from analysis.results.load import AnalysisError, from_frame
+from cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 S, N, U = SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE  # U: undecided

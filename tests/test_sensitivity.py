@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from helpers import REPO
 
-from analysis.sensitivity import Param, ranked_table, sensitivity, write_outputs
-from simulation.cli import main
+from analysis.fitting.sensitivity import Param, ranked_table, sensitivity, write_outputs
+from cli import main
 
 PI = float(np.pi)
 

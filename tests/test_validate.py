@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.targets import (
+from analysis.fitting.targets import (
     TARGETS_FILE,
     Target,
     TargetSet,
@@ -17,8 +17,8 @@ from analysis.targets import (
     open_lag_months,
     t_interval,
 )
-from analysis.validate import format_table, validate
-from simulation.cli import main
+from analysis.fitting.validate import format_table, validate
+from cli import main
 from simulation.config import ConfigError
 
 

@@ -1,86 +1,54 @@
-"""``python run.py batch``: every scenario x sweep point x replicate, in parallel, resumable.
+"""Batches: every scenario x sweep point x replicate, in parallel, resumable; a Python API.
 
-Modules, one job each: ``plan`` (what to run, validated; seeds; fingerprint), ``worker`` (one run
-in a worker process), ``executors`` (local processes or Dask), ``execute`` (feeding runs to an
-executor), ``store`` (the batch directory and its manifest), ``combine`` (the long table),
-``progress`` (bar or lines) and ``command`` (the command itself). This module only registers the
-command line, so ``run.py list`` stays fast.
+Typical use::
+
+    from simulation.batch import Execution, RunSettings, build_plan, run_batch
+
+    plan = build_plan(
+        ["market", "public_option"],
+        RunSettings(replicates=5, steps=60, researchers=2000),
+        sweep={"public.budget_usd_per_month": [1e7, 2e7]},
+    )
+    summary = run_batch(plan, "results/mine", Execution(workers=2))
+    summary.results  # results/mine/results.parquet
+
+Modules, one job each: ``plan`` (what to run, validated; seeds; fingerprint), ``engine`` (run or
+resume a plan; batch.json), ``worker`` (one run in a worker process), ``executors`` (local
+processes or Dask), ``execute`` (feeding runs to an executor), ``store`` (the batch directory
+and its manifest), ``layout`` (file names and table layout), ``combine`` (the long table) and
+``progress`` (bar or lines). Names are imported on first use, so importing this package is cheap.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
+import importlib
+from typing import Any
 
-from simulation.cli import non_negative_int, positive_int
+_EXPORTS = {
+    "RunSettings": "simulation.batch.plan",
+    "Plan": "simulation.batch.plan",
+    "build_plan": "simulation.batch.plan",
+    "design_plan": "simulation.batch.plan",
+    "replicate_seeds": "simulation.batch.plan",
+    "Execution": "simulation.batch.engine",
+    "BatchSummary": "simulation.batch.engine",
+    "BatchInterrupted": "simulation.batch.engine",
+    "run_batch": "simulation.batch.engine",
+    "failure_report": "simulation.batch.engine",
+    "default_workers": "simulation.batch.executors",
+    "open_pool": "simulation.batch.executors",
+}
 
-DEFAULT_OUT = Path("results/batch")
-DEFAULT_REPLICATES = 10
-
-
-def default_workers() -> int:
-    """The CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``batch`` subcommand to run.py's parser."""
-    p = sub.add_parser(
-        "batch",
-        help="run scenarios x sweep points x replicates in parallel, resumable",
-        description="Run every scenario x sweep point x replicate; rerun the same command to "
-        "resume. Results: DIR/results.parquet and DIR/batch.json.",
-    )
-    p.set_defaults(func=cmd_batch)
-    p.add_argument("scenario", nargs="+", help="names in scenarios/ or paths to TOML files")
-    p.add_argument(
-        "--replicates",
-        type=positive_int,
-        default=DEFAULT_REPLICATES,
-        help=f"replicates per scenario and sweep point (default: {DEFAULT_REPLICATES})",
-    )
-    p.add_argument(
-        "--seed", type=non_negative_int, default=0, help="root of the replicate seeds (default: 0)"
-    )
-    p.add_argument("--steps", type=positive_int, help="months to simulate (default: the config's)")
-    p.add_argument("--researchers", type=positive_int, help="population size (default: config's)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
-    p.add_argument(
-        "--sweep",
-        action="append",
-        metavar="KEY=V1,V2,...",
-        help="values to sweep a config key over; several --sweep form a full factorial",
-    )
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        default=default_workers(),
-        help="local worker processes, or workers of --scheduler local (default: the CPU count)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="'local' for a local Dask cluster, or tcp://HOST:PORT of a running Dask scheduler",
-    )
-    p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"batch directory (default: {DEFAULT_OUT})"
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="discard the batch files in --out (plan, manifest, shards, results) and start anew",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress and no summary lines")
+__all__ = sorted(_EXPORTS)
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from simulation.batch.executors import prestart  # noqa: PLC0415
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'simulation.batch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
 
-    prestart(args.scheduler)
-    from simulation.batch.command import run_batch  # noqa: PLC0415  (heavy imports)
 
-    return run_batch(args)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

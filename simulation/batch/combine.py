@@ -9,14 +9,14 @@ the table has the union, with nulls where a scenario has no such metric.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.batch.plan import ID_COLUMNS
+from simulation.batch.layout import ID_COLUMNS, STEP
+from simulation.files import atomic_path
 
 BUFFER_ROWS = 65_536  # rows per row group in the combined file
 
@@ -24,28 +24,20 @@ BUFFER_ROWS = 65_536  # rows per row group in the combined file
 def combine(shards: Sequence[Path], sweep_keys: Sequence[str], out: Path) -> int:
     """Write ``out`` (atomically) from ``shards`` in the given order; return the row count."""
     schema = _schema([pq.read_schema(p) for p in shards], sweep_keys)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     rows = 0
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            buffer: list[pa.Table] = []
-            buffered = 0
-            for path in shards:
-                table = _conform(pq.read_table(path), schema)
-                buffer.append(table)
-                buffered += table.num_rows
-                if buffered >= BUFFER_ROWS:
-                    writer.write_table(pa.concat_tables(buffer))
-                    rows, buffer, buffered = rows + buffered, [], 0
-            if buffer:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        buffer: list[pa.Table] = []
+        buffered = 0
+        for path in shards:
+            table = _conform(pq.read_table(path), schema)
+            buffer.append(table)
+            buffered += table.num_rows
+            if buffered >= BUFFER_ROWS:
                 writer.write_table(pa.concat_tables(buffer))
-                rows += buffered
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                rows, buffer, buffered = rows + buffered, [], 0
+        if buffer:
+            writer.write_table(pa.concat_tables(buffer))
+            rows += buffered
     return rows
 
 
@@ -53,7 +45,7 @@ def _schema(schemas: list[pa.Schema], sweep_keys: Sequence[str]) -> pa.Schema:
     """Identifying columns first (scenario, replicate, seed, sweep keys, step), then the metrics
     in order of first appearance."""
     unified = pa.unify_schemas(schemas, promote_options="permissive")
-    front = [*ID_COLUMNS, *sweep_keys, "step"]
+    front = [*ID_COLUMNS, *sweep_keys, STEP]
     names = front + [n for s in schemas for n in s.names if n not in front]
     order = list(dict.fromkeys(names))
     return pa.schema([unified.field(n) for n in order])

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from simulation.batch.executors import Pool
 from simulation.batch.plan import RunSpec
-from simulation.batch.worker import Outcome, Task, execute, one_line
+from simulation.batch.worker import RunOutcome, Task, execute, one_line
 
 BROKEN = (
     "BrokenProcessPool: a worker process died (killed or out of memory) with this run in flight"
@@ -26,10 +26,10 @@ def run_all(
     runs: Iterable[RunSpec],
     pool: Pool,
     make_task: Callable[[RunSpec], Task],
-    on_outcome: Callable[[RunSpec, Outcome], None],
+    on_outcome: Callable[[RunSpec, RunOutcome], None],
 ) -> None:
     pending = deque(runs)
-    in_flight: dict[Future[Outcome], RunSpec] = {}
+    in_flight: dict[Future[RunOutcome], RunSpec] = {}
     while pending or in_flight:
         while pending and len(in_flight) < pool.capacity:
             spec = pending.popleft()
@@ -50,11 +50,11 @@ def run_all(
                 pool.restart()
 
 
-def _outcome(future: Future[Outcome], spec: RunSpec) -> tuple[Outcome, bool]:
+def _outcome(future: Future[RunOutcome], spec: RunSpec) -> tuple[RunOutcome, bool]:
     """The run's outcome, and whether the process pool broke."""
     try:
         return future.result(), False
     except BrokenProcessPool:
-        return Outcome(spec.run_id, False, 0.0, BROKEN), True
+        return RunOutcome(spec.run_id, False, 0.0, BROKEN), True
     except Exception as e:  # the executor's own failure (e.g. Dask lost the worker)
-        return Outcome(spec.run_id, False, 0.0, one_line(e)), False
+        return RunOutcome(spec.run_id, False, 0.0, one_line(e)), False

@@ -18,10 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from simulation.batch import worker
-from simulation.cli import UsageError
+from simulation.errors import UsageError
 
 CONNECT_TIMEOUT_S = 5.0
 DASK_HINT = "install the [distributed] extra: pip install 'open-model-ecosystem[distributed]'"
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -63,7 +71,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # Load the model once in the fork server, so that each worker forked from it starts warm.
-    context.set_forkserver_preload(["simulation.batch.worker", "simulation.model"])
+    context.set_forkserver_preload(
+        ["simulation.batch.worker", "simulation.model", "pyarrow.parquet", "pandas"]
+    )
     return context
 
 

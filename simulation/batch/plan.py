@@ -4,6 +4,10 @@ Every scenario x sweep point config is resolved and validated here, so a typo in
 sweep point is an error before a directory is created or a worker started. Replicate seeds come
 from one ``numpy.random.SeedSequence`` and are shared by every scenario and sweep point (common
 random numbers), so policy differences within a replicate are paired.
+
+Two shapes of plan: :func:`build_plan` crosses scenarios with a full-factorial sweep (what
+``run.py batch`` runs); :func:`design_plan` runs one scenario at a list of design points (what
+validation, calibration and sensitivity analysis run).
 """
 
 from __future__ import annotations
@@ -12,61 +16,124 @@ import hashlib
 import itertools
 import json
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulation.cli import UsageError, parse_set, parse_value
+from simulation.batch.layout import ID_COLUMNS, STEP
 from simulation.config import (
     ConfigError,
     apply_override,
     load_scenario,
     scenario_path,
     to_dict,
+    toml_text,
     validate,
 )
+from simulation.errors import UsageError
 from simulation.metrics import metric_names
 
 PLAN_FORMAT = 1  # bump when the meaning of a plan (and so of its fingerprint) changes
-ID_COLUMNS = ("scenario", "replicate", "seed")  # then one column per sweep key, then step
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """One ``--sweep KEY=V1,V2,...`` option: the values as typed and as parsed."""
+class RunSettings:
+    """What every run of a batch shares, apart from its scenario and sweep point.
 
-    key: str
-    texts: tuple[str, ...]
-    values: tuple[Any, ...]
+    Attributes:
+        replicates: Runs per scenario and sweep point, each with its own seed.
+        seed: Root of the replicate seeds.
+        steps: Months per run (None: each config's ``simulation.steps``).
+        researchers: Population size (None: each config's ``simulation.researchers``).
+        overrides: Dotted config keys set in every run (``--set`` on the command line).
+    """
+
+    replicates: int = 10
+    seed: int = 0
+    steps: int | None = None
+    researchers: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _whole("replicates", self.replicates, 1)
+        _whole("seed", self.seed, 0)
+        if self.steps is not None:
+            _whole("steps", self.steps, 1)
+        if self.researchers is not None:
+            _whole("researchers", self.researchers, 1)
+        if not isinstance(self.overrides, Mapping) or not all(
+            isinstance(k, str) for k in self.overrides
+        ):
+            raise UsageError(
+                f"overrides: expected a mapping of dotted keys, got {self.overrides!r}"
+            )
+
+    def fixed(self) -> dict[str, Any]:
+        """The overrides every run gets: ``overrides`` plus steps and researchers.
+
+        Raises:
+            UsageError: ``steps`` or ``researchers`` contradicts an override of the same key.
+        """
+        fixed = dict(self.overrides)
+        for key, value, option in (
+            ("simulation.steps", self.steps, "--steps"),
+            ("simulation.researchers", self.researchers, "--researchers"),
+        ):
+            if value is None:
+                continue
+            if key in fixed and fixed[key] != value:
+                raise UsageError(
+                    f"{option} {value} conflicts with --set {key}={fixed[key]!r}; give one of them"
+                )
+            fixed[key] = value
+        return fixed
+
+
+def _whole(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise UsageError(f"{name}: expected a whole number >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
 class Point:
-    """One scenario at one sweep point: its resolved, validated config."""
+    """One scenario at one sweep point: its resolved, validated config.
 
-    scenario: str  # label: the scenario file's stem
-    source: str  # the scenario argument as given (name or path), for ``run.py run``
+    Attributes:
+        scenario: Label, the scenario file's stem.
+        source: The scenario as given (name or path), for ``run.py run``.
+        index: Position of the sweep point (or design row) within its scenario.
+        sweep: Sweep key -> validated value.
+        set_items: ``KEY=VALUE`` texts that reproduce this point with ``run.py run --set``.
+        config: The resolved config as plain data.
+    """
+
+    scenario: str
+    source: str
     index: int
-    sweep: dict[str, Any]  # sweep key -> validated value, in --sweep order
-    set_items: tuple[str, ...]  # KEY=VALUE texts that reproduce this point with ``run.py run``
+    sweep: dict[str, Any]
+    set_items: tuple[str, ...]
     config: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run: a point, a replicate and its seed; ``run_id`` names its shard."""
+
     run_id: str
     point: Point
     replicate: int
     seed: int
 
-    def command(self, steps: int | None, researchers: int | None) -> str:
+    def command(self, settings: RunSettings) -> str:
         """The ``run.py run`` command that reproduces this run alone."""
         argv = ["python", "run.py", "run", self.point.source, "--seed", str(self.seed)]
-        if steps is not None:
-            argv += ["--steps", str(steps)]
-        if researchers is not None:
-            argv += ["--researchers", str(researchers)]
+        if settings.steps is not None:
+            argv += ["--steps", str(settings.steps)]
+        if settings.researchers is not None:
+            argv += ["--researchers", str(settings.researchers)]
         for item in self.point.set_items:
             argv += ["--set", item]
         return shlex.join(argv)
@@ -74,13 +141,24 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Plan:
-    scenarios: dict[str, str]  # label -> source
-    set_items: tuple[str, ...]
-    sweeps: tuple[Sweep, ...]
-    seed: int
-    replicates: int
-    steps: int | None
-    researchers: int | None
+    """Every run of a batch, validated, with the fingerprint that identifies the batch.
+
+    Attributes:
+        scenarios: Scenario label -> source (name or path).
+        settings: What every run shares.
+        sweep: Sweep key -> its values: the factor levels of a factorial plan, one value per
+            design row of a design plan.
+        factorial: Whether the points are the full factorial of ``sweep`` (``run.py batch``).
+        seeds: One seed per replicate, shared by every point.
+        points: Every scenario x sweep point.
+        runs: Every point x replicate, in plan order.
+        fingerprint: What makes two batches the same (see :func:`fingerprint`).
+    """
+
+    scenarios: dict[str, str]
+    settings: RunSettings
+    sweep: dict[str, tuple[Any, ...]]
+    factorial: bool
     seeds: tuple[int, ...]
     points: tuple[Point, ...]
     runs: tuple[RunSpec, ...]
@@ -88,23 +166,42 @@ class Plan:
 
     @property
     def sweep_keys(self) -> list[str]:
-        return [s.key for s in self.sweeps]
+        """The swept config keys, in order: one results column each."""
+        return list(self.sweep)
 
     def describe(self) -> dict[str, Any]:
         """The plan as JSON-able data (for plan.json and batch.json)."""
+        s = self.settings
         return {
             "format": PLAN_FORMAT,
             "fingerprint": self.fingerprint,
             "scenarios": self.scenarios,
-            "set": list(self.set_items),
-            "sweep": {s.key: list(s.texts) for s in self.sweeps},
-            "seed": self.seed,
-            "replicates": self.replicates,
+            "set": [f"{k}={toml_text(v)}" for k, v in s.overrides.items()],
+            "sweep": {k: [toml_text(v) for v in values] for k, values in self.sweep.items()},
+            "seed": s.seed,
+            "replicates": s.replicates,
             "replicate_seeds": list(self.seeds),
-            "steps": self.steps,
-            "researchers": self.researchers,
+            "steps": s.steps,
+            "researchers": s.researchers,
             "runs": len(self.runs),
         }
+
+    def command(self, out: Path) -> str | None:
+        """The ``run.py batch`` command that runs this plan (None for a design plan)."""
+        if not self.factorial:
+            return None
+        s = self.settings
+        argv = ["python", "run.py", "batch", *self.scenarios.values()]
+        argv += ["--replicates", str(s.replicates), "--seed", str(s.seed)]
+        if s.steps is not None:
+            argv += ["--steps", str(s.steps)]
+        if s.researchers is not None:
+            argv += ["--researchers", str(s.researchers)]
+        for key, value in s.overrides.items():
+            argv += ["--set", f"{key}={toml_text(value)}"]
+        for key, values in self.sweep.items():
+            argv += ["--sweep", f"{key}={','.join(toml_text(v) for v in values)}"]
+        return shlex.join([*argv, "--out", str(out)])
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
@@ -114,77 +211,31 @@ def replicate_seeds(seed: int, replicates: int) -> list[int]:
     return [int(c.generate_state(1, dtype=np.uint64)[0]) for c in children]
 
 
-def split_values(text: str) -> list[str]:
-    """Split ``V1,V2,...`` at top-level commas, so arrays and quoted strings may hold commas."""
-    items: list[str] = []
-    current: list[str] = []
-    depth, quote, escaped = 0, "", False
-    for ch in text:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append("".join(current).strip())
-            current = []
-            continue
-        current.append(ch)
-    items.append("".join(current).strip())
-    return items
-
-
-def parse_sweeps(items: list[str] | None) -> tuple[Sweep, ...]:
-    sweeps: list[Sweep] = []
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        texts = split_values(raw) if raw.strip() else []
-        if not sep or not key or not texts or any(not t for t in texts):
-            raise UsageError(
-                f"--sweep {item!r}: expected KEY=V1,V2,... with at least one value, "
-                "e.g. public.budget_usd_per_month=0,1e7"
-            )
-        if len(set(texts)) != len(texts):
-            raise UsageError(f"--sweep {item!r}: a value is given twice")
-        if key in (s.key for s in sweeps):
-            raise UsageError(f"--sweep {key}: given twice; list all its values in one --sweep")
-        sweeps.append(Sweep(key, tuple(texts), tuple(parse_value(t) for t in texts)))
-    return tuple(sweeps)
-
-
 def build_plan(
-    scenarios: list[str],
-    *,
-    set_items: list[str] | None = None,
-    sweep_items: list[str] | None = None,
-    seed: int = 0,
-    replicates: int = 10,
-    steps: int | None = None,
-    researchers: int | None = None,
+    scenarios: Sequence[str | Path],
+    settings: RunSettings | None = None,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
 ) -> Plan:
-    """Resolve and validate every scenario x sweep point; raise UsageError/ConfigError if any
-    cannot be used."""
-    overrides = parse_set(set_items)
-    sweeps = parse_sweeps(sweep_items)
-    fixed = dict(overrides)
-    if steps is not None:
-        fixed["simulation.steps"] = steps
-    if researchers is not None:
-        fixed["simulation.researchers"] = researchers
-    for s in sweeps:
-        if s.key in fixed:
-            given = "--set" if s.key in overrides else "--steps/--researchers"
-            raise UsageError(f"--sweep {s.key}: also given with {given}; keep one")
+    """Every scenario crossed with the full factorial of ``sweep``, each validated.
 
+    Args:
+        scenarios: Names in scenarios/ or paths to TOML files.
+        settings: Replicates, seed, steps, researchers and overrides (default: RunSettings()).
+        sweep: Dotted config key -> the values to run it at.
+
+    Raises:
+        UsageError: an impossible sweep or a scenario given twice.
+        ConfigError: a scenario, key or value the config does not accept, at any point.
+    """
+    settings = settings or RunSettings()
+    sweep = _check_sweep(sweep or {})
+    fixed = settings.fixed()
+    for key in sweep:
+        if key in fixed:
+            given = "--set" if key in settings.overrides else "--steps/--researchers"
+            raise UsageError(f"--sweep {key}: also given with {given}; keep one")
+    if not scenarios:
+        raise UsageError("no scenario given")
     labels: dict[str, str] = {}
     for name in scenarios:
         label = scenario_path(name).stem
@@ -192,56 +243,114 @@ def build_plan(
             raise UsageError(f"scenario {label!r} is given twice")
         labels[label] = str(name)
 
-    set_texts = tuple(i.strip() for i in set_items or [])
+    fixed_texts = tuple(f"{k}={toml_text(v)}" for k, v in settings.overrides.items())
     points: list[Point] = []
     for label, source in labels.items():
         base = load_scenario(source, fixed)
-        _check_sweeps(label, base, sweeps)
-        combos = itertools.product(*(range(len(s.values)) for s in sweeps))
-        for index, combo in enumerate(combos):
-            point = {s.key: s.values[i] for s, i in zip(sweeps, combo, strict=True)}
+        _check_sweep_values(label, base, sweep)
+        for index, combo in enumerate(itertools.product(*sweep.values())):
+            point = dict(zip(sweep, combo, strict=True))
+            texts = tuple(f"{k}={toml_text(v)}" for k, v in point.items())
             try:
                 config = to_dict(load_scenario(source, {**fixed, **point}))
             except ConfigError as e:
-                shown = ", ".join(
-                    f"{s.key}={s.texts[i]}" for s, i in zip(sweeps, combo, strict=True)
-                )
-                raise ConfigError(f"{label} at sweep point {shown}: {e}") from None
-            texts = tuple(f"{s.key}={s.texts[i]}" for s, i in zip(sweeps, combo, strict=True))
-            sweep_values = {k: _lookup(config, k, point[k]) for k in point}
-            points.append(Point(label, source, index, sweep_values, set_texts + texts, config))
+                raise ConfigError(f"{label} at sweep point {', '.join(texts)}: {e}") from None
+            values = {k: _lookup(config, k, point[k]) for k in point}
+            points.append(Point(label, source, index, values, fixed_texts + texts, config))
+    return _plan(labels, settings, sweep, points, factorial=True)
 
-    seeds = replicate_seeds(seed, replicates)
+
+def design_plan(
+    scenario: str | Path,
+    points: Sequence[Mapping[str, Any]],
+    settings: RunSettings | None = None,
+) -> Plan:
+    """One scenario at each of a list of design points (config overrides), each validated.
+
+    Args:
+        scenario: A name in scenarios/ or a path to a TOML file.
+        points: One mapping of dotted keys to values per design row; all with the same keys.
+        settings: Replicates, seed, steps, researchers and overrides every point shares.
+
+    Raises:
+        UsageError: no points, or points with different keys.
+        ConfigError: a key or value the config does not accept, at any point.
+    """
+    settings = settings or RunSettings()
+    if not points:
+        raise UsageError("a design needs at least one point")
+    keys = list(points[0])
+    if any(list(p) != keys for p in points):
+        raise UsageError("every design point must set the same keys, in the same order")
+    fixed = settings.fixed()
+    label = scenario_path(scenario).stem
+    load_scenario(scenario, fixed)
+    fixed_texts = tuple(f"{k}={toml_text(v)}" for k, v in settings.overrides.items())
+    built: list[Point] = []
+    for index, point in enumerate(points):
+        try:
+            config = to_dict(load_scenario(scenario, {**fixed, **point}))
+        except ConfigError as e:
+            shown = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise ConfigError(f"design point {index} ({shown}): {e}") from None
+        texts = fixed_texts + tuple(f"{k}={toml_text(v)}" for k, v in point.items())
+        built.append(Point(label, str(scenario), index, dict(point), texts, config))
+    sweep = {k: tuple(p[k] for p in points) for k in keys}
+    return _plan({label: str(scenario)}, settings, sweep, built, factorial=False)
+
+
+def _plan(
+    labels: dict[str, str],
+    settings: RunSettings,
+    sweep: dict[str, tuple[Any, ...]],
+    points: list[Point],
+    factorial: bool,
+) -> Plan:
+    seeds = replicate_seeds(settings.seed, settings.replicates)
     runs = tuple(
         RunSpec(f"{p.scenario}.p{p.index}.r{r}", p, r, seeds[r])
         for p in points
-        for r in range(replicates)
+        for r in range(settings.replicates)
     )
     return Plan(
         scenarios=labels,
-        set_items=set_texts,
-        sweeps=sweeps,
-        seed=seed,
-        replicates=replicates,
-        steps=steps,
-        researchers=researchers,
+        settings=settings,
+        sweep=sweep,
+        factorial=factorial,
         seeds=tuple(seeds),
         points=tuple(points),
         runs=runs,
-        fingerprint=fingerprint(seed, replicates, sweeps, points),
+        fingerprint=fingerprint(settings.seed, settings.replicates, list(sweep), points),
     )
 
 
-def _check_sweeps(label: str, base, sweeps: tuple[Sweep, ...]) -> None:
+def _check_sweep(sweep: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
+    """Each key a string with a non-empty list of distinct values."""
+    checked: dict[str, tuple[Any, ...]] = {}
+    for key, values in sweep.items():
+        if not isinstance(key, str) or not key:
+            raise UsageError(f"--sweep {key!r}: expected a dotted config key")
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence):
+            raise UsageError(f"--sweep {key}: expected a list of values, got {values!r}")
+        if not values:
+            raise UsageError(f"--sweep {key}: expected at least one value")
+        texts = [toml_text(v) for v in values]
+        if len(set(texts)) != len(texts):
+            raise UsageError(f"--sweep {key}: a value is given twice")
+        checked[key] = tuple(values)
+    return checked
+
+
+def _check_sweep_values(label: str, base, sweep: dict[str, tuple[Any, ...]]) -> None:
     """Each sweep value on its own, so an error names the --sweep option and the value."""
     tree = to_dict(base)
-    reserved = {*ID_COLUMNS, "step", *metric_names(list(base.groups), list(base.labs))}
-    for s in sweeps:
-        if s.key in reserved:
-            raise UsageError(f"--sweep {s.key}: clashes with a result column of that name")
-        for text, value in zip(s.texts, s.values, strict=True):
-            source = f"--sweep {s.key}={text} ({label})"
-            validate(apply_override(tree, s.key, value, source="--sweep"), source=source)
+    reserved = {*ID_COLUMNS, STEP, *metric_names(list(base.groups), list(base.labs))}
+    for key, values in sweep.items():
+        if key in reserved:
+            raise UsageError(f"--sweep {key}: clashes with a result column of that name")
+        for value in values:
+            source = f"--sweep {key}={toml_text(value)} ({label})"
+            validate(apply_override(tree, key, value, source="--sweep"), source=source)
 
 
 def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
@@ -256,14 +365,14 @@ def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
     return node
 
 
-def fingerprint(seed: int, replicates: int, sweeps: tuple[Sweep, ...], points: list[Point]) -> str:
+def fingerprint(seed: int, replicates: int, sweep_keys: list[str], points: list[Point]) -> str:
     """What makes two batches "the same": the resolved configs, sweep, replicates and seed (steps
     and researchers are inside the configs); not the executor, worker count or verbosity."""
     data = {
         "format": PLAN_FORMAT,
         "seed": seed,
         "replicates": replicates,
-        "sweep_keys": [s.key for s in sweeps],
+        "sweep_keys": sweep_keys,
         "points": [{"scenario": p.scenario, "sweep": p.sweep, "config": p.config} for p in points],
     }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -1,16 +1,9 @@
 """The batch directory: which batch it holds, which runs are done, and the append-only manifest.
 
-Layout of DIR::
-
-    plan.json        the batch's plan and fingerprint, written once when the batch starts
-    manifest.jsonl   one JSON line per finished run attempt (ok or failed), fsynced per line
-    runs/ID.parquet  one shard per successful run, written atomically
-    results.parquet  all successful runs in one long table, written at the end
-    batch.json       provenance, written at the end
-
-A run is done when its latest manifest record says ok and its shard exists. Everything else is
-(re)computed by a rerun, so a batch killed at any instant, even by SIGKILL, resumes correctly:
-shards appear atomically, and a manifest line cut short by the kill is dropped on reopening.
+File names are :mod:`simulation.batch.layout`'s. A run is done when its latest manifest record
+says ok and its shard exists. Everything else is (re)computed by a rerun, so a batch killed at
+any instant, even by SIGKILL, resumes correctly: shards appear atomically, and a manifest line
+cut short by the kill is dropped on reopening.
 """
 
 from __future__ import annotations
@@ -22,23 +15,16 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from simulation.batch.worker import write_bytes_atomic
-from simulation.cli import UsageError
-
-PLAN, MANIFEST, RUNS = "plan.json", "manifest.jsonl", "runs"
-RESULTS, PROVENANCE = "results.parquet", "batch.json"
-BATCH_FILES = (PLAN, MANIFEST, RUNS, RESULTS, PROVENANCE)
+from simulation.batch.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
+from simulation.errors import UsageError
+from simulation.files import write_json
 
 State = Literal["new", "same", "other"]
 
 
 def now() -> str:
+    """The current UTC time, to the second, in ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, default=str) + "\n"
-    write_bytes_atomic(text.encode(), path)
 
 
 class Manifest:
@@ -101,10 +87,19 @@ class BatchDir:
         same = isinstance(plan, dict) and plan.get("fingerprint") == fingerprint
         return ("same" if same else "other"), plan
 
-    def check(self, fingerprint: str, force: bool) -> bool:
-        """Whether this is a resume; refuse a DIR holding anything else unless ``force``."""
+    def check(self, fingerprint: str, *, force: bool = False, replace_other: bool = False) -> bool:
+        """Whether this is a resume; refuse a DIR holding anything else.
+
+        Args:
+            fingerprint: The plan's fingerprint.
+            force: Start anew even if DIR holds this very batch.
+            replace_other: Replace a DIR holding another batch instead of refusing it.
+
+        Raises:
+            UsageError: DIR holds something else, and neither ``force`` nor ``replace_other``.
+        """
         state, plan = self.state(fingerprint)
-        if state == "other" and not force:
+        if state == "other" and not (force or replace_other):
             what = (
                 f"a different batch ({plan.get('command', 'plan ' + str(plan.get('fingerprint')))})"
                 if isinstance(plan, dict)
@@ -116,12 +111,13 @@ class BatchDir:
             )
         return state == "same" and not force
 
-    def open(self, plan: dict[str, Any], resume: bool, force: bool) -> None:
+    def open(self, plan: dict[str, Any], resume: bool, clear_other: bool) -> None:
         """Create DIR, lock it against a concurrent batch, and (unless resuming) clear old batch
         files and write plan.json."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
-        if self.check(plan["fingerprint"], force) != resume:  # changed since checked: re-decide
+        state, _ = self.state(plan["fingerprint"])
+        if (resume and state != "same") or (state == "other" and not clear_other):
             raise UsageError(f"--out {self.root} changed while this batch started; run it again")
         if not resume:
             for name in BATCH_FILES:  # plan.json first: a DIR half-cleared is not "the same batch"
@@ -130,7 +126,7 @@ class BatchDir:
                     shutil.rmtree(path)
                 else:
                     path.unlink(missing_ok=True)
-            write_json_atomic(self.root / PLAN, plan)
+            write_json(plan, self.root / PLAN)
         (self.root / RUNS).mkdir(exist_ok=True)
         for tmp in (*self.root.glob(".*.tmp"), *(self.root / RUNS).glob(".*.tmp")):
             tmp.unlink(missing_ok=True)  # left by a killed writer

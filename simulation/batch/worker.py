@@ -3,7 +3,7 @@
 Workers import the simulation package themselves and receive picklable :class:`Task` values
 (the validated config as a plain dict, the seed, where to write), so any
 ``concurrent.futures.Executor`` whose workers have the project installed can run them: local
-processes, a Dask cluster, or others. The parent only ever sees :class:`Outcome` metadata,
+processes, a Dask cluster, or others. The parent only ever sees :class:`RunOutcome` metadata,
 unless the workers cannot reach the output directory (a remote cluster), in which case the
 shard travels back as Parquet bytes and the parent writes it.
 """
@@ -19,10 +19,12 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from simulation.files import write_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # TEST-ONLY fault injection. A comma-separated list of run ids in this environment variable makes
 # those runs raise in the worker, so tests can check that one failing run is recorded and does not
@@ -43,7 +45,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     run_id: str
     ok: bool
     seconds: float  # simulation time only: what the batch machinery's overhead is measured against
@@ -52,7 +54,7 @@ class Outcome:
     shard: bytes | None = None
 
 
-def execute(task: Task) -> Outcome:
+def execute(task: Task) -> RunOutcome:
     """Run one task; never raises for a failing run, so the batch goes on."""
     host = f"{socket.gethostname()}:{os.getpid()}"
     start = time.perf_counter()
@@ -68,11 +70,11 @@ def execute(task: Task) -> Outcome:
         seconds = time.perf_counter() - start
         table = shard_table(task, df)
         if task.shard_path is None:
-            return Outcome(task.run_id, True, seconds, host=host, shard=to_parquet_bytes(table))
-        write_table_atomic(table, Path(task.shard_path))
-        return Outcome(task.run_id, True, seconds, host=host)
+            return RunOutcome(task.run_id, True, seconds, host=host, shard=to_parquet_bytes(table))
+        write_table(table, Path(task.shard_path))
+        return RunOutcome(task.run_id, True, seconds, host=host)
     except Exception as e:
-        return Outcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
+        return RunOutcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
 
 
 def installed_version() -> str:
@@ -88,6 +90,8 @@ def installed_version() -> str:
 def shard_table(task: Task, df) -> pa.Table:
     """The run's metrics with the columns that identify it in front: scenario, replicate, seed,
     one column per sweep key, then step and the metrics."""
+    import pyarrow as pa  # noqa: PLC0415  (workers only; the parent's parser stays light)
+
     n = len(df)
     metrics = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     columns: dict[str, pa.Array] = {
@@ -103,28 +107,12 @@ def shard_table(task: Task, df) -> pa.Table:
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:
+    """The table as the bytes of a Parquet file (for a shard that travels back to the parent)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> None:
-    write_bytes_atomic(to_parquet_bytes(table), path)
-
-
-def write_bytes_atomic(data: bytes, path: Path) -> None:
-    """Write to a temporary name in the same directory, fsync, then rename: a reader sees the
-    whole file or none, even if this process is killed mid-write."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def one_line(e: BaseException) -> str:

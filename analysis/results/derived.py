@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from analysis.results import AnalysisError, Results, suggest
+from analysis.results.load import AnalysisError, Results, suggest
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _TERM = re.compile(

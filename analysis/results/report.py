@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.comparison import compare, explain, sections
-from analysis.plots import write_figures
-from analysis.results import Results
+from analysis.results.compare import compare, explain, sections
+from analysis.results.plots import write_figures
+from analysis.results.load import Results
 
 REPORT = "report.html"
 CSS = """

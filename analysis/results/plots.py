@@ -20,10 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.derived import add_derived
-from analysis.results import POINT, TASKS, AnalysisError, Results
-from analysis.stats import LEVEL
-from analysis.units import bounds, unit
+from analysis.results.derived import add_derived
+from analysis.results.load import POINT, TASKS, AnalysisError, Results
+from analysis.results.stats import LEVEL
+from analysis.results.units import bounds, unit
 from simulation.metrics import KEY_METRICS
 
 PALETTE = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]

@@ -18,11 +18,10 @@ a cheap synthetic objective through the same code path.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,30 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from analysis.batch_points import Runner, command_line, run_points, runner_from_args
-from analysis.targets import Target, TargetSet, load_targets, objective, per_run_values
-from simulation.config import ConfigError, load_scenario, to_dict
-from simulation.runner import code_revision
+from analysis.fitting import (
+    CALIBRATE_BUDGET,
+    CALIBRATE_OUT,
+    CALIBRATE_REPLICATES,
+    CALIBRATE_SEED,
+    FIT_RESEARCHERS,
+    FITTED_FILE,
+    TARGETS_FILE,
+)
+from analysis.fitting.points import Runner, open_runner, run_points
+from analysis.fitting.targets import (
+    Target,
+    TargetSet,
+    load_targets,
+    objective,
+    per_run_values,
+)
+from simulation.batch.engine import Execution
+from simulation.batch.plan import RunSettings
+from simulation.config import ConfigError, load_scenario, toml_text
+from simulation.errors import UsageError
+from simulation.files import write_text
+from simulation.provenance import code_revision
 
-FITTED_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "calibration" / "fitted.toml"
 ROUNDS = 4  # refinement rounds after the global design
 SHRINK = 0.5  # each round's box is this fraction of the previous one's width
 
@@ -177,14 +194,13 @@ def model_objective(
     params: Sequence[Parameter],
     out: Path,
     margin: float,
-    command: str,
 ) -> ObjectiveFn:
     """Score unit-cube points by running the model: one batch directory per search round."""
 
     def evaluate(round_: int | str, points: np.ndarray) -> list[tuple[float, dict[str, float]]]:
         overrides = [to_overrides(params, u) for u in points]
         name = f"round{round_}" if isinstance(round_, int) else str(round_)
-        results = run_points(runner, overrides, out / name, command)
+        results = run_points(runner, overrides, out / name)
         return point_scores(results, targets.targets, margin)
 
     return evaluate
@@ -203,10 +219,23 @@ def to_overrides(params: Sequence[Parameter], unit: np.ndarray) -> dict[str, flo
 
 @dataclass(frozen=True)
 class Fit:
-    values: dict[str, float]  # parameter name -> fitted (rounded) value
+    """A calibration's result.
+
+    Attributes:
+        values: Parameter name -> fitted value (rounded to 3 significant figures).
+        objective: The objective at the fitted values.
+        details: Per-target replicate means at the fitted values (display units).
+        history: Every evaluation of the search.
+        text: The fitted.toml written (empty until written).
+        files: What was written.
+    """
+
+    values: dict[str, float]
     objective: float
     details: dict[str, float]
     history: list[Evaluation]
+    text: str = ""
+    files: tuple[Path, ...] = ()
 
 
 def calibrate(
@@ -217,18 +246,18 @@ def calibrate(
     budget: int,
     margin: float,
     out: Path,
-    command: str,
     say: Callable[[str], None] = print,
 ) -> Fit:
-    evaluate = model_objective(runner, targets, params, out, margin, command)
+    """The search, with the model as objective: one batch directory per round in ``out``."""
+    evaluate = model_objective(runner, targets, params, out, margin)
 
     def logged(round_: int | str, points: np.ndarray) -> list[tuple[float, dict[str, float]]]:
-        say(f"round {round_}: {len(points)} points x {runner.replicates} replicates")
+        say(f"round {round_}: {len(points)} points x {runner.settings.replicates} replicates")
         scores = evaluate(round_, points)
         say(f"  best objective this round: {min(s[0] for s in scores):.4g}")
         return scores
 
-    history = search(logged, len(params), budget, runner.seed)
+    history = search(logged, len(params), budget, runner.settings.seed)
     top = best(history)
     values = {
         p.name: round_sig(p.from_unit(float(u))) for p, u in zip(params, top.unit, strict=True)
@@ -255,12 +284,12 @@ def fitted_toml(
     """fitted.toml: the values, how they were obtained, and what they achieve."""
     hit = sum(t.passes(fit.details[t.name]) for t in targets.targets)
     lines = [
-        "# Written by `run.py calibrate` (analysis/calibrate.py). scenarios/base.toml takes the",
-        "# defaults of these parameters from here; see docs/validation.md.",
+        "# Written by `run.py calibrate` (analysis/fitting/calibrate.py). scenarios/base.toml",
+        "# takes the defaults of these parameters from here; see docs/validation.md.",
         "",
         "[provenance]",
-        *(f"{k} = {_toml(v)}" for k, v in meta.items()),
-        f"objective = {_toml(round_sig(fit.objective, 4))}",
+        *(f"{k} = {toml_text(v)}" for k, v in meta.items()),
+        f"objective = {toml_text(round_sig(fit.objective, 4))}",
         f"targets_hit = {hit}",
         f"targets_total = {len(targets.targets)}",
         "",
@@ -268,71 +297,89 @@ def fitted_toml(
     ]
     for p in params:
         for key in p.keys:
-            lines.append(f'"{key}" = {_toml(fit.values[p.name])}')
+            lines.append(f'"{key}" = {toml_text(fit.values[p.name])}')
     lines += ["", "[targets]  # replicate means at the fitted values, at the fit's population"]
     for t in targets.targets:
         v = fit.details[t.name]
         lines.append(
-            f"{t.name} = {{ value = {_toml(round_sig(v, 4))}, range = {_toml(t.range_text())}, "
-            f"pass = {_toml(t.passes(v))} }}"
+            f"{t.name} = {{ value = {toml_text(round_sig(v, 4))}, "
+            f"range = {toml_text(t.range_text())}, pass = {toml_text(t.passes(v))} }}"
         )
     return "\n".join(lines) + "\n"
 
 
-def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def run_calibration(
+    targets: str | Path = TARGETS_FILE,
+    settings: RunSettings | None = None,
+    out: str | Path = CALIBRATE_OUT,
+    execution: Execution | None = None,
+    budget: int = CALIBRATE_BUDGET,
+    fitted: str | Path = FITTED_FILE,
+    say: Callable[[str], None] = print,
+) -> Fit:
+    """Fit the targets file's free parameters and write the fit.
 
+    Args:
+        targets: The targets file, with its ``[[calibration.parameter]]`` ranges.
+        settings: Replicates (default 8), seed (default 1), steps, researchers (default
+            3,000) and overrides of every run.
+        out: Where the search rounds, evaluations.csv and a copy of the fit go.
+        execution: Workers, scheduler, force (quiet is taken from here for the round lines).
+        budget: Design points to evaluate.
+        fitted: Where the fit is written (scenarios/base.toml takes its values from there).
+        say: Where progress lines go.
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    targets = load_targets(args.targets)
-    params = parameters_from(targets)
-    margin = float(targets.calibration.get("margin", 0.1))
-    out: Path = args.out
-    command = command_line()
-    say = print if not args.quiet else (lambda _line: None)
-    with runner_from_args(args, targets.scenario, quiet=True) as runner:
-        config = load_scenario(targets.scenario, {"simulation.researchers": args.researchers})
+    Returns:
+        The fitted values, their objective and per-target values, and the search history.
+    """
+    settings = settings or RunSettings(
+        replicates=CALIBRATE_REPLICATES, seed=CALIBRATE_SEED, researchers=FIT_RESEARCHERS
+    )
+    execution = execution or Execution()
+    target_set = load_targets(targets)
+    params = parameters_from(target_set)
+    margin = float(target_set.calibration.get("margin", 0.1))
+    out, fitted = Path(out), Path(fitted)
+    if execution.quiet:
+        say = _silent
+    if budget < 2:
+        raise UsageError(f"budget: expected at least 2 design points, got {budget}")
+    with open_runner(target_set.scenario, settings, execution) as runner:
+        config = load_scenario(target_set.scenario, settings.fixed())
         say(
-            f"calibrating {len(params)} parameters of {targets.scenario} against "
-            f"{len(targets.targets)} targets: budget {args.budget} points x {args.replicates} "
-            f"replicates at {args.researchers:,} researchers; {runner.pool.description}"
+            f"calibrating {len(params)} parameters of {target_set.scenario} against "
+            f"{len(target_set.targets)} targets: budget {budget} points x "
+            f"{settings.replicates} replicates at {config.simulation.researchers:,} "
+            f"researchers; {runner.pool.description}"
         )
         fit = calibrate(
-            runner, targets, params, budget=args.budget, margin=margin, out=out,
-            command=command, say=say,
-        )  # fmt: skip
-    sim = to_dict(config)["simulation"]
+            runner.quietly(), target_set, params, budget=budget, margin=margin, out=out, say=say
+        )
     meta = {
-        "command": command,
+        "command": runner.command,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "code_revision": code_revision(),
-        "targets_file": str(targets.path.relative_to(Path.cwd()))
-        if targets.path.is_relative_to(Path.cwd())
-        else str(targets.path),
-        "scenario": targets.scenario,
-        "researchers": args.researchers,
-        "steps": args.steps if args.steps is not None else sim["steps"],
-        "replicates": args.replicates,
-        "seed": args.seed,
-        "budget": args.budget,
+        "targets_file": str(target_set.path.relative_to(Path.cwd()))
+        if target_set.path.is_relative_to(Path.cwd())
+        else str(target_set.path),
+        "scenario": target_set.scenario,
+        "researchers": config.simulation.researchers,
+        "steps": config.simulation.steps,
+        "replicates": settings.replicates,
+        "seed": settings.seed,
+        "budget": budget,
         "margin": margin,
     }
-    text = fitted_toml(fit, targets, params, meta)
+    if settings.overrides:
+        meta["set"] = [f"{k}={toml_text(v)}" for k, v in settings.overrides.items()]
+    text = fitted_toml(fit, target_set, params, meta)
     out.mkdir(parents=True, exist_ok=True)
-    evaluations_frame(fit.history, params).to_csv(out / "evaluations.csv", index=False)
-    (out / "fitted.toml").write_text(text)
-    args.fitted.parent.mkdir(parents=True, exist_ok=True)
-    args.fitted.write_text(text)
-    print(text, end="")
-    print(f"wrote {args.fitted} (and a copy plus evaluations.csv in {out})")
-    return 0
+    write_text(evaluations_frame(fit.history, params).to_csv(index=False), out / "evaluations.csv")
+    write_text(text, out / "fitted.toml")
+    fitted.parent.mkdir(parents=True, exist_ok=True)
+    write_text(text, fitted)
+    return replace(fit, text=text, files=(fitted, out / "fitted.toml", out / "evaluations.csv"))
+
+
+def _silent(line: str) -> None:
+    """Say nothing."""

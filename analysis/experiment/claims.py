@@ -12,7 +12,6 @@ See scenarios/experiments/counterarguments.toml for a documented example.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.derived import check_names, metrics_used, parse
-from analysis.results import AnalysisError
+from analysis.results.derived import check_names, metrics_used, parse
+from analysis.results.load import AnalysisError
+from simulation.config import SCENARIO_DIR
+from simulation.errors import did_you_mean
 
-EXPERIMENT_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "experiments"
+EXPERIMENT_DIR = SCENARIO_DIR / "experiments"
 PREDICTIONS = ("higher", "lower", "not_higher", "not_lower")
 COMBINE = ("all", "any")
 DEFAULT_WINDOW = (-12, -1)
@@ -147,8 +148,7 @@ def find(name_or_path: str | Path) -> Path:
     candidate = EXPERIMENT_DIR / f"{p}.toml"
     if not candidate.is_file():
         known = sorted(q.stem for q in EXPERIMENT_DIR.glob("*.toml"))
-        close = difflib.get_close_matches(str(p), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(p), known)
         raise AnalysisError(f"unknown experiment {str(p)!r}{hint}; known: {', '.join(known)}")
     return candidate
 
@@ -175,8 +175,7 @@ class _Invalid(Exception):
 def _keys(where: str, table: Mapping[str, Any], allowed: set[str], required: set[str]) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, sorted(allowed))
             raise _Invalid(f"{where}: unknown key {key!r}{hint}; expected {sorted(allowed)}")
     for key in sorted(required):
         if key not in table:
@@ -319,8 +318,7 @@ def _test(where: str, raw: Any) -> Test:
     _keys(where, raw, allowed, {"metric", "predicts"})
     predicts = raw["predicts"]
     if predicts not in PREDICTIONS:
-        close = difflib.get_close_matches(str(predicts), PREDICTIONS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(predicts), PREDICTIONS)
         raise _Invalid(
             f"{where}.predicts: expected one of {list(PREDICTIONS)}, got {predicts!r}{hint}"
         )
@@ -343,8 +341,7 @@ def _check_references(experiment: Experiment) -> None:
     available: dict[str, set[str]] = {}
     for name in experiment.scenarios:
         if name not in experiment.scenario_files and name not in scenario_names():
-            close = difflib.get_close_matches(name, scenario_names(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, scenario_names())
             raise _Invalid(
                 f"unknown scenario {name!r}{hint}: use a name in scenarios/ or add it under "
                 "[scenarios] with its file"
@@ -358,8 +355,7 @@ def _check_references(experiment: Experiment) -> None:
     for dname, expr in experiment.derived.items():  # a term one scenario lacks counts as 0 there
         for metric in metrics_used(expr):
             if metric not in produced:
-                close = difflib.get_close_matches(metric, sorted(produced), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(metric, sorted(produced))
                 raise _Invalid(
                     f"derived.{dname}: metric {metric!r} is not produced by any scenario of "
                     f"the experiment{hint}"
@@ -373,8 +369,7 @@ def _check_references(experiment: Experiment) -> None:
                 names = [t.metric for t in claim.tests] + [t.per for t in claim.tests if t.per]
                 for metric in names:
                     if metric not in known:
-                        close = difflib.get_close_matches(metric, sorted(known), n=1)
-                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        hint = did_you_mean(metric, sorted(known))
                         raise _Invalid(
                             f"claim {claim.id!r}: metric {metric!r} is not produced by scenario "
                             f"{scenario!r}{hint}"

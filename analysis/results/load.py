@@ -8,7 +8,6 @@ raise :class:`AnalysisError`, which the command line prints as one line with exi
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from simulation.cli import UsageError
+from simulation.batch.layout import ID_COLUMNS, PLAN, PROVENANCE, RESULTS
+from simulation.errors import UsageError, did_you_mean
+from simulation.metrics import TASKS
 
-RESULTS, PROVENANCE, PLAN = "results.parquet", "batch.json", "plan.json"
-ID_COLUMNS = ("scenario", "replicate", "seed")
 POINT = "_point"  # hashable label of the sweep point ("" without a sweep), added on load
-TASKS = ("run", "finetune", "deploy")
+__all__ = ["POINT", "TASKS", "AnalysisError", "Results", "from_frame", "load_batch", "suggest"]
 
 
 class AnalysisError(UsageError):
@@ -113,8 +112,8 @@ class Results:
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """A "did you mean" hint for an unknown metric or scenario name."""
+    return did_you_mean(name, known)
 
 
 def from_frame(

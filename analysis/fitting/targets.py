@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.fitting import TARGETS_FILE
 from simulation.config import ConfigError, load_scenario
 from simulation.metrics import metric_names
 
-TARGETS_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "calibration" / "targets.toml"
 STATISTICS = ("mean", "ratio", "lag", "growth")
 METRIC_FIELDS = {
     "mean": ("metric",),

@@ -23,10 +23,10 @@ import math
 
 import pandas as pd
 
-from analysis.claims import Claim, Experiment, Side, Test, resolve_window
-from analysis.results import POINT, AnalysisError, Results
-from analysis.stats import paired, t_interval
-from analysis.units import fmt
+from analysis.experiment.claims import Claim, Experiment, Side, Test, resolve_window
+from analysis.results.load import POINT, AnalysisError, Results
+from analysis.results.stats import paired, t_interval
+from analysis.results.units import fmt
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 HIGHER, LOWER, NEGLIGIBLE, UNCLEAR, UNDEFINED = (

@@ -13,18 +13,21 @@ uses.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis.batch_points import Runner, command_line, run_points, runner_from_args
-from simulation.cli import UsageError, parse_set
+from analysis.fitting import SENSITIVITY_OUT, SENSITIVITY_REPLICATES
+from analysis.fitting.points import Runner, open_runner, run_points
+from simulation.batch.engine import Execution
+from simulation.batch.plan import RunSettings
 from simulation.config import load_scenario, to_dict
+from simulation.errors import UsageError, did_you_mean
+from simulation.files import write_text
 from simulation.metrics import metric_names
 
 FINAL_MONTHS = 12
@@ -165,12 +168,12 @@ def write_outputs(
     """DIR/<output>.csv and DIR/<output>.png per output, and DIR/samples.csv (inputs, outputs)."""
     out.mkdir(parents=True, exist_ok=True)
     for output, frame in indices.items():
-        frame.to_csv(out / f"{file_stem(output)}.csv", index=False)
+        write_text(frame.to_csv(index=False), out / f"{file_stem(output)}.csv")
         bar_chart(frame, method, output, out / f"{file_stem(output)}.png")
     table = pd.DataFrame(x, columns=[p.key for p in params])
     for i, output in enumerate(indices):
         table[output] = y[:, i]
-    table.to_csv(out / "samples.csv", index=False)
+    write_text(table.to_csv(index=False), out / "samples.csv")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,10 +212,7 @@ def check_inputs(
     known = metric_names(list(config.groups), list(config.labs))
     for o in outputs:
         if o not in known:
-            import difflib  # noqa: PLC0415
-
-            close = difflib.get_close_matches(o, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(o, known)
             raise UsageError(f"--output {o}: unknown metric{hint}")
     return checked
 
@@ -225,7 +225,7 @@ def _lookup(tree: dict[str, Any], key: str) -> Any:
 
 
 def model_evaluator(
-    runner: Runner, params: Sequence[Param], outputs: Sequence[str], out: Path, command: str
+    runner: Runner, params: Sequence[Param], outputs: Sequence[str], out: Path
 ) -> Evaluator:
     """Run every sample (x replicates) and return each output's final-12-month mean, averaged
     over replicates, one row per sample."""
@@ -235,7 +235,7 @@ def model_evaluator(
             {p.key: (int(v) if p.integer else float(v)) for p, v in zip(params, row, strict=True)}
             for row in x
         ]
-        results = run_points(runner, points, out, command)
+        results = run_points(runner, points, out)
         final = results[results["step"] >= results["step"].max() - FINAL_MONTHS + 1]
         per_run = final.groupby(["point", "replicate"])[list(outputs)].mean()
         per_point = per_run.groupby("point").mean().sort_index()
@@ -244,29 +244,95 @@ def model_evaluator(
     return evaluate
 
 
-def cmd_sensitivity(args: argparse.Namespace) -> int:
-    fixed = parse_set(args.set)
-    params = check_inputs(args.scenario, args.param, args.output, fixed)
-    method: Method = args.method
-    if method == "sobol" and args.samples & (args.samples - 1):
-        raise UsageError(f"--samples {args.samples}: Sobol needs a power of two (e.g. 64)")
-    out: Path = args.out
-    runs = args.samples * (len(params) + (1 if method == "morris" else 2))
-    with runner_from_args(args, args.scenario, quiet=args.quiet, fixed=fixed) as runner:
-        print(
-            f"{method} sensitivity of {len(args.output)} outputs to {len(params)} parameters of "
-            f"{args.scenario}: {runs} samples x {args.replicates} replicates; "
-            f"{runner.pool.description}",
-            flush=True,
+@dataclass(frozen=True)
+class Design:
+    """What to sample and what to measure.
+
+    Attributes:
+        method: ``"morris"`` (screening) or ``"sobol"`` (first- and total-order indices).
+        params: The numeric config keys and their ranges.
+        outputs: The metrics to analyse.
+        samples: Morris trajectories (default 10) or the Sobol base sample, a power of two
+            (default 64).
+    """
+
+    method: Method
+    params: tuple[Param, ...]
+    outputs: tuple[str, ...]
+    samples: int | None = None
+
+    @property
+    def sample_size(self) -> int:
+        """``samples``, or the method's default."""
+        return self.samples or (10 if self.method == "morris" else 64)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Sensitivity indices and what they were computed from.
+
+    Attributes:
+        design: The design, with integer keys marked.
+        indices: Output -> one row per parameter with the indices and their 95% CIs.
+        x: The samples (one row per run point, one column per parameter).
+        y: The outputs (final-12-month means, averaged over replicates), one column each.
+        out: The directory the CSV and PNG files went to.
+    """
+
+    design: Design
+    indices: dict[str, pd.DataFrame]
+    x: np.ndarray
+    y: np.ndarray
+    out: Path
+
+    @property
+    def undefined(self) -> list[str]:
+        """Outputs that are NaN in some runs (their indices are NaN)."""
+        return [o for i, o in enumerate(self.design.outputs) if np.isnan(self.y[:, i]).any()]
+
+
+def run_sensitivity(
+    scenario: str | Path,
+    design: Design,
+    settings: RunSettings | None = None,
+    out: str | Path = SENSITIVITY_OUT,
+    execution: Execution | None = None,
+    say: Callable[[str], None] = print,
+) -> Analysis:
+    """Sample the parameters, run every sample (resuming what is done), write the indices.
+
+    Args:
+        scenario: A name in scenarios/ or a path to a TOML file.
+        design: Method, parameters, outputs and sample size.
+        settings: Replicates (default 1), seed (also the sampler's), steps, researchers,
+            overrides.
+        out: Where the CSV, PNG and samples.csv files and the batch (``out/batch``) go.
+        execution: Workers, scheduler, force, quiet.
+        say: Where the opening line goes.
+
+    Raises:
+        UsageError: a key that is not numeric, a range the config refuses, an unknown output,
+            or a Sobol sample size that is not a power of two.
+    """
+    settings = settings or RunSettings(replicates=SENSITIVITY_REPLICATES)
+    out = Path(out)
+    params = check_inputs(scenario, design.params, design.outputs, settings.fixed())
+    design = replace(design, params=tuple(params))
+    method, n = design.method, design.sample_size
+    if method not in INDEX_COLUMNS:
+        raise UsageError(f"method {method!r}: expected 'morris' or 'sobol'")
+    if method == "sobol" and n & (n - 1):
+        raise UsageError(f"--samples {n}: Sobol needs a power of two (e.g. 64)")
+    runs = n * (len(params) + (1 if method == "morris" else 2))
+    with open_runner(scenario, settings, execution) as runner:
+        say(
+            f"{method} sensitivity of {len(design.outputs)} outputs to {len(params)} parameters "
+            f"of {scenario}: {runs} samples x {settings.replicates} replicates; "
+            f"{runner.pool.description}"
         )
-        evaluate = model_evaluator(runner, params, args.output, out / "batch", command_line())
+        evaluate = model_evaluator(runner, params, design.outputs, out / "batch")
         indices, x, y = sensitivity(
-            method, params, args.output, evaluate, samples=args.samples, seed=args.seed
+            method, params, design.outputs, evaluate, samples=n, seed=settings.seed
         )
-    bad = [o for i, o in enumerate(args.output) if np.isnan(y[:, i]).any()]
-    for o in bad:
-        print(f"warning: {o} is undefined (NaN) in some runs; its indices are NaN", flush=True)
     write_outputs(indices, method, params, x, y, out)
-    print(ranked_table(indices, method))
-    print(f"wrote {len(indices)} CSV and PNG files and samples.csv to {out}")
-    return 0
+    return Analysis(design, indices, x, y, out)

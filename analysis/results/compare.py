@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.results import POINT, TASKS, AnalysisError, Results, format_value, from_frame
-from analysis.stats import LEVEL, paired, t_interval
-from analysis.units import fmt, unit
+from analysis.results.load import POINT, TASKS, AnalysisError, Results, format_value, from_frame
+from analysis.results.stats import LEVEL, paired, t_interval
+from analysis.results.units import fmt, unit
 
 FINAL_MONTHS = 12
 COLUMNS = [

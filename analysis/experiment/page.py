@@ -4,18 +4,15 @@ showing the curves of the scenarios it compares, with its windows shaded."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
-from analysis.claims import Claim, resolve_window
-from analysis.plots import STYLE, WIDTH, grid, plot_metric, save, shared_legend
-from analysis.report import configs, esc, figure, page, provenance, table
-from analysis.results import Results
-from analysis.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
-
-if TYPE_CHECKING:
-    from analysis.experiment import ExperimentResult
+from analysis.experiment.claims import Claim, resolve_window
+from analysis.experiment.summary import TEST_HEADER, ExperimentResult, test_cells
+from analysis.experiment.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from analysis.results.load import Results
+from analysis.results.plots import STYLE, WIDTH, grid, plot_metric, save, shared_legend
+from analysis.results.report import configs, esc, figure, page, provenance, table
 
 CLASSES = {SUPPORTED: "supported", NOT_SUPPORTED: "not-supported", INCONCLUSIVE: "inconclusive"}
 RULES = """<p>Each test's effect is treatment minus baseline, replicate by replicate, with a 95%
@@ -60,8 +57,6 @@ def write_page(outcome: ExperimentResult, out: Path) -> Path:
         RULES,
         table(["claim", "verdict", "tests"], summary, raw=True),
     ]
-    from analysis.experiment import TEST_HEADER, test_cells  # noqa: PLC0415  (cycle)
-
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     for claim in exp.claims:

@@ -1,0 +1,53 @@
+"""The command line of the open-model ecosystem simulation: ``python run.py COMMAND``.
+
+The top layer: argument parsing and printing only. Each command turns its options into a call
+of the Python API below (``simulation``, ``simulation.batch``, ``analysis``); nothing but
+``run.py`` and the tests imports this package. Commands import their heavy modules when they run,
+so ``run.py list`` and a bad option answer at once.
+
+Exit codes: 0 success; 1 runs failed or validation failed (a rerun resumes); 2 bad input (one
+line on stderr, nothing written); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cli import batch, experiment, fitting, results, single
+from cli.options import Parser
+from simulation.errors import FailedRuns, UsageError
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> Parser:
+    """run.py's parser: one subcommand per command, each with its ``func``."""
+    parser = Parser(
+        prog="run.py",
+        description="Simulate the open-model AI ecosystem under public-AI governance modes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in (single, batch, results, experiment, fitting):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except FailedRuns as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # output piped into `head` and friends
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt as e:
+        print(str(e) or "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,186 @@
+"""The model's Mesa DataCollector: every metric of a month computed once, kept by column.
+
+Metric names and their order are :mod:`simulation.metrics`'s; this module measures them.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from simulation.metrics import TASKS, metric_names
+from simulation.releases import CLOSED
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simulation.model import EcosystemModel
+    from simulation.researchers import Outcome
+
+
+class MetricsCollector(mesa.DataCollector):
+    """The model's Mesa DataCollector: all metrics of a month, computed once, by column.
+
+    Each step the model calls ``collect(model)``, which computes every metric of the month
+    in one pass (``measure``) and appends one value per metric. Mesa's tools read it as any
+    DataCollector: ``get_model_vars_dataframe()`` has one column per metric, in the order
+    ``simulation.run`` reports them, and ``mesa.batch_run`` finds ``model_vars`` and the
+    collection times in ``_collection_steps``. ``frame()`` is the table ``simulation.run``
+    returns. No agent-level data is collected.
+
+    Attributes:
+        model (EcosystemModel): The model measured.
+        groups (list[str]): The researcher group names.
+        names (list[str]): The metric names, in column order.
+        model_reporters (dict[str, Callable]): For each metric, what picks its value out of
+            the month's ``measure`` row (the metrics are never computed one by one).
+        model_vars (dict[str, list[float]]): The collected values by metric name.
+        steps (list[int]): The month (from 0) of each collected row.
+        _collection_steps (list[float]): Mesa's time (``model.time``, 1.0 for the first
+            month) at each collection, as Mesa's own DataCollector records it.
+    """
+
+    def __init__(self, model: EcosystemModel) -> None:
+        """Prepare an empty column for every metric of ``model``'s scenario.
+
+        Args:
+            model: The model whose months are measured.
+        """
+        super().__init__()  # no reporters, empty records
+        self.model = model
+        self.groups = list(model.config.groups)
+        self.names = metric_names(self.groups, model.lab_kinds)
+        # Every metric is read from the row measure() computes once a month, not by a reporter
+        # of its own; the reporters also tell Mesa which model variables exist.
+        self.model_reporters = {name: itemgetter(name) for name in self.names}
+        self.model_vars: dict[str, list[float]] = {name: [] for name in self.names}
+        self.steps: list[int] = []
+
+    @property
+    def columns(self) -> dict[str, list[float]]:
+        """The collected values by metric name (the same lists as ``model_vars``)."""
+        return self.model_vars
+
+    def collect(self, model: EcosystemModel) -> None:
+        """Measure the month that ``model`` has just simulated and append one value per metric.
+
+        The model calls this at the end of each step; calling it again appends the same month
+        again, as with any Mesa DataCollector.
+
+        Args:
+            model: The model this collector belongs to, after its researchers have acted.
+
+        Raises:
+            ValueError: If ``model`` is another model or has not simulated a month yet.
+        """
+        if model is not self.model:
+            raise ValueError("this collector measures the model it was created for")
+        if model.outcome is None:
+            raise ValueError("no month to measure: the model has not stepped yet")
+        row = self.measure(model.outcome)
+        self.steps.append(model.month)
+        self._collection_steps.append(model.time)
+        for name, reporter in self.model_reporters.items():
+            self.model_vars[name].append(reporter(row))
+
+    def measure(self, o: Outcome) -> dict[str, float]:
+        """Compute every metric of the current month.
+
+        Args:
+            o: What the researchers did this month.
+
+        Returns:
+            One value per metric name.
+        """
+        m = self.model
+        res = m.researchers
+        rel = m.releases.arrays()
+        row: dict[str, float] = {}
+
+        # Access: success at a task with a capable model (for deploy: the deployed model).
+        deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
+        deployed_cap = res._effective_capability(rel, deployed_rel)
+        capable_deploy = o.deployed & (deployed_cap >= m.capable_threshold)
+        success = {"run": o.capable, "finetune": o.finetuned & o.capable, "deploy": capable_deploy}
+        counts = np.bincount(res.group, minlength=len(self.groups))
+        for t in TASKS:
+            per_group = np.bincount(res.group, weights=success[t], minlength=len(self.groups))
+            for g, name in enumerate(self.groups):
+                row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
+
+        # Capability.
+        row["capability.frontier"] = m.frontier
+        open_ok = rel["weights"] & ~rel["revoked"]
+        row["capability.best_open"] = rel["capability"][open_ok].max() if open_ok.any() else np.nan
+        used = np.nan_to_num(o.capability_used)
+        reached = np.bincount(res.group, weights=used * o.ran, minlength=len(self.groups))
+        ran = np.bincount(res.group, weights=o.ran, minlength=len(self.groups))
+        for g, name in enumerate(self.groups):
+            row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
+
+        # Capture: cumulative absorbed community value by lab kind.
+        absorbed = {k: 0.0 for k in m.lab_kinds}
+        private = 0.0
+        for lab in m.labs:
+            absorbed[lab.kind] += lab.absorbed
+            private += lab.absorbed_private
+        total = sum(absorbed.values())
+        for k in m.lab_kinds:
+            row[f"capture.{k}"] = absorbed[k] / total if total > 0 else np.nan
+        row["capture.private"] = private / total if total > 0 else np.nan
+
+        # Downloads: researchers who ran a model with weights this month, by lab kind.
+        r = np.where(res.choice >= 0, res.choice, 0)
+        downloaded = o.ran & rel["weights"][r] & (rel["licence"][r] != CLOSED)
+        kind_of_lab = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])
+        by_kind = np.bincount(
+            kind_of_lab[rel["lab"][r[downloaded]]], minlength=len(m.lab_kinds)
+        ).astype(float)
+        for i, k in enumerate(m.lab_kinds):
+            row[f"downloads.{k}"] = by_kind[i] / by_kind.sum() if by_kind.sum() else np.nan
+        # Release level (real-world scale): the top release of each kind, and how much of all
+        # downloads the top tenth of the open-weight releases published so far takes.
+        per_release = np.bincount(r[downloaded], minlength=len(rel["lab"])) * res.weight
+        release_kind = kind_of_lab[rel["lab"]]
+        for i, k in enumerate(m.lab_kinds):
+            mine = per_release[release_kind == i]
+            row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0
+        published = np.sort(per_release[rel["weights"] & (rel["licence"] != CLOSED)])[::-1]
+        top = max(1, int(np.ceil(published.size / 10)))
+        total = published.sum()
+        row["downloads.top_decile_share"] = published[:top].sum() / total if total else np.nan
+        row["frontier.training_cost_usd"] = (
+            m.frontier_lab.training_cost if m.frontier_lab else np.nan
+        )
+
+        # Market.
+        gpu = [m.hosters[i] for i in m.gpu_market_index]
+        cap = np.array([h.capacity for h in gpu])
+        price = np.array([h.price for h in gpu])
+        row["market.gpu_price"] = float(price @ cap / cap.sum()) if cap.sum() > 0 else m.gpu_cost
+        served = np.array([h.served for h in m.hosters])
+        shares = served / served.sum() if served.sum() > 0 else served
+        row["market.hosting_hhi"] = float((shares**2).sum())
+        row["stranded.deployments"] = float(res.stranded.sum() * res.weight)
+
+        inst = m.institution
+        row["public.spend"] = inst.spent if inst is not None else 0.0
+        row["public.utilisation"] = (
+            inst.used / inst.available if inst is not None and inst.available > 0 else 0.0
+        )
+        return row
+
+    def frame(self) -> pd.DataFrame:
+        """The metrics table: a ``step`` column (the month, from 0), then one column per metric.
+
+        Returns:
+            One row per collected month.
+        """
+        import pandas as pd  # noqa: PLC0415  (commands that only name metrics skip pandas)
+
+        df = pd.DataFrame(self.model_vars)
+        df.insert(0, "step", np.asarray(self.steps, dtype=np.int64))
+        return df
