@@ -5,9 +5,17 @@ code, so a rule reads as it would for one researcher and runs without the tempor
 that the same rule costs in numpy. ``cache=True`` keeps the compiled code beside this file
 (``__pycache__``), so only the first run in a checkout pays for compilation (a few seconds);
 later processes load it (~0.3 s).
+
+Arrays that travel together are passed as named tuples (numba compiles attribute access on
+them like a local variable), so each kernel takes a handful of tables instead of two dozen
+positional arrays. numba compiles one version per combination of field types: keep dtypes and
+dimensions fixed (int64 indices, float64 amounts, bool flags, Python ``float``/``bool``/``int``
+scalars), or a changed type silently compiles (and caches) another version.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -16,47 +24,154 @@ RUN, FINETUNE, DEPLOY = 0, 1, 2
 LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 
 
+class Population(NamedTuple):
+    """Every simulated researcher's own state, one entry per researcher (all of them).
+
+    Kernels read researcher ``i`` as ``pop.field[i]``; ``budget`` and ``credit`` are spent in
+    place by ``pay``.
+    """
+
+    group: np.ndarray  # int64: the researcher's group
+    friction: np.ndarray  # multiplier on commercial prices
+    hardware: np.ndarray  # GB of local accelerator memory (0: none)
+    eligible: np.ndarray  # bool: may use the public hoster
+    underserved: np.ndarray  # bool: needs a language the models serve badly
+    deploy_users: np.ndarray  # users a deployment must serve
+    taste: np.ndarray  # (researchers, hosters) felt price / price: accounts, trust, latency
+    budget: np.ndarray  # USD they can still spend this month (in/out)
+    credit: np.ndarray  # USD of public credit left this month (in/out)
+    weight: float  # real researchers each simulated one stands for
+
+
+class Requests(NamedTuple):
+    """One entry per request: who asks (index into ``Population``) and for which release."""
+
+    idx: np.ndarray  # int64 researcher
+    release: np.ndarray  # int64 release
+
+
+class Hosters(NamedTuple):
+    """The hosting market this month: each hoster's listing, reach, price and whether it is
+    full, plus the cheapest market offer per (group, release) that planning relies on."""
+
+    listed: np.ndarray  # (hosters, releases) offers the release (on the channel considered)
+    serves: np.ndarray  # (hosters, groups) serves the group's region
+    price: np.ndarray  # (hosters,) USD per GPU-hour
+    full: np.ndarray  # (hosters,) turned someone away this month
+    cheapest_price: np.ndarray  # (groups, releases) lowest market USD per GPU-hour (inf: none)
+    cheapest_hoster: np.ndarray  # (groups, releases) the market hoster offering it
+    public_index: int  # the public hoster (-1: none)
+    public_listed: np.ndarray  # (releases,) on a public hoster that has capacity
+
+
+class Offers(NamedTuple):
+    """Each researcher's preferred hoster for their release, on the open market and among
+    credit hosters, and what it charges them per GPU-hour (price x friction; inf: none)."""
+
+    market_price: np.ndarray
+    market_hoster: np.ndarray  # -1: none offers it
+    credit_price: np.ndarray
+    credit_hoster: np.ndarray  # -1: none offers it
+
+
+class Task(NamedTuple):
+    """What doing one task (run, fine-tune or deploy) takes, and which ways are open."""
+
+    mem: np.ndarray  # (releases,) GB of memory the task needs
+    hours: np.ndarray  # (releases,) GPU-hours the task needs
+    local_ok: np.ndarray  # (releases,) can run on own hardware (weights available)
+    surcharge: np.ndarray  # (researchers,) one-off USD on a hosted bill (migration)
+    use_public: bool  # the public hoster may be asked
+
+
+class Venue(NamedTuple):
+    """Where each request would do its task, and what it costs (one entry per request)."""
+
+    kind: np.ndarray  # LOCAL / PUBLIC / CREDIT / MARKET / NONE
+    hoster: np.ndarray  # index into the hosters, -1 for local or none
+    out_of_pocket: np.ndarray  # USD from own budget
+    credit: np.ndarray  # USD of public credit used
+
+
+class Candidates(NamedTuple):
+    """The releases researchers choose among, one column per candidate."""
+
+    mem: np.ndarray  # (3, candidates) GB of memory each task needs
+    hours: np.ndarray  # (3, candidates) GPU-hours each task needs
+    weights: np.ndarray  # weights available (local runs possible)
+    finetune_ok: np.ndarray  # licence allows derivatives
+    max_users: np.ndarray  # largest deployment the licence allows (0: none)
+    public_listed: np.ndarray  # on the public hoster
+    capability: np.ndarray
+    penalty: np.ndarray  # capability lost by who needs an underserved language
+    appeal: np.ndarray  # openness + popularity utility
+    best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
+    best_credit: np.ndarray  # (groups, candidates) cheapest credit-hoster GPU-hour
+
+
+class Choosers(NamedTuple):
+    """The researchers choosing a model, with their uniform draws (one entry per chooser)."""
+
+    idx: np.ndarray  # int64 researcher
+    slot_draw: np.ndarray  # expects a public slot if below the service rate
+    logit_draw: np.ndarray  # for the multinomial-logit draw
+
+
+class ChoiceRule(NamedTuple):
+    """Parameters of the model choice this month."""
+
+    service_rate: np.ndarray  # (3,) share of public requests served last month, per task
+    threshold: float  # capable if effective capability is at least this
+    capability_weight: float
+    cost_weight: float
+    use_credit: bool  # some chooser has public credit
+    use_public: bool  # the public hoster may be planned on (False: plan B)
+
+
+class Deployments(NamedTuple):
+    """Each researcher's running deployment (in/out, one entry per researcher)."""
+
+    release: np.ndarray  # release deployed (-1: none)
+    host: np.ndarray  # hoster serving it (-1: own hardware)
+    stranded: np.ndarray  # cut off (licence revoked or host gone): must migrate
+    stranded_months: np.ndarray  # months stranded without a new home
+
+
+class DeployTerms(NamedTuple):
+    """What deploying each release takes: licence terms, GPU-hours a month and the months of
+    hosting a forced migration costs."""
+
+    weights: np.ndarray  # (releases,) weights available
+    revoked: np.ndarray  # (releases,) licence withdrawn
+    max_users: np.ndarray  # (releases,) largest deployment the licence allows (0: none)
+    hours: np.ndarray  # (releases,) GPU-hours of a month's deployment
+    migration_months: float
+
+
 @njit(cache=True)
 def choose_models(
-    # per candidate release
-    mem: np.ndarray,  # (3, candidates) GB of memory each task needs
-    hours: np.ndarray,  # (3, candidates) GPU-hours each task needs
-    weights: np.ndarray,  # weights available (local runs possible)
-    finetune_ok: np.ndarray,  # licence allows derivatives
-    max_users: np.ndarray,  # largest deployment the licence allows (0: none)
-    public_listed: np.ndarray,  # on the public hoster
-    capability: np.ndarray,
-    penalty: np.ndarray,  # capability lost by who needs an underserved language
-    appeal: np.ndarray,  # openness + popularity utility
-    best_market: np.ndarray,  # (groups, candidates) cheapest market GPU-hour
-    best_credit: np.ndarray,  # (groups, candidates) cheapest credit-hoster GPU-hour
-    # per choosing researcher
-    group: np.ndarray,
-    friction: np.ndarray,
-    hardware: np.ndarray,
-    budget: np.ndarray,
-    credit: np.ndarray,
-    underserved: np.ndarray,
-    public_ok: np.ndarray,  # eligible for the public hoster
-    deploy_users: np.ndarray,
-    slot_draw: np.ndarray,  # uniform: expects a public slot if below the service rate
-    logit_draw: np.ndarray,  # uniform for the multinomial-logit draw
-    # scalars
-    service_rate: np.ndarray,  # (3,) share of public requests served last month, per task
-    threshold: float,  # capable if effective capability is at least this
-    capability_weight: float,
-    cost_weight: float,
-    use_credit: bool,
+    cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each researcher picks a release by multinomial logit over
+    """Each chooser picks a release by multinomial logit over
     utility = capability + appeal - cost_weight * log(1 + cost of the plan).
 
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
     capable model makes affordable (if none is capable, the most ambitious one any model makes
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
-    Returns the candidate position chosen (-1: none affordable) and whether a capable one was.
+    A plan is costed against ``pop.budget`` and ``pop.credit``; hosting is free where the model
+    is on the public hoster and the researcher expects a slot there.
+
+    Args:
+        cand: the candidate releases.
+        pop: the whole population; ``who.idx`` picks the choosers.
+        who: the choosers and their draws.
+        rule: service rates, capability threshold and utility weights.
+
+    Returns:
+        Per chooser, the candidate position chosen (-1: none affordable) and whether a capable
+        model was affordable.
     """
-    n, n_cand = group.size, capability.size
+    n, n_cand = who.idx.size, cand.capability.size
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)
     plan_cost = np.empty((n_cand, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
@@ -65,33 +180,36 @@ def choose_models(
     utility = np.empty(n_cand)
     public = np.zeros(3, dtype=np.bool_)
     for j in range(n):
-        g, fr, hw, money, users = group[j], friction[j], hardware[j], budget[j], deploy_users[j]
+        i = who.idx[j]
+        g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
+        users = pop.deploy_users[i]
+        public_ok = rule.use_public and pop.eligible[i]
         for t in range(3):  # expects a free public slot for task t (if the model is listed)
-            public[t] = public_ok[j] and slot_draw[j] < service_rate[t]
+            public[t] = public_ok and who.slot_draw[j] < rule.service_rate[t]
         best_capable, best_any = 0, 0
         for c in range(n_cand):
-            p_mk = best_market[g, c] * fr
-            p_cr = best_credit[g, c] * fr if use_credit else 0.0
+            p_mk = cand.best_market[g, c] * fr
+            p_cr = cand.best_credit[g, c] * fr if rule.use_credit else 0.0
             gross_mk = gross_cr = 0.0
             affordable = 0
             for t in range(3):
-                if t == FINETUNE and not finetune_ok[c]:
+                if t == FINETUNE and not cand.finetune_ok[c]:
                     break  # the licence stops the plan here
-                if t == DEPLOY and not (max_users[c] > 0 and max_users[c] >= users):
+                if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
-                own = weights[c] and hw >= mem[t, c]
-                if not (own or (public[t] and public_listed[c])):  # hosted: pay by the hour
-                    gross_mk += p_mk * hours[t, c]
-                    gross_cr += p_cr * hours[t, c]
+                own = cand.weights[c] and hw >= cand.mem[t, c]
+                if not (own or (public[t] and cand.public_listed[c])):  # hosted: pay by the hour
+                    gross_mk += p_mk * cand.hours[t, c]
+                    gross_cr += p_cr * cand.hours[t, c]
                 cost = gross_mk
-                if use_credit:
-                    cost = min(gross_mk, max(0.0, gross_cr - credit[j]))
+                if rule.use_credit:
+                    cost = min(gross_mk, max(0.0, gross_cr - pop.credit[i]))
                 plan_cost[c, t] = cost
                 if cost <= money:  # plans are nested: count the affordable ones
                     affordable += 1
             level[c] = affordable
-            cap[c] = capability[c] - penalty[c] * underserved[j]
-            if cap[c] >= threshold:
+            cap[c] = cand.capability[c] - cand.penalty[c] * pop.underserved[i]
+            if cap[c] >= rule.threshold:
                 best_capable = max(best_capable, affordable)
             best_any = max(best_any, affordable)
         chose_capable[j] = best_capable > 0
@@ -101,15 +219,19 @@ def choose_models(
         top = -np.inf
         for c in range(n_cand):
             utility[c] = -np.inf
-            if level[c] >= plan and (best_capable == 0 or cap[c] >= threshold):
+            if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.threshold):
                 cost = plan_cost[c, plan - 1]
-                utility[c] = capability_weight * cap[c] + appeal[c] - cost_weight * np.log1p(cost)
+                utility[c] = (
+                    rule.capability_weight * cap[c]
+                    + cand.appeal[c]
+                    - rule.cost_weight * np.log1p(cost)
+                )
                 top = max(top, utility[c])
         total = 0.0
         for c in range(n_cand):  # logit weights relative to the best; 0 for the infeasible
             utility[c] = np.exp(utility[c] - top) if utility[c] > -np.inf else 0.0
             total += utility[c]
-        target, cum = logit_draw[j] * total, 0.0
+        target, cum = who.logit_draw[j] * total, 0.0
         for c in range(n_cand):  # inverse CDF: first feasible model whose cumulative reaches it
             if utility[c] > 0.0:
                 cum += utility[c]
@@ -121,185 +243,188 @@ def choose_models(
 
 @njit(cache=True)
 def preferred_offers(
-    listed: np.ndarray,  # (hosters, releases) offered on this channel
-    serves: np.ndarray,  # (hosters, groups) serves the group's region
-    full: np.ndarray,  # (hosters,) turned someone away this month
-    taste: np.ndarray,  # (researchers, hosters) accounts, trust, latency: x price = felt price
-    price: np.ndarray,  # (hosters,) USD per GPU-hour
-    idx: np.ndarray,
-    release: np.ndarray,
-    group: np.ndarray,  # per researcher (all of them)
-    friction: np.ndarray,
-    charged: np.ndarray,  # out, per researcher: USD per GPU-hour they would pay
-    hoster: np.ndarray,  # out, per researcher: the hoster (-1: none offers it)
+    hosters: Hosters, pop: Population, req: Requests, charged: np.ndarray, hoster: np.ndarray
 ) -> None:
-    """Each requester's preferred hoster: the lowest felt price among those offering the
-    release to the researcher's group and not full."""
-    for k in range(idx.size):
-        i, r, g = idx[k], release[k], group[idx[k]]
+    """Each requester's preferred hoster: the lowest felt price (price x taste) among those
+    listing the release, serving the researcher's group and not full. Taste picks the hoster;
+    the price is what is paid, times the researcher's friction.
+
+    Args:
+        hosters: the market; ``listed`` is the channel considered (market or credit hosters).
+        pop: the population (group, friction, taste).
+        req: who asks for which release.
+        charged: out, per researcher: USD per GPU-hour they would pay (inf: none offers it).
+        hoster: out, per researcher: the hoster (-1: none offers it).
+    """
+    listed, serves, full, price = hosters.listed, hosters.serves, hosters.full, hosters.price
+    for k in range(req.idx.size):
+        i, r = req.idx[k], req.release[k]
+        g = pop.group[i]
         best, hoster[i], charged[i] = np.inf, -1, np.inf
         for h in range(price.size):
-            felt = price[h] * taste[i, h]  # taste picks the hoster; the price is what is paid
+            felt = price[h] * pop.taste[i, h]  # taste picks the hoster; the price is what is paid
             if listed[h, r] and serves[h, g] and not full[h] and felt < best:
                 best, hoster[i] = felt, h
         if hoster[i] >= 0:
-            charged[i] = price[hoster[i]] * friction[i]
+            charged[i] = price[hoster[i]] * pop.friction[i]
 
 
 @njit(cache=True)
 def choose_venues(
-    idx: np.ndarray,
-    release: np.ndarray,
-    mem: np.ndarray,  # per release: GB the task needs
-    hours: np.ndarray,  # per release: GPU-hours the task needs
-    allow_local: np.ndarray,  # per release: can run on own hardware
-    public_listed: np.ndarray,  # per release
-    use_public: bool,
-    price_market: np.ndarray,  # per researcher: preferred market hoster's price to them
-    hoster_market: np.ndarray,
-    price_credit: np.ndarray,  # per researcher: preferred credit hoster's price to them
-    hoster_credit: np.ndarray,
-    surcharge: np.ndarray,  # per researcher: one-off USD on a hosted bill (migration)
-    cheapest_price: np.ndarray,  # (groups, releases) lowest market price, or empty: no fallback
-    cheapest_hoster: np.ndarray,  # (groups, releases) the hoster offering it
-    public_index: int,
-    hardware: np.ndarray,  # per researcher (all of them)
-    eligible: np.ndarray,
-    group: np.ndarray,
-    friction: np.ndarray,
-    money: np.ndarray,
-    credit: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    req: Requests, task: Task, pop: Population, offers: Offers, hosters: Hosters
+) -> Venue:
     """Cheapest way for each request to do a task: own hardware if it fits, else the public
     hoster if eligible, else public credits at a credit hoster, else paying a commercial hoster
-    (the preferred one, or the cheapest if the preferred is beyond the budget); NONE if nothing
-    is affordable. Returns kind, hoster (-1: local or none), out-of-pocket USD, credit USD."""
-    n = idx.size
+    (the preferred one, or the cheapest if the preferred is beyond the budget and no hoster is
+    full yet); NONE if nothing is affordable.
+
+    Args:
+        req: who asks for which release.
+        task: what the task needs; ``surcharge`` is added to any hosted bill.
+        pop: the population (hardware, eligibility, budget and credit left).
+        offers: each researcher's preferred market and credit hoster, at their price.
+        hosters: the market (``full``, cheapest offers, the public hoster).
+
+    Returns:
+        Per request: kind, hoster (-1: local or none), out-of-pocket USD and credit USD.
+    """
+    n = req.idx.size
     kind = np.full(n, NONE, dtype=np.int64)
     hoster = np.full(n, -1, dtype=np.int64)
     out_of_pocket = np.zeros(n)
     credit_used = np.zeros(n)
-    fallback = cheapest_price.size > 0
+    fallback = not hosters.full.any()  # once one is full, the next preferred instead
     for k in range(n):
-        i, r = idx[k], release[k]
-        if allow_local[r] and hardware[i] >= mem[r]:
+        i, r = req.idx[k], req.release[k]
+        money, credit, hours = pop.budget[i], pop.credit[i], task.hours[r]
+        if task.local_ok[r] and pop.hardware[i] >= task.mem[r]:
             kind[k] = LOCAL
             continue
-        if eligible[i] and public_listed[r] and use_public:
-            kind[k], hoster[k] = PUBLIC, public_index
+        if pop.eligible[i] and hosters.public_listed[r] and task.use_public:
+            kind[k], hoster[k] = PUBLIC, hosters.public_index
             continue
-        cost_credit = price_credit[i] * hours[r] + surcharge[i]
-        cost_market = price_market[i] * hours[r] + surcharge[i]
-        h_market = hoster_market[i]
-        if fallback and cost_market > money[i]:  # the preferred hoster too dear: the cheapest
-            cheap = cheapest_price[group[i], r] * friction[i] * hours[r] + surcharge[i]
-            if cheap <= money[i]:
-                cost_market, h_market = cheap, cheapest_hoster[group[i], r]
-        own_share = max(0.0, cost_credit - credit[i])
-        if credit[i] > 0 and own_share <= money[i]:  # an infinite cost never fits
-            kind[k], hoster[k] = CREDIT, hoster_credit[i]
-            out_of_pocket[k], credit_used[k] = own_share, min(cost_credit, credit[i])
-        elif cost_market <= money[i]:
+        cost_credit = offers.credit_price[i] * hours + task.surcharge[i]
+        cost_market = offers.market_price[i] * hours + task.surcharge[i]
+        h_market = offers.market_hoster[i]
+        if fallback and cost_market > money:  # the preferred hoster too dear: the cheapest
+            g = pop.group[i]
+            cheap = hosters.cheapest_price[g, r] * pop.friction[i] * hours + task.surcharge[i]
+            if cheap <= money:
+                cost_market, h_market = cheap, hosters.cheapest_hoster[g, r]
+        own_share = max(0.0, cost_credit - credit)
+        if credit > 0 and own_share <= money:  # an infinite cost never fits
+            kind[k], hoster[k] = CREDIT, offers.credit_hoster[i]
+            out_of_pocket[k], credit_used[k] = own_share, min(cost_credit, credit)
+        elif cost_market <= money:
             kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
-    return kind, hoster, out_of_pocket, credit_used
+    return Venue(kind, hoster, out_of_pocket, credit_used)
 
 
 @njit(cache=True)
 def pay(
-    idx: np.ndarray,
-    served: np.ndarray,
-    hoster: np.ndarray,
-    out_of_pocket: np.ndarray,
-    credit_used: np.ndarray,
-    hours: np.ndarray,
-    weight: float,
-    n_hosters: int,
-    money: np.ndarray,
-    credit: np.ndarray,
+    req: Requests, venue: Venue, served: np.ndarray, task: Task, pop: Population, n_hosters: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Served requests pay from their budget and credit; returns GPU-hours and USD per hoster
-    (in real researchers) and the public credit used."""
+    """Served requests pay from their budget and credit (``pop`` is updated in place).
+
+    Args:
+        req: who asked for which release.
+        venue: where each request was to be done and its bill.
+        served: per request, whether it was served.
+        task: the task (its GPU-hours per release).
+        pop: the population; ``budget`` and ``credit`` are spent.
+        n_hosters: number of hosters.
+
+    Returns:
+        GPU-hours and USD per hoster and the public credit used, all in real researchers.
+    """
     gpu_by, paid_by = np.zeros(n_hosters), np.zeros(n_hosters)
     credit_total = 0.0
-    for k in range(idx.size):
+    for k in range(req.idx.size):
         if not served[k]:
             continue
-        i = idx[k]
-        money[i] -= out_of_pocket[k]
-        credit[i] -= credit_used[k]
-        credit_total += credit_used[k]
-        if hoster[k] >= 0:
-            gpu_by[hoster[k]] += hours[k] * weight
-            paid_by[hoster[k]] += (out_of_pocket[k] + credit_used[k]) * weight
-    return gpu_by, paid_by, credit_total * weight
+        i = req.idx[k]
+        pop.budget[i] -= venue.out_of_pocket[k]
+        pop.credit[i] -= venue.credit[k]
+        credit_total += venue.credit[k]
+        h = venue.hoster[k]
+        if h >= 0:
+            gpu_by[h] += task.hours[req.release[k]] * pop.weight
+            paid_by[h] += (venue.out_of_pocket[k] + venue.credit[k]) * pop.weight
+    return gpu_by, paid_by, credit_total * pop.weight
 
 
 @njit(cache=True)
 def plan_deployments(
-    deployment: np.ndarray,  # per researcher: release deployed on (-1: none)
-    deploy_host: np.ndarray,  # hoster serving it (-1: own hardware)
-    stranded: np.ndarray,  # in/out: deployment cut off, must migrate
-    ran: np.ndarray,  # ran a model this month
-    run_release: np.ndarray,  # the release run
-    group: np.ndarray,
-    friction: np.ndarray,
-    deploy_users: np.ndarray,
-    revoked: np.ndarray,  # per release
-    weights: np.ndarray,
-    max_users: np.ndarray,
-    listed: np.ndarray,  # (hosters, releases)
-    serves: np.ndarray,  # (hosters, groups)
-    best_market: np.ndarray,  # (groups, releases) cheapest market GPU-hour
-    hours: np.ndarray,  # per release: GPU-hours of a month's deployment
-    migration_months: float,
+    pop: Population,
+    dep: Deployments,
+    ran: np.ndarray,
+    run_release: np.ndarray,
+    terms: DeployTerms,
+    hosters: Hosters,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What each researcher deploys this month: the model just run if its licence covers
     the deployment's size, else the existing deployment if still healthy. A deployment whose
-    licence was revoked or whose host no longer lists it or serves the region is stranded and
-    must migrate, paying ``migration_months`` of hosting on top.
-    Returns target release (-1: none), migration surcharge (USD) and whether it is a renewal."""
-    n = deployment.size
+    licence was revoked or whose host no longer lists it or serves the region is stranded
+    (``dep.stranded`` is set in place) and must migrate, paying ``terms.migration_months`` of
+    hosting at the cheapest market price on top.
+
+    Args:
+        pop: the population (group, friction, deployment size).
+        dep: the running deployments.
+        ran: per researcher, ran a model this month.
+        run_release: per researcher, the release run.
+        terms: per release, what deploying it takes.
+        hosters: the market (``listed`` over all hosters, ``serves``, ``cheapest_price``).
+
+    Returns:
+        Per researcher: target release (-1: none), migration surcharge (USD) and whether it is
+        a renewal.
+    """
+    n = dep.release.size
     target = np.full(n, -1, dtype=np.int64)
     surcharge = np.zeros(n)
     renewing = np.zeros(n, dtype=np.bool_)
     for i in range(n):
-        d, h = deployment[i], deploy_host[i]
-        if d >= 0 and (revoked[d] or (h >= 0 and not (listed[h, d] and serves[h, group[i]]))):
-            stranded[i] = True
+        d, h, g = dep.release[i], dep.host[i], pop.group[i]
+        if d >= 0 and (
+            terms.revoked[d] or (h >= 0 and not (hosters.listed[h, d] and hosters.serves[h, g]))
+        ):
+            dep.stranded[i] = True
         r = run_release[i]
-        if ran[i] and weights[r] and max_users[r] >= deploy_users[i]:
+        if ran[i] and terms.weights[r] and terms.max_users[r] >= pop.deploy_users[i]:
             target[i] = r
-        elif d >= 0 and not stranded[i]:
+        elif d >= 0 and not dep.stranded[i]:
             target[i] = d
         t = target[i]
         if t < 0:
             continue
-        if stranded[i]:
-            price = best_market[group[i], t] * friction[i]
-            month_cost = price * hours[t] if np.isfinite(price) else 0.0
-            surcharge[i] = migration_months * month_cost
-        renewing[i] = d >= 0 and not stranded[i] and t == d
+        if dep.stranded[i]:
+            price = hosters.cheapest_price[g, t] * pop.friction[i]
+            month_cost = price * terms.hours[t] if np.isfinite(price) else 0.0
+            surcharge[i] = terms.migration_months * month_cost
+        renewing[i] = d >= 0 and not dep.stranded[i] and t == d
     return target, surcharge, renewing
 
 
 @njit(cache=True)
 def settle_deployments(
-    done: np.ndarray,
-    host: np.ndarray,  # hoster that took each deployment (-1: own hardware)
-    target: np.ndarray,
-    deployment: np.ndarray,  # in/out, as the three below
-    deploy_host: np.ndarray,
-    stranded: np.ndarray,
-    stranded_months: np.ndarray,
-    abandon_after: int,
+    dep: Deployments, done: np.ndarray, host: np.ndarray, target: np.ndarray, abandon_after: int
 ) -> None:
-    """Record the month's deployments. A stranded one that found no new home stays stranded;
-    its owner shuts it down after ``abandon_after`` months."""
+    """Record the month's deployments in ``dep`` (in place). A stranded one that found no new
+    home stays stranded; its owner shuts it down after ``abandon_after`` months.
+
+    Args:
+        dep: the deployments to update.
+        done: per researcher, whether this month's deployment was served.
+        host: hoster that took each deployment (-1: own hardware).
+        target: release each researcher deployed (or tried to).
+        abandon_after: months a stranded deployment is kept before it is shut down.
+    """
     for i in range(done.size):
         if done[i]:
-            deployment[i], deploy_host[i], stranded[i] = target[i], host[i], False
-        elif not stranded[i]:
-            deployment[i], deploy_host[i] = -1, -1
-        stranded_months[i] = stranded_months[i] + 1 if stranded[i] else 0
-        if stranded_months[i] > abandon_after:
-            deployment[i], deploy_host[i], stranded[i], stranded_months[i] = -1, -1, False, 0
+            dep.release[i], dep.host[i], dep.stranded[i] = target[i], host[i], False
+        elif not dep.stranded[i]:
+            dep.release[i], dep.host[i] = -1, -1
+        dep.stranded_months[i] = dep.stranded_months[i] + 1 if dep.stranded[i] else 0
+        if dep.stranded_months[i] > abandon_after:
+            dep.release[i], dep.host[i], dep.stranded[i], dep.stranded_months[i] = -1, -1, False, 0

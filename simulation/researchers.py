@@ -13,23 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import kernels
-from simulation.kernels import LOCAL, PUBLIC
+from simulation.kernels import LOCAL, PUBLIC, Venue
 from simulation.releases import OPEN
 
 if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
 TASKS = ("run", "finetune", "deploy")
-
-
-@dataclass
-class Venue:
-    """Where each requesting researcher would do a task, and what it costs them."""
-
-    kind: np.ndarray  # kernels.LOCAL / PUBLIC / CREDIT / MARKET / NONE
-    hoster: np.ndarray  # index into model.hosters, -1 for local or none
-    out_of_pocket: np.ndarray  # USD from own budget
-    credit: np.ndarray  # USD of public credit used
 
 
 @dataclass
@@ -44,6 +34,13 @@ class Outcome:
 
 
 class Researchers:
+    """The researcher population: one entry per simulated researcher in each array.
+
+    Each month (``step``) they choose a model, run, fine-tune and deploy it and contribute
+    back; the per-researcher rules are the compiled loops in ``simulation.kernels``, which take
+    these arrays grouped as named tuples (``kernels.Population`` and the tables beside it).
+    """
+
     def __init__(
         self,
         model: EcosystemModel,
@@ -113,12 +110,18 @@ class Researchers:
 
     # -- monthly step --------------------------------------------------------------------------
     def step(self) -> Outcome:
+        """One month: choose a model, run it, fine-tune it, deploy it, and contribute back.
+
+        Returns:
+            What happened to each researcher this month (also kept as ``self.outcome``).
+        """
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
         self.need_mem, self.need_hours = self._task_needs(rel["params_b"])
-        credit = self._credits()
+        # The month's budget and credit, spent in place as tasks are paid for.
+        pop = self._population(self.budget.copy(), self._credits())
 
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
@@ -133,58 +136,40 @@ class Researchers:
         review = gone | outdated | (self.rng.random(self.n) < cfg.adoption.review_probability)
         if m.month == 0:
             review[:] = True
-        self._choose(np.flatnonzero(review), credit)
-        money = self.budget.copy()
+        self._choose(np.flatnonzero(review), pop)
 
         # 2. Run the chosen model; whoever is turned away re-plans once without the public
         #    hoster (plan B) and tries again.
-        run_mem, run_hours = self.need_mem[0], self.need_hours[0]
+        no_surcharge = np.zeros(self.n)
+        run = kernels.Task(self.need_mem[0], self.need_hours[0], rel["weights"], no_surcharge, True)
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
-        offers = self._offers(np.arange(self.n), rr, credit)  # reused for fine-tuning
-        ran = self._do_task(
-            "run", wants, rr, run_mem, run_hours, money, credit, rel["weights"], offers=offers
-        )[0]
+        offers = self._offers(kernels.Requests(np.arange(self.n), rr), pop)  # reused: fine-tune
+        ran = self._do_task("run", wants, rr, run, pop, offers=offers)[0]
         retry = np.flatnonzero(wants & ~ran)
         if retry.size:
-            self._choose(retry, credit, public_ok=False)
+            self._choose(retry, pop, public_ok=False)
             wants = np.zeros(self.n, dtype=bool)
             wants[retry] = self.choice[retry] >= 0
             rr = np.where(self.choice >= 0, self.choice, 0)
-            self._offers(retry, rr[retry], credit, into=offers)  # only the re-planned need new
-            ran |= self._do_task(
-                "run",
-                wants,
-                rr,
-                run_mem,
-                run_hours,
-                money,
-                credit,
-                rel["weights"],
-                offers=offers,
-                use_public=False,
-            )[0]
+            # only the re-planned need new offers
+            self._offers(kernels.Requests(retry, rr[retry]), pop, into=offers)
+            plan_b = run._replace(use_public=False)
+            ran |= self._do_task("run", wants, rr, plan_b, pop, offers=offers)[0]
         eff_cap = self._effective_capability(rel, rr)
         capable = ran & (eff_cap >= m.capable_threshold)
 
         # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
         terms = self._licence_allows(rel)
         wants_ft = ran & rel["weights"][rr] & terms["finetune"][rr]
-        ft_done, _ = self._do_task(
-            "finetune",
-            wants_ft,
-            rr,
-            self.need_mem[1],
-            self.need_hours[1],
-            money,
-            credit,
-            allow_local=rel["weights"],
-            offers=offers,
+        finetune = kernels.Task(
+            self.need_mem[1], self.need_hours[1], rel["weights"], no_surcharge, True
         )
+        ft_done, _ = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
         finetuned = ft_done & (self.rng.random(self.n) < self.skill)
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
-        deployed = self._deploy(rel, ran, rr, terms, money, credit, offers)
+        deployed = self._deploy(rel, ran, rr, terms, pop, offers)
 
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
@@ -198,6 +183,29 @@ class Researchers:
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
 
+    def _population(self, budget: np.ndarray, credit: np.ndarray) -> kernels.Population:
+        """The researchers' own arrays as the kernels take them.
+
+        Args:
+            budget: USD each can still spend this month (the kernels spend it in place).
+            credit: USD of public credit each has left this month (spent in place).
+
+        Returns:
+            A ``kernels.Population`` viewing this object's arrays (nothing is copied).
+        """
+        return kernels.Population(
+            self.group,
+            self.friction,
+            self.hardware_gb,
+            self.eligible,
+            self.underserved,
+            self.deploy_users,
+            self.hoster_taste,
+            budget,
+            credit,
+            float(self.weight),
+        )
+
     # -- prices and venues ---------------------------------------------------------------------
     def _prepare_prices(self, rel: dict[str, np.ndarray]) -> None:
         """This month's price tables: which hoster offers which release to which group, each
@@ -207,8 +215,7 @@ class Researchers:
         m = self.model
         n_h = len(m.hosters)
         listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
-        self.h_listed = listed
-        self.h_serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
+        serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
         price = np.array([h.price for h in m.hosters])
         kinds = {"market": m.commercial_index, "credit": m.credit_index}
         self.listed_by = {}
@@ -218,15 +225,22 @@ class Researchers:
             self.listed_by[name] = listed & kind
         self.best, self.cheapest = {}, {}  # per (group, release): lowest price and its hoster
         for name, lst in self.listed_by.items():  # (hosters, groups, releases) -> min over hosters
-            offer = np.where(
-                lst[:, None, :] & self.h_serves[:, :, None], price[:, None, None], np.inf
-            )
+            offer = np.where(lst[:, None, :] & serves[:, :, None], price[:, None, None], np.inf)
             self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
             self.cheapest[name] = offer.argmin(axis=0) if n_h else np.full(offer.shape[1:], -1)
-        self.h_price = price
         pub = m.public_hoster
         self.public_listed = (
             pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
+        )
+        self.hosting = kernels.Hosters(
+            listed,  # all hosters; ``listed_by`` has the market and credit channels
+            serves,
+            price,
+            np.zeros(n_h, dtype=bool),  # none full yet; ``_do_task`` marks who turns people away
+            self.best["market"],
+            self.cheapest["market"],
+            int(m.public_index),
+            self.public_listed,
         )
 
     def _credits(self) -> np.ndarray:
@@ -245,99 +259,88 @@ class Researchers:
             credit[self.eligible] += pool / self.eligible.sum()
         return credit
 
-    def _offers(self, idx, r, credit, full=None, into=None) -> tuple[np.ndarray, ...]:
-        """Each researcher's preferred hoster for release ``r`` (lowest price x taste), on the
-        open market and among credit hosters, with what it charges them (price x friction):
-        (price, hoster, credit price, credit hoster), per researcher, filled in at ``idx``
-        (into the arrays ``into`` if given)."""
-        if full is None:
-            full = np.zeros(len(self.model.hosters), dtype=bool)
+    def _offers(
+        self,
+        req: kernels.Requests,
+        pop: kernels.Population,
+        full: np.ndarray | None = None,
+        into: kernels.Offers | None = None,
+    ) -> kernels.Offers:
+        """Each requester's preferred hoster for their release (lowest price x taste), on the
+        open market and among credit hosters, with what it charges them (price x friction).
+
+        Args:
+            req: who asks for which release.
+            pop: the population (its credit decides whether credit hosters are looked at).
+            full: per hoster, turned someone away this month (skipped); default none.
+            into: offers to fill in at ``req.idx`` (others kept); default new ones.
+
+        Returns:
+            Per researcher offers, filled in at ``req.idx`` (``into`` itself if given).
+        """
+        hosting = self.hosting if full is None else self.hosting._replace(full=full)
         if into is None:
-            into = tuple(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1))
+            into = kernels.Offers(*(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1)))
         for name, charged, hoster in zip(("market", "credit"), into[::2], into[1::2], strict=True):
-            if name == "credit" and not credit[idx].any():
-                charged[idx], hoster[idx] = np.inf, -1
+            if name == "credit" and not pop.credit[req.idx].any():
+                charged[req.idx], hoster[req.idx] = np.inf, -1
                 continue
-            kernels.preferred_offers(
-                self.listed_by[name],
-                self.h_serves,
-                full,
-                self.hoster_taste,
-                self.h_price,
-                idx,
-                r,
-                self.group,
-                self.friction,
-                charged,
-                hoster,
-            )
+            channel = hosting._replace(listed=self.listed_by[name])
+            kernels.preferred_offers(channel, pop, req, charged, hoster)
         return into
 
     def _venue(
         self,
-        idx,
-        r,
-        mem,
-        hours,
-        money,
-        credit,
-        allow_local,
-        extra=None,
-        use_public=True,
-        offers=None,
-        full=None,
+        req: kernels.Requests,
+        task: kernels.Task,
+        pop: kernels.Population,
+        full: np.ndarray,
+        offers: kernels.Offers | None = None,
     ) -> Venue:
-        """Cheapest way for each researcher in ``idx`` to do a task on release ``r``:
-        own hardware if it fits, else the public hoster if eligible, else public credits at a
-        credit hoster, else paying a commercial hoster; NONE if nothing is affordable."""
-        p_mk, h_mk, p_cr, h_cr = offers if offers else self._offers(idx, r, credit, full)
-        surcharge = extra if extra is not None else np.zeros(self.n)  # hosted only
-        fallback = full is None or not full.any()  # the preferred hoster too dear: the cheapest
-        no_fallback = np.zeros((0, 0))
-        return Venue(
-            *kernels.choose_venues(
-                idx,
-                r,
-                mem,
-                hours,
-                allow_local,
-                self.public_listed,
-                use_public,
-                p_mk,
-                h_mk,
-                p_cr,
-                h_cr,
-                surcharge,
-                self.best["market"] if fallback else no_fallback,
-                self.cheapest["market"] if fallback else no_fallback.astype(np.int64),
-                self.model.public_index,
-                self.hardware_gb,
-                self.eligible,
-                self.group,
-                self.friction,
-                money,
-                credit,
-            )
-        )
+        """Cheapest way for each request to do ``task``: own hardware if it fits, else the
+        public hoster if eligible, else public credits at a credit hoster, else paying a
+        commercial hoster; NONE if nothing is affordable (``kernels.choose_venues``).
+
+        Args:
+            req: who asks for which release.
+            task: what the task needs and which ways are open.
+            pop: the population, with this month's budget and credit left.
+            full: per hoster, turned someone away this month.
+            offers: preferred hosters already known for ``req`` (default: looked up now).
+
+        Returns:
+            Per request: where it would be done and what it would cost.
+        """
+        if offers is None:
+            offers = self._offers(req, pop, full)
+        return kernels.choose_venues(req, task, pop, offers, self.hosting._replace(full=full))
 
     def _do_task(
         self,
-        task,
-        wants,
-        r,
-        mem,
-        hours,
-        money,
-        credit,
-        allow_local,
-        extra=None,
-        offers=None,
-        priority=None,
-        use_public=True,
-    ):
+        name: str,
+        wants: np.ndarray,
+        r: np.ndarray,
+        task: kernels.Task,
+        pop: kernels.Population,
+        offers: kernels.Offers | None = None,
+        priority: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Try a task for every researcher who wants it; pay, and ration hosted capacity.
-        ``extra`` (USD per researcher) is a one-off cost added to the hosted bill.
-        Returns who succeeded and the hoster each used (-1: own hardware or none)."""
+
+        Args:
+            name: the task, one of ``TASKS``.
+            wants: per researcher, whether they try the task.
+            r: per researcher, the release to use.
+            task: what the task needs; ``task.surcharge`` (USD per researcher) is a one-off
+                cost added to a hosted bill.
+            pop: the population; budget and credit are spent in place.
+            offers: preferred hosters for the first attempt (default: looked up).
+            priority: per researcher, queues first at a hoster (running deployments renew).
+
+        Returns:
+            Per researcher: whether they succeeded and the hoster used (-1: own hardware or
+            none).
+        """
         idx = np.flatnonzero(wants)
         done = np.zeros(self.n, dtype=bool)
         where = np.full(self.n, -1)
@@ -347,31 +350,20 @@ class Researchers:
         # hoster, the next preferred hoster after a full commercial one.
         full = np.zeros(len(self.model.hosters), dtype=bool)
         for attempt in range(len(full) + 1):
-            rel_ids = r[idx]
-            v = self._venue(
-                idx,
-                rel_ids,
-                mem,
-                hours,
-                money,
-                credit,
-                allow_local,
-                extra,
-                use_public,
-                offers if attempt == 0 else None,
-                full,
-            )
-            served = self._serve(task, idx, v, hours[rel_ids], priority)
+            req = kernels.Requests(idx, r[idx])
+            v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
+            served = self._serve(name, idx, v, task.hours[req.release], priority)
             asked_public = v.kind == PUBLIC
-            self._public_asked[task] += int(asked_public.sum())
-            self._public_served[task] += int((served & asked_public).sum())
+            self._public_asked[name] += int(asked_public.sum())
+            self._public_served[name] += int((served & asked_public).sum())
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
-            self._pay(task, idx, v, served, hours[rel_ids], money, credit)
+            self._pay(name, req, v, served, task, pop)
             turned = ~served & (v.hoster >= 0)
             if not turned.any():
                 break
-            use_public &= not (turned & asked_public).any()
+            if (turned & asked_public).any():  # the public hoster is full: not asked again
+                task = task._replace(use_public=False)
             full[v.hoster[turned & ~asked_public]] = True
             idx = idx[turned]
         return done, where
@@ -408,23 +400,30 @@ class Researchers:
         ok |= _queue(v.hoster, demand, key, hosted, remaining)
         return ok
 
-    def _pay(self, task, idx, v: Venue, served, hours, money, credit) -> None:
+    def _pay(
+        self,
+        name: str,
+        req: kernels.Requests,
+        v: Venue,
+        served: np.ndarray,
+        task: kernels.Task,
+        pop: kernels.Population,
+    ) -> None:
+        """Served requests pay (``kernels.pay``); hosters and the institution are settled.
+
+        Args:
+            name: the task, one of ``TASKS`` (hosters keep their pools per task).
+            req: who asked for which release.
+            v: where each request was to be done and its bill.
+            served: per request, whether it was served.
+            task: the task (its GPU-hours per release).
+            pop: the population; budget and credit are spent in place.
+        """
         m = self.model
-        gpu_by, paid_by, credit_used = kernels.pay(
-            idx,
-            served,
-            v.hoster,
-            v.out_of_pocket,
-            v.credit,
-            hours,
-            self.weight,
-            len(m.hosters),
-            money,
-            credit,
-        )
+        gpu_by, paid_by, credit_used = kernels.pay(req, v, served, task, pop, len(m.hosters))
         for h, g_h, p_h in zip(m.hosters, gpu_by, paid_by, strict=True):
             if g_h > 0:
-                h.settle(g_h, p_h, task)
+                h.settle(g_h, p_h, name)
         if m.institution is not None and credit_used > 0:
             m.institution.use_credits(credit_used)
 
@@ -434,12 +433,20 @@ class Researchers:
         pen = self.model.config.capability.language_penalty
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 
-    def _choose(self, idx: np.ndarray, credit: np.ndarray, public_ok: bool = True) -> None:
+    def _choose(self, idx: np.ndarray, pop: kernels.Population, public_ok: bool = True) -> None:
         """Multinomial-logit choice over candidate releases:
         utility = capability + openness + popularity (preferential attachment) - cost + taste.
         Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
         then to run only) when no model makes the whole plan affordable. The rule per
-        researcher is ``kernels.choose_models``."""
+        researcher is ``kernels.choose_models``.
+
+        Args:
+            idx: the researchers choosing.
+            pop: the population; its credit pays for plans (its budget is not used: a plan is
+                costed against the whole monthly budget).
+            public_ok: whether the public hoster may be planned on (False: plan B after it
+                turned them away).
+        """
         if idx.size == 0:
             return
         m, cfg = self.model, self.model.config
@@ -453,7 +460,7 @@ class Researchers:
         penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
-        chosen, self.chose_capable[idx] = kernels.choose_models(
+        candidates = kernels.Candidates(
             np.ascontiguousarray(self.need_mem[:, cand]),
             np.ascontiguousarray(self.need_hours[:, cand]),
             rel["weights"][cand],
@@ -465,21 +472,20 @@ class Researchers:
             appeal,
             np.ascontiguousarray(self.best["market"][:, cand]),
             np.ascontiguousarray(self.best["credit"][:, cand]),
-            self.group[idx],
-            self.friction[idx],
-            self.hardware_gb[idx],
-            self.budget[idx],
-            credit[idx],
-            self.underserved[idx],
-            self.eligible[idx] & public_ok,
-            self.deploy_users[idx],
-            slot_draw,
-            logit_draw,
+        )
+        rule = kernels.ChoiceRule(
             np.array([self.public_service_rate[task] for task in TASKS]),
             float(m.capable_threshold),
             float(a.capability_weight),
             float(a.cost_weight),
-            bool(credit[idx].any()),
+            bool(pop.credit[idx].any()),
+            bool(public_ok),
+        )
+        chosen, self.chose_capable[idx] = kernels.choose_models(
+            candidates,
+            pop._replace(budget=self.budget),
+            kernels.Choosers(idx, slot_draw, logit_draw),
+            rule,
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
@@ -514,61 +520,60 @@ class Researchers:
             "max_users": np.where(usable, users[rel["licence"]], 0.0),
         }
 
-    def _deploy(self, rel, ran, rr, terms, money, credit, offers) -> np.ndarray:
+    def _deploy(
+        self,
+        rel: dict[str, np.ndarray],
+        ran: np.ndarray,
+        rr: np.ndarray,
+        terms: dict[str, np.ndarray],
+        pop: kernels.Population,
+        offers: kernels.Offers,
+    ) -> np.ndarray:
         """Keep a deployment running all month, or start one on the model just run. A deployment
         whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
-        paying ``migration_cost_months`` of hosting on top, before it serves again."""
+        paying ``migration_cost_months`` of hosting on top, before it serves again.
+
+        Args:
+            rel: the release arrays.
+            ran: per researcher, ran a model this month.
+            rr: per researcher, the release run (or chosen).
+            terms: what each release's licence allows (``_licence_allows``).
+            pop: the population; budget and credit are spent in place.
+            offers: preferred hosters for ``rr`` (reused where the deployment is of that model).
+
+        Returns:
+            Per researcher, whether a deployment is running this month.
+        """
         tk = self.model.config.tasks
         mem, hours = self.need_mem[2], self.need_hours[2]
-        target, surcharge, renewing = kernels.plan_deployments(
-            self.deployment,
-            self.deploy_host,
-            self.stranded,
-            ran,
-            rr,
-            self.group,
-            self.friction,
-            self.deploy_users,
-            rel["revoked"],
+        deploy_terms = kernels.DeployTerms(
             rel["weights"],
+            rel["revoked"],
             terms["max_users"],
-            self.h_listed,
-            self.h_serves,
-            self.best["market"],
             hours,
             float(tk.migration_cost_months),
+        )
+        current = kernels.Deployments(
+            self.deployment, self.deploy_host, self.stranded, self.stranded_months
+        )
+        target, surcharge, renewing = kernels.plan_deployments(
+            pop, current, ran, rr, deploy_terms, self.hosting
         )
         wants = target >= 0
         t = np.maximum(target, 0)
         other = np.flatnonzero(wants & (t != rr))  # offers for the model run are reused
         if other.size:
-            offers = self._offers(other, t[other], credit, into=tuple(a.copy() for a in offers))
-        done, where = self._do_task(
-            "deploy",
-            wants,
-            t,
-            mem,
-            hours,
-            money,
-            credit,
-            allow_local=rel["weights"],
-            extra=surcharge,
-            offers=offers,
-            priority=renewing,
-        )
+            copied = kernels.Offers(*(a.copy() for a in offers))
+            offers = self._offers(kernels.Requests(other, t[other]), pop, into=copied)
+        deploy = kernels.Task(mem, hours, rel["weights"], surcharge, True)
+        done, where = self._do_task("deploy", wants, t, deploy, pop, offers, priority=renewing)
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
         self.stranded_months = self.stranded_months.copy()
-        kernels.settle_deployments(
-            done,
-            where,
-            t,
-            self.deployment,
-            self.deploy_host,
-            self.stranded,
-            self.stranded_months,
-            int(tk.abandon_after_months),
+        settled = kernels.Deployments(
+            self.deployment, self.deploy_host, self.stranded, self.stranded_months
         )
+        kernels.settle_deployments(settled, done, where, t, int(tk.abandon_after_months))
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:

@@ -10,12 +10,48 @@ from simulation import kernels
 INF = np.inf
 
 
+def _population(n: int = 1, **over) -> kernels.Population:
+    """``n`` researchers of group 0 with no hardware, no public access, no credit, 1000 USD,
+    friction 1 and an even taste for a single hoster; keyword overrides replace any field."""
+    fields = dict(
+        group=np.zeros(n, np.int64),
+        friction=np.ones(n),
+        hardware=np.zeros(n),
+        eligible=np.zeros(n, bool),
+        underserved=np.zeros(n, bool),
+        deploy_users=np.ones(n),
+        taste=np.ones((n, 1)),
+        budget=np.full(n, 1000.0),
+        credit=np.zeros(n),
+        weight=1.0,
+    )
+    fields.update(over)
+    return kernels.Population(**fields)
+
+
+def _hosters(n_rel: int = 1, n_groups: int = 1, **over) -> kernels.Hosters:
+    """One hoster listing every release to every group at 1 USD, not full, no cheaper offer
+    and no public hoster; keyword overrides replace any field."""
+    fields = dict(
+        listed=np.ones((1, n_rel), bool),
+        serves=np.ones((1, n_groups), bool),
+        price=np.ones(1),
+        full=np.zeros(1, bool),
+        cheapest_price=np.ones((n_groups, n_rel)),
+        cheapest_hoster=np.zeros((n_groups, n_rel), np.int64),
+        public_index=-1,
+        public_listed=np.zeros(n_rel, bool),
+    )
+    fields.update(over)
+    return kernels.Hosters(**fields)
+
+
 def _choice_inputs(n: int = 1, **over):
     """Two candidate releases of the same size, open weights, capable; one researcher group
     with no hardware and no public access; market GPU-hour at 1 USD. Keyword overrides replace
-    any argument of ``choose_models``."""
+    any field of the four tables ``choose_models`` takes (field names do not repeat)."""
     cand = 2
-    args = dict(
+    candidates = dict(
         mem=np.ones((3, cand)),
         hours=np.array([[1.0] * cand, [10.0] * cand, [100.0] * cand]),
         weights=np.ones(cand, bool),
@@ -27,28 +63,35 @@ def _choice_inputs(n: int = 1, **over):
         appeal=np.zeros(cand),
         best_market=np.ones((1, cand)),
         best_credit=np.full((1, cand), INF),
-        group=np.zeros(n, np.int64),
-        friction=np.ones(n),
-        hardware=np.zeros(n),
-        budget=np.full(n, 1000.0),
-        credit=np.zeros(n),
-        underserved=np.zeros(n, bool),
-        public_ok=np.zeros(n, bool),
-        deploy_users=np.ones(n),
+    )
+    choosers = dict(
+        idx=np.arange(n, dtype=np.int64),
         slot_draw=np.full(n, 0.5),
         logit_draw=np.full(n, 0.5),
+    )
+    rule = dict(
         service_rate=np.ones(3),
         threshold=9.0,
         capability_weight=1.0,
         cost_weight=1.0,
         use_credit=False,
+        use_public=True,
     )
-    args.update(over)
-    return args
+    pop = {f: over.pop(f) for f in kernels.Population._fields if f in over}
+    for table in (candidates, choosers, rule):
+        table.update({k: over.pop(k) for k in list(over) if k in table})
+    assert not over, f"unknown fields {sorted(over)}"
+    return (
+        kernels.Candidates(**candidates),
+        _population(n, **pop),
+        kernels.Choosers(**choosers),
+        kernels.ChoiceRule(**rule),
+    )
 
 
 def choose(**over):
-    return kernels.choose_models(*_choice_inputs(**over).values())
+    """``choose_models`` on ``_choice_inputs(**over)``: (choice, chose_capable)."""
+    return kernels.choose_models(*_choice_inputs(**over))
 
 
 def test_nothing_affordable_means_no_choice():
@@ -94,15 +137,35 @@ def test_logit_shares_follow_the_utility_difference():
     assert share == pytest.approx(expected, abs=0.015)
 
 
+def test_choosers_are_picked_from_the_population_by_index():
+    # Researcher 1 of three chooses; only its budget (0) and hardware (2 GB) count.
+    chosen, _ = choose(
+        idx=np.array([1]),
+        slot_draw=np.array([0.5]),
+        logit_draw=np.array([0.5]),
+        budget=np.array([1000.0, 0.0, 1000.0]),
+        hardware=np.array([0.0, 2.0, 0.0]),
+        group=np.zeros(3, np.int64),
+        friction=np.ones(3),
+        eligible=np.zeros(3, bool),
+        underserved=np.zeros(3, bool),
+        deploy_users=np.ones(3),
+        taste=np.ones((3, 1)),
+        credit=np.zeros(3),
+    )
+    assert chosen.shape == (1,) and chosen[0] >= 0  # own hardware: free despite no budget
+
+
 def test_an_expected_public_slot_makes_hosting_free():
     # Listed on the public hoster and eligible: no budget needed if a slot is expected.
     over = dict(
         budget=np.array([0.0]),
-        public_ok=np.array([True]),
+        eligible=np.array([True]),
         public_listed=np.array([True, True]),
     )
     assert choose(**over)[0][0] >= 0
     assert choose(**over, service_rate=np.zeros(3))[0][0] == -1  # expects no slot
+    assert choose(**over, use_public=False)[0][0] == -1  # plan B: the public hoster is out
 
 
 def test_credit_pays_for_what_the_budget_cannot():
@@ -112,24 +175,21 @@ def test_credit_pays_for_what_the_budget_cannot():
 
 
 def _offers(full=(False, False, False), group=0):
-    listed = np.array([[True], [True], [False]])  # hoster 2 does not list release 0
-    serves = np.array([[True, True], [True, False], [True, True]])
-    taste = np.array([[3.0, 1.0, 0.1]])  # felt = price x taste
-    price = np.array([1.0, 2.0, 1.0])
-    charged, hoster = np.full(1, -7.0), np.full(1, -7)
-    kernels.preferred_offers(
-        listed,
-        serves,
-        np.array(full),
-        taste,
-        price,
-        np.array([0]),
-        np.array([0]),
-        np.array([group]),
-        np.array([1.5]),
-        charged,
-        hoster,
+    hosters = _hosters(
+        n_groups=2,
+        listed=np.array([[True], [True], [False]]),  # hoster 2 does not list release 0
+        serves=np.array([[True, True], [True, False], [True, True]]),
+        price=np.array([1.0, 2.0, 1.0]),
+        full=np.array(full),
     )
+    pop = _population(
+        group=np.array([group]),
+        friction=np.array([1.5]),
+        taste=np.array([[3.0, 1.0, 0.1]]),  # felt = price x taste
+    )
+    charged, hoster = np.full(1, -7.0), np.full(1, -7)
+    req = kernels.Requests(np.array([0]), np.array([0]))
+    kernels.preferred_offers(hosters, pop, req, charged, hoster)
     return hoster[0], charged[0]
 
 
@@ -143,27 +203,78 @@ def test_full_hosters_and_those_not_serving_the_region_are_skipped():
     assert _offers(full=(True, True, False)) == (-1, INF)
 
 
+def _venues(full=False, use_public=True, **pop):
+    """One request for release 0 (2 GB, 10 GPU-hours, runs locally) by one researcher whose
+    preferred market hoster (0) charges 3 USD an hour and credit hoster (1) 1 USD; the
+    cheapest market offer is hoster 2 at 2 USD. Hoster 3 is public and lists the release."""
+    task = kernels.Task(
+        np.array([2.0]), np.array([10.0]), np.ones(1, bool), np.zeros(1), use_public
+    )
+    offers = kernels.Offers(np.array([3.0]), np.array([0]), np.array([1.0]), np.array([1]))
+    hosters = _hosters(
+        price=np.ones(4),
+        full=np.array([False, False, False, full]),
+        cheapest_price=np.array([[2.0]]),
+        cheapest_hoster=np.array([[2]]),
+        public_index=3,
+        public_listed=np.ones(1, bool),
+    )
+    req = kernels.Requests(np.array([0]), np.array([0]))
+    v = kernels.choose_venues(req, task, _population(**pop), offers, hosters)
+    return v.kind[0], v.hoster[0], v.out_of_pocket[0], v.credit[0]
+
+
+def test_a_task_goes_local_then_public_then_credit_then_market():
+    assert _venues(hardware=np.array([2.0]))[:2] == (kernels.LOCAL, -1)
+    assert _venues(eligible=np.array([True]))[:2] == (kernels.PUBLIC, 3)
+    assert _venues(eligible=np.array([True]), use_public=False)[:2] == (kernels.MARKET, 0)
+    assert _venues(credit=np.array([4.0])) == (kernels.CREDIT, 1, 6.0, 4.0)
+    assert _venues() == (kernels.MARKET, 0, 30.0, 0.0)
+
+
+def test_a_budget_short_of_the_preferred_hoster_falls_back_to_the_cheapest():
+    assert _venues(budget=np.array([25.0])) == (kernels.MARKET, 2, 20.0, 0.0)
+    assert _venues(budget=np.array([25.0]), full=True)[0] == kernels.NONE  # retry: no fallback
+    assert _venues(budget=np.array([15.0]))[:2] == (kernels.NONE, -1)
+
+
+def test_served_requests_pay_and_hosters_are_credited_in_real_researchers():
+    pop = _population(2, budget=np.array([100.0, 100.0]), credit=np.array([5.0, 5.0]), weight=2.0)
+    req = kernels.Requests(np.array([0, 1]), np.array([0, 0]))
+    venue = kernels.Venue(
+        np.array([kernels.CREDIT, kernels.MARKET]),
+        np.array([0, 0]),
+        np.array([1.0, 30.0]),
+        np.array([4.0, 0.0]),
+    )
+    task = kernels.Task(np.ones(1), np.array([10.0]), np.ones(1, bool), np.zeros(2), True)
+    gpu, paid, credit = kernels.pay(req, venue, np.array([True, False]), task, pop, 2)
+    assert list(pop.budget) == [99.0, 100.0] and list(pop.credit) == [1.0, 5.0]
+    assert list(gpu) == [20.0, 0.0] and list(paid) == [10.0, 0.0] and credit == 8.0
+
+
 def test_a_revoked_deployment_is_stranded_and_pays_to_migrate():
     # Three researchers, all deployed at hoster 0: on release 0 (re-deploys release 2, which
     # it ran), on revoked release 1 (ran release 2) and on release 0 (ran nothing: keeps it).
     stranded = np.zeros(3, bool)
+    dep = kernels.Deployments(
+        np.array([0, 1, 0]), np.zeros(3, np.int64), stranded, np.zeros(3, np.int64)
+    )
+    terms = kernels.DeployTerms(
+        weights=np.ones(3, bool),
+        revoked=np.array([False, True, False]),  # release 1 revoked
+        max_users=np.full(3, INF),
+        hours=np.full(3, 10.0),  # GPU-hours a month
+        migration_months=1.5,  # months of hosting a migration costs
+    )
+    hosters = _hosters(n_rel=3, cheapest_price=np.full((1, 3), 2.0))  # USD per GPU-hour
     target, surcharge, renewing = kernels.plan_deployments(
-        np.array([0, 1, 0]),
-        np.zeros(3, np.int64),
-        stranded,
-        np.array([True, True, False]),
-        np.array([2, 2, 0]),
-        np.zeros(3, np.int64),
-        np.ones(3),
-        np.ones(3),
-        np.array([False, True, False]),  # release 1 revoked
-        np.ones(3, bool),
-        np.full(3, INF),
-        np.ones((1, 3), bool),
-        np.ones((1, 1), bool),
-        np.full((1, 3), 2.0),  # USD per GPU-hour
-        np.full(3, 10.0),  # GPU-hours a month
-        1.5,  # months of hosting a migration costs
+        _population(3),
+        dep,
+        np.array([True, True, False]),  # ran a model
+        np.array([2, 2, 0]),  # the release run
+        terms,
+        hosters,
     )
     assert list(stranded) == [False, True, False]
     assert list(target) == [2, 2, 0]
@@ -174,9 +285,8 @@ def test_a_revoked_deployment_is_stranded_and_pays_to_migrate():
 def test_a_stranded_deployment_is_abandoned_after_the_limit():
     deployment, host = np.array([3]), np.array([1])
     stranded, months = np.array([True]), np.array([0])
+    dep = kernels.Deployments(deployment, host, stranded, months)
     for month in range(3):
-        kernels.settle_deployments(
-            np.array([False]), np.array([-1]), np.array([0]), deployment, host, stranded, months, 2
-        )
+        kernels.settle_deployments(dep, np.array([False]), np.array([-1]), np.array([0]), 2)
         assert deployment[0] == (3 if month < 2 else -1)
     assert not stranded[0] and months[0] == 0
