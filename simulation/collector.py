@@ -168,8 +168,10 @@ class MetricsCollector(mesa.DataCollector):
 
         inst = m.institution
         row["public.spend"] = inst.spent if inst is not None else 0.0
-        row["public.utilisation"] = (
-            inst.used / inst.available if inst is not None and inst.available > 0 else 0.0
+        row["public.utilisation"] = (  # undefined without an institution: nothing to use
+            (inst.used / inst.available if inst.available > 0 else 0.0)
+            if inst is not None
+            else np.nan
         )
         return row
 

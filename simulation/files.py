@@ -143,12 +143,15 @@ def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any])
     """
     import pyarrow as pa  # noqa: PLC0415
 
+    from simulation.layout import annotate  # noqa: PLC0415
     from simulation.config import to_dict  # noqa: PLC0415
     from simulation.provenance import environment  # noqa: PLC0415
 
     sim = config.simulation
     record = {**meta, "steps": int(len(df)), "researchers": sim.researchers}
     record |= {"config": to_dict(config), **environment()}
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    about = {k: record[k] for k in ("scenario", "seed", "code_revision") if k in record}
     out.mkdir(parents=True, exist_ok=True)
-    write_table(pa.Table.from_pandas(df, preserve_index=False), out / METRICS_FILE)
+    write_table(table.cast(annotate(table.schema, [], about)), out / METRICS_FILE)
     write_json(record, out / RUN_FILE)

@@ -46,3 +46,101 @@ def metric_names(groups: list[str], lab_kinds: list[str]) -> list[str]:
         "public.utilisation",
     ]
     return names
+
+
+SHARE = "share, 0-1"
+CAPABILITY = "log10 effective GPU-hours"
+GROUP_SHARE = "share of the group, 0-1"
+
+# Unit and one-line description of every metric (ODD section 4.11): exact names first, then the
+# families named after the scenario's groups and lab kinds, matched by prefix in this order.
+_EXACT = {
+    "capability.frontier": (CAPABILITY, "best model capability released so far"),
+    "capability.best_open": (
+        CAPABILITY,
+        "best capability among non-revoked releases with downloadable weights",
+    ),
+    "capture.private": (
+        "share of community value, 0-1",
+        "share of all community value absorbed so far by labs whose licence was closed or "
+        "restricted at the time",
+    ),
+    "downloads.top_decile_share": (
+        SHARE,
+        "share of this month's downloads taken by the top tenth of all open-weight releases "
+        "published so far",
+    ),
+    "frontier.training_cost_usd": (
+        "USD",
+        "cost of the training run that set the current frontier (GPU-hours x GPU cost then)",
+    ),
+    "market.gpu_price": (
+        "USD per GPU-hour",
+        "capacity-weighted mean GPU-hour price of the independent commercial hosters",
+    ),
+    "market.hosting_hhi": (
+        "Herfindahl index, 0-1",
+        "concentration of the GPU-hours sold to researchers across hosters",
+    ),
+    "stranded.deployments": (
+        "deployments (real researchers)",
+        "deployments stranded by a revoked licence or a withdrawn host, not yet migrated or "
+        "abandoned",
+    ),
+    "public.spend": ("USD per month", "public money spent this month (0 without an institution)"),
+    "public.utilisation": (
+        SHARE,
+        "share of the public money available this month that was put to use (undefined, NaN, "
+        "without a public institution)",
+    ),
+}
+_FAMILIES = (  # {} is the group or lab kind the column is about
+    ("access.run.", GROUP_SHARE, "share of {} researchers who ran a capable model this month"),
+    (
+        "access.finetune.",
+        GROUP_SHARE,
+        "share of {} researchers who fine-tuned a capable model this month",
+    ),
+    (
+        "access.deploy.",
+        GROUP_SHARE,
+        "share of {} researchers with a capable model deployed (own hardware or hosted) this month",
+    ),
+    (
+        "capability.reached.",
+        CAPABILITY,
+        "mean capability of the model used, over the {} researchers who ran one",
+    ),
+    (
+        "capture.",
+        "share of community value, 0-1",
+        "share of all community value absorbed so far by {} labs",
+    ),
+    (
+        "downloads.top_release.",
+        "downloads per month (real researchers)",
+        "this month's users of the most downloaded {} release (0 if it has none)",
+    ),
+    (
+        "downloads.",
+        "share of downloads, 0-1",
+        "share of this month's open-weight model runs on {} models",
+    ),
+)
+
+
+def metric_info(name: str) -> tuple[str, str] | None:
+    """The unit and one-line description of a metric, or None if ``name`` is not one.
+
+    Args:
+        name: A dotted metric name, e.g. ``access.run.global_south``.
+
+    Returns:
+        ``(unit, description)``; the description names the group or lab kind it is about.
+    """
+    if name in _EXACT:
+        return _EXACT[name]
+    for prefix, unit, description in _FAMILIES:
+        if name.startswith(prefix) and "." not in name[len(prefix) :]:
+            return unit, description.format(name[len(prefix) :])
+    return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from simulation.batch.layout import ID_COLUMNS, PLAN, PROVENANCE, RESULTS
+from simulation.layout import ID_COLUMNS, PLAN, PROVENANCE, RESULTS
 from simulation.errors import UsageError, did_you_mean
 from simulation.metrics import TASKS
 
@@ -160,11 +160,24 @@ def load_batch(directory: str | Path) -> Results:
     except Exception as e:  # a truncated or foreign file: say so in one line
         raise AnalysisError(f"{table}: cannot read ({' '.join(str(e).split())})") from None
     meta = _read_meta(root / PROVENANCE)
-    sweep = meta.get("sweep")
-    keys = list(sweep) if isinstance(sweep, dict) else None
+    keys = sweep_keys(table, meta)
     if keys is not None and any(k not in frame.columns for k in keys):
         keys = None
     return from_frame(frame, meta, root, keys)
+
+
+def sweep_keys(table: Path, meta: dict[str, Any]) -> list[str] | None:
+    """The sweep input columns: from the table's own schema metadata, else batch.json's plan."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    try:
+        stored = (pq.read_schema(table).metadata or {}).get(b"sweep_keys")
+        if stored is not None:
+            return list(json.loads(stored))
+    except (OSError, ValueError):
+        pass
+    sweep = meta.get("sweep")
+    return list(sweep) if isinstance(sweep, dict) else None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -1,39 +1,21 @@
-"""Human-readable units of the dotted metric names (ODD section 4.11), for tables and axes."""
+"""Units and number formats of the dotted metric names, for tables and axes."""
 
 from __future__ import annotations
 
 import math
 
-SHARE = "share, 0-1"
-CAPABILITY = "log10 effective GPU-hours"
+from simulation.metrics import metric_info
 
-_BY_NAME = {
-    "capability.frontier": CAPABILITY,
-    "capability.best_open": CAPABILITY,
-    "downloads.top_decile_share": SHARE,
-    "frontier.training_cost_usd": "USD",
-    "market.gpu_price": "USD per GPU-hour",
-    "market.hosting_hhi": "Herfindahl index, 0-1",
-    "stranded.deployments": "deployments (real researchers)",
-    "public.spend": "USD per month",
-    "public.utilisation": SHARE,
-}
-_BY_PREFIX = {
-    "access.": "share of the group, 0-1",
-    "capability.reached.": CAPABILITY,
-    "capability.": CAPABILITY,
-    "capture.": "share of community value, 0-1",
-    "downloads.top_release.": "downloads per month (real researchers)",
-    "downloads.": "share of downloads, 0-1",
-    "gap.": "difference in share, -1 to 1",
-}
+DERIVED = {"gap.": "difference in share, -1 to 1"}  # the analysis's own derived metrics
 
 
 def unit(metric: str) -> str:
-    """The unit of a metric, or "" if unknown (e.g. a user-defined derived metric)."""
-    if metric in _BY_NAME:
-        return _BY_NAME[metric]
-    for prefix, text in _BY_PREFIX.items():
+    """The unit of a metric (the model's own, :func:`simulation.metrics.metric_info`), or ""
+    if unknown (e.g. a user-defined derived metric)."""
+    info = metric_info(metric)
+    if info is not None:
+        return info[0]
+    for prefix, text in DERIVED.items():
         if metric.startswith(prefix):
             return text
     return ""

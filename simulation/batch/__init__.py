@@ -15,8 +15,8 @@ Typical use::
 Modules, one job each: ``plan`` (what to run, validated; seeds; fingerprint), ``engine`` (run or
 resume a plan; batch.json), ``worker`` (one run in a worker process), ``executors`` (local
 processes or Dask), ``execute`` (feeding runs to an executor), ``store`` (the batch directory
-and its manifest), ``layout`` (file names and table layout), ``combine`` (the long table) and
-``progress`` (bar or lines). Names are imported on first use, so importing this package is cheap.
+and its manifest), ``combine`` (the long table) and ``progress`` (bar or lines); file names and
+the table layout are :mod:`simulation.layout`'s. Names are imported on first use, so importing this package is cheap.
 """
 
 from __future__ import annotations

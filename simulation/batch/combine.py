@@ -9,21 +9,31 @@ the table has the union, with nulls where a scenario has no such metric.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.batch.layout import ID_COLUMNS, STEP
+from simulation.layout import ID_COLUMNS, STEP, annotate
 from simulation.files import atomic_path
 
 BUFFER_ROWS = 65_536  # rows per row group in the combined file
 
 
-def combine(shards: Sequence[Path], sweep_keys: Sequence[str], out: Path) -> int:
-    """Write ``out`` (atomically) from ``shards`` in the given order; return the row count."""
-    schema = _schema([pq.read_schema(p) for p in shards], sweep_keys)
+def combine(
+    shards: Sequence[Path], sweep_keys: Sequence[str], out: Path, about: Mapping[str, Any]
+) -> int:
+    """Write ``out`` (atomically) from ``shards`` in the given order; return the row count.
+
+    Args:
+        shards: The runs' Parquet files, in plan order.
+        sweep_keys: The sweep input columns.
+        out: The combined file.
+        about: Batch facts for the schema metadata (fingerprint, code revision).
+    """
+    schema = annotate(_schema([pq.read_schema(p) for p in shards], sweep_keys), sweep_keys, about)
     rows = 0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         buffer: list[pa.Table] = []
@@ -53,7 +63,7 @@ def _schema(schemas: list[pa.Schema], sweep_keys: Sequence[str]) -> pa.Schema:
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     if table.schema.equals(schema):  # the usual case: every scenario has the same metrics
-        return table
+        return pa.Table.from_arrays(table.columns, schema=schema)
     columns = [
         table.column(f.name).cast(f.type)
         if f.name in table.column_names

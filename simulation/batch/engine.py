@@ -18,7 +18,7 @@ from typing import Any
 from simulation.batch.combine import combine
 from simulation.batch.execute import run_all
 from simulation.batch.executors import Pool, default_workers, open_pool
-from simulation.batch.layout import MANIFEST, PROVENANCE, RESULTS
+from simulation.layout import MANIFEST, PROVENANCE, RESULTS
 from simulation.batch.plan import Plan, RunSpec
 from simulation.batch.progress import make_progress
 from simulation.batch.store import BatchDir, Manifest, now, read_manifest
@@ -270,7 +270,8 @@ def _finish(
     ok = store.done(ids)
     shards = [store.shard(i) for i in ids if i in ok]
     if shards:
-        combine(shards, plan.sweep_keys, store.root / RESULTS)
+        about = {"fingerprint": plan.fingerprint, "code_revision": ctx.revision}
+        combine(shards, plan.sweep_keys, store.root / RESULTS, about)
     summary = _summary(plan, store, resumed)
     meta = {
         **plan.describe(),

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from simulation.batch.layout import ID_COLUMNS, STEP
+from simulation.layout import ID_COLUMNS, STEP
 from simulation.config import (
     ConfigError,
     apply_override,

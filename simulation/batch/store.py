@@ -1,6 +1,6 @@
 """The batch directory: which batch it holds, which runs are done, and the append-only manifest.
 
-File names are :mod:`simulation.batch.layout`'s. A run is done when its latest manifest record
+File names are :mod:`simulation.layout`'s. A run is done when its latest manifest record
 says ok and its shard exists. Everything else is (re)computed by a rerun, so a batch killed at
 any instant, even by SIGKILL, resumes correctly: shards appear atomically, and a manifest line
 cut short by the kill is dropped on reopening.
@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from simulation.batch.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
+from simulation.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
 from simulation.errors import UsageError
 from simulation.files import write_json
 

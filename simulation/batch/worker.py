@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulation.layout import annotate, sweep_cell
 from simulation.files import write_table
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def installed_version() -> str:
 
 def shard_table(task: Task, df) -> pa.Table:
     """The run's metrics with the columns that identify it in front: scenario, replicate, seed,
-    one column per sweep key, then step and the metrics."""
+    one column per sweep key, then step and the metrics; every column described
+    (:func:`simulation.layout.annotate`)."""
     import pyarrow as pa  # noqa: PLC0415  (workers only; the parent's parser stays light)
 
     n = len(df)
@@ -99,11 +101,18 @@ def shard_table(task: Task, df) -> pa.Table:
         "replicate": pa.array([task.replicate] * n, pa.int64()),
         "seed": pa.array([task.seed] * n, pa.uint64()),
     }
+    encodings = {}
     for key, value in task.sweep.items():
-        columns[key] = pa.array([value] * n)
+        cell, encodings[key] = sweep_cell(value)
+        columns[key] = pa.array([cell] * n)
     for name in metrics.column_names:
         columns[name] = metrics.column(name)
-    return pa.table(columns)
+    table = pa.table(columns)
+    schema = pa.schema(
+        f.with_metadata({"encoding": encodings[f.name]}) if encodings.get(f.name) else f
+        for f in table.schema
+    )
+    return pa.Table.from_arrays(table.columns, schema=annotate(schema, list(task.sweep)))
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:
