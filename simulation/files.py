@@ -143,8 +143,8 @@ def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any])
     """
     import pyarrow as pa  # noqa: PLC0415
 
-    from simulation.layout import annotate  # noqa: PLC0415
     from simulation.config import to_dict  # noqa: PLC0415
+    from simulation.layout import annotate  # noqa: PLC0415
     from simulation.provenance import environment  # noqa: PLC0415
 
     sim = config.simulation

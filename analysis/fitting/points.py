@@ -21,10 +21,10 @@ import pandas as pd
 
 from simulation.batch.engine import Execution, run_batch
 from simulation.batch.executors import Pool
-from simulation.layout import MANIFEST
 from simulation.batch.plan import Plan, RunSettings, design_plan
 from simulation.config import load_scenario
 from simulation.errors import FailedRuns
+from simulation.layout import MANIFEST
 
 
 @dataclass(frozen=True)

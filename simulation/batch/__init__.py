@@ -16,7 +16,8 @@ Modules, one job each: ``plan`` (what to run, validated; seeds; fingerprint), ``
 resume a plan; batch.json), ``worker`` (one run in a worker process), ``executors`` (local
 processes or Dask), ``execute`` (feeding runs to an executor), ``store`` (the batch directory
 and its manifest), ``combine`` (the long table) and ``progress`` (bar or lines); file names and
-the table layout are :mod:`simulation.layout`'s. Names are imported on first use, so importing this package is cheap.
+the table layout are :mod:`simulation.layout`'s. Names are imported on first use, so importing
+this package is cheap.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.layout import ID_COLUMNS, STEP, annotate
 from simulation.files import atomic_path
+from simulation.layout import ID_COLUMNS, STEP, annotate
 
 BUFFER_ROWS = 65_536  # rows per row group in the combined file
 

@@ -18,13 +18,13 @@ from typing import Any
 from simulation.batch.combine import combine
 from simulation.batch.execute import run_all
 from simulation.batch.executors import Pool, default_workers, open_pool
-from simulation.layout import MANIFEST, PROVENANCE, RESULTS
 from simulation.batch.plan import Plan, RunSpec
 from simulation.batch.progress import make_progress
 from simulation.batch.store import BatchDir, Manifest, now, read_manifest
 from simulation.batch.worker import RunOutcome, Task, one_line
 from simulation.errors import UsageError
 from simulation.files import check_writable_dir, write_bytes, write_json
+from simulation.layout import MANIFEST, PROVENANCE, RESULTS
 from simulation.provenance import code_revision, environment
 
 SHOWN_FAILURES = 10

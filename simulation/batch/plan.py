@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from simulation.layout import ID_COLUMNS, STEP
 from simulation.config import (
     ConfigError,
     apply_override,
@@ -34,6 +33,7 @@ from simulation.config import (
     validate,
 )
 from simulation.errors import UsageError
+from simulation.layout import ID_COLUMNS, STEP
 from simulation.metrics import metric_names
 
 PLAN_FORMAT = 1  # bump when the meaning of a plan (and so of its fingerprint) changes

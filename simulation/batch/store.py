@@ -15,9 +15,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from simulation.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
 from simulation.errors import UsageError
 from simulation.files import write_json
+from simulation.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
 
 State = Literal["new", "same", "other"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulation.layout import annotate, sweep_cell
 from simulation.files import write_table
+from simulation.layout import annotate, sweep_cell
 
 if TYPE_CHECKING:
     import pyarrow as pa
