@@ -1,7 +1,8 @@
-"""Analysis of batch results, by concern: ``results`` (load, compare, plot, report), the
-``experiment`` (claims judged as paired comparisons) and ``fitting`` (targets, validate,
-calibrate, sensitivity). Dependencies point one way: experiment | fitting -> results ->
-simulation.batch -> the model.
+"""Analysis of batch results, by concern.
+
+``results`` (load, compare, plot, report), the ``experiment`` (claims judged as paired
+comparisons) and ``fitting`` (targets, validate, calibrate, sensitivity). Dependencies point one
+way: experiment | fitting -> results -> simulation.batch -> the model.
 
 The names below are imported lazily (PEP 562), so the command-line parser does not pay for
 pandas, scipy or matplotlib.

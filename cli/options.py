@@ -132,8 +132,15 @@ class RunDefaults:
 
 
 def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
-    """Declare --replicates --seed --steps --researchers --set --workers --scheduler --out
-    --force --quiet on ``p``, with the command's defaults."""
+    """Declare the options shared by every command that runs a batch.
+
+    --replicates --seed --steps --researchers --set --workers --scheduler --out --force --quiet
+    on ``p``, with the command's defaults, so all such commands spell and explain them alike.
+
+    Args:
+        p: The command's parser.
+        defaults: The command's own defaults (replicates, seed, output directory, ...).
+    """
     d = defaults
     p.add_argument(
         "--replicates",

@@ -69,13 +69,14 @@ def writing(what: Path) -> Iterator[None]:
 
 
 def use_agg() -> None:
-    """Draw without a display."""
+    """Draw without a display (files only)."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Print each scenario's comparison with the baseline; write DIR/compare.csv and .md."""
     from analysis.results.compare import write_compare  # noqa: PLC0415
     from analysis.results.load import load_batch  # noqa: PLC0415
 
@@ -90,6 +91,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """Write the batch's figures (PNG and SVG) to --out, by default DIR/figures.
+
+    The metrics and the output directory are checked before any figure is drawn, so bad input
+    writes nothing.
+    """
     use_agg()
     from analysis.results.load import load_batch  # noqa: PLC0415
     from analysis.results.plots import write_figures  # noqa: PLC0415
@@ -106,6 +112,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """Write DIR/report.html, one self-contained page, and its figures in DIR/figures.
+
+    The comparison is computed once first to check --baseline, --month and --metrics, so bad
+    input fails before anything is written.
+    """
     use_agg()
     from analysis.results.compare import compare  # noqa: PLC0415
     from analysis.results.load import load_batch  # noqa: PLC0415

@@ -8,8 +8,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``simulation.EcosystemModel`` on first use: a command that only reads configs or
-    coordinates a batch does not pay for importing Mesa and the compiled kernels."""
+    """Import ``simulation.EcosystemModel`` on first use, not with the package.
+
+    A command that only reads configs or coordinates a batch does not pay for importing Mesa
+    and the compiled kernels.
+    """
     if name == "EcosystemModel":
         from simulation.model import EcosystemModel  # noqa: PLC0415
 

@@ -16,11 +16,39 @@ if TYPE_CHECKING:
 
 
 class Lab(mesa.Agent):
-    """Trains models when its savings can buy a clearly better one, then releases a family."""
+    """Trains models when its savings can buy a clearly better one, then releases a family.
+
+    It saves its income, API revenue and public funding, and trains only when the model it
+    could buy beats its best by ``min_improvement``, so rich labs release often and poor ones
+    rarely (docs/ODD.md 7.1, 7.2).
+
+    Attributes:
+        kind (str): Its lab kind, a key of ``config.labs``.
+        spec (LabKind): The kind's parameters.
+        index (int): Its position in ``model.labs``; releases record it as their lab.
+        income (float): USD a month it can put into compute; grows towards the kind's ceiling.
+        budget (float): Savings available for training, USD.
+        licence (int): Licence code of its next release (open, restricted or closed).
+        weights (bool): Whether its next release has downloadable weights.
+        absorbed (float): Community value embedded in its models so far.
+        absorbed_private (float): Of which absorbed while its licence was closed or restricted.
+        data_gpu_hours (float): Usage data it holds, GPU-hours served (the data flywheel).
+    """
 
     def __init__(
         self, model: EcosystemModel, kind: str, spec: LabKind, index: int, rng: np.random.Generator
     ) -> None:
+        """Create a lab with its own income draw, release phase and decision stream.
+
+        Args:
+            model: The model it belongs to.
+            kind: Its lab kind, a key of ``config.labs``.
+            spec: The kind's parameters.
+            index: Its position in ``model.labs``.
+            rng: The labs' shared stream. Labs draw from it in config order (income multiplier,
+                age of the model they start with, then a spawned stream of their own), so
+                adding a lab of a later kind leaves the earlier labs' draws unchanged.
+        """
         super().__init__(model)
         self.kind = kind
         self.spec = spec
@@ -55,19 +83,38 @@ class Lab(mesa.Agent):
         )
 
     def monthly_growth(self) -> float:
-        """Income grows at the kind's yearly rate, slowing to nothing as it nears the ceiling
-        (markets and investors are finite)."""
+        """Return this month's income growth factor.
+
+        Income grows at the kind's yearly rate, slowing to nothing as it nears the ceiling
+        (markets and investors are finite).
+        """
         ceiling = self.spec.income_ceiling_usd_per_month
         headroom = 1.0 if ceiling is None else max(0.0, 1 - self.income / ceiling)
         return self.spec.income_growth_per_year ** (headroom / 12)
 
     def under_commitment(self) -> bool:
+        """Whether a public release commitment binds it this month.
+
+        While bound it cannot tighten to closed and its releases are irrevocable. Funding sets
+        ``committed_until`` to the next month, so the commitment outlasts the funding by one
+        month.
+        """
         return self.model.month <= self.committed_until
 
     def release_licence(self, capability: float) -> tuple[int, bool]:
-        """Licence of the next release: a lab whose new model is close to the frontier may
-        tighten to closed (API only), unless a public contract commits it to keep releasing
-        weights; on tightening it may also revoke the restricted licences it granted before."""
+        """Decide the licence of the next release.
+
+        A lab whose new model is close to the frontier may tighten to closed (API only), unless
+        a public contract commits it to keep releasing weights; on tightening it may also
+        revoke the restricted licences it granted before. The draws come from the lab's own
+        stream and are made only when it could tighten.
+
+        Args:
+            capability: The new flagship's capability, compared with the frontier before it.
+
+        Returns:
+            The licence code and whether weights are released.
+        """
         gap = self.spec.close_within_gap
         near_frontier = gap is not None and capability >= self.model.frontier - gap
         free = self.licence != CLOSED and not self.under_commitment()
@@ -78,6 +125,13 @@ class Lab(mesa.Agent):
         return self.licence, self.weights
 
     def step(self) -> None:
+        """Earn this month's money and train if it can buy a clearly better model.
+
+        Income, last month's API revenue and this month's public funding go into savings. The
+        lab trains only once ``min_release_interval_months`` have passed since its last release
+        and only if ``training_spend_share`` of its savings buys a flagship at least
+        ``min_improvement`` above its best; otherwise it keeps saving.
+        """
         m = self.model
         self.income *= self.monthly_growth()
         self.budget += self.income + self.revenue + self.public_funding
@@ -94,8 +148,17 @@ class Lab(mesa.Agent):
         self.train(gpu_hours)
 
     def train(self, gpu_hours: float, existing: bool = False) -> None:
-        """Release a family from a training run; ``existing`` marks the model a lab already has
-        at the start, released under its kind's licence without a new licence decision."""
+        """Release a family of models from a training run.
+
+        The flagship gets the capability the compute buys now; smaller variants (released only
+        with weights) lose ``size_penalty`` per factor of ten in size. A flagship above the
+        frontier becomes the frontier.
+
+        Args:
+            gpu_hours: GPU-hours of the training run.
+            existing: Marks the model a lab already has at the start, released under its
+                kind's licence without a new licence decision, ``age_of_model`` months ago.
+        """
         m = self.model
         month = m.month - self.age_of_model if existing else m.month
         self.compute_gpu_hours = gpu_hours
@@ -128,8 +191,14 @@ class Lab(mesa.Agent):
             m.frontier, m.frontier_lab = flagship, self
 
     def revoke_licences(self) -> list[int]:
-        """Withdraw the restricted licences it granted (those made irrevocable by mandate or
-        contract stay); future releases are closed."""
+        """Withdraw the restricted licences it granted.
+
+        Those made irrevocable by mandate or contract stay; future releases are closed (if any
+        licence was revoked and no public commitment binds the lab).
+
+        Returns:
+            The ids of the releases revoked.
+        """
         revoked = self.model.releases.revoke(
             [i for i in self.release_ids if self.model.releases.licence[i] == RESTRICTED]
         )
@@ -138,21 +207,44 @@ class Lab(mesa.Agent):
         return revoked
 
     def absorptive_capacity(self) -> float:
+        """Its weight in sharing out the pooled community value.
+
+        Effort x talent x latest training compute ^ ``absorb_elasticity``: a lab that trains
+        bigger models with more talent can make more of what others contribute, whether or not
+        its own models are open (docs/ODD.md 7.10).
+        """
         c = self.model.config.contributions
         return (
             self.spec.absorb_effort * self.spec.talent * self.compute_gpu_hours**c.absorb_elasticity
         )
 
     def absorb(self, value: float) -> None:
-        """Embed community value; it is private capture if the lab's models are closed or
-        revocable while it does."""
+        """Embed community value in its models.
+
+        It counts as private capture if the lab's models are closed or revocable while it does.
+        """
         self.absorbed += value
         if self.licence in (CLOSED, RESTRICTED):
             self.absorbed_private += value
 
 
 class Hoster(mesa.Agent):
-    """Sells GPU-hours: a commercial hoster prices by utilisation, a public one at cost."""
+    """Sells GPU-hours: a commercial hoster prices by utilisation, a public one at cost.
+
+    A lab's API is a commercial hoster with an ``owner``: it lists only its owner's closed
+    models and passes its revenue and usage data to that lab. A public hoster's capacity is
+    bought each month by the institution, in one pool per task.
+
+    Attributes:
+        name (str): Its configured name, or ``<kind>_api`` for a lab's API.
+        position (int): Its index in ``model.hosters`` (and in the researchers' hoster arrays).
+        public (bool): Whether it is a public hoster.
+        owner (Lab | None): The lab whose API it is, if any.
+        capacity (float): GPU-hours it can sell this month.
+        utilisation (float): Used / capacity last month; sets this month's price.
+        listed (np.ndarray): Per release, whether it offers it.
+        serves (np.ndarray): Per researcher group, whether it serves it.
+    """
 
     def __init__(
         self,
@@ -162,6 +254,16 @@ class Hoster(mesa.Agent):
         position: int,
         owner: Lab | None = None,
     ) -> None:
+        """Create a hoster at month 0, priced neutrally (utilisation at target).
+
+        Args:
+            model: The model it belongs to.
+            name: Its configured name, or ``<kind>_api`` for a lab's API.
+            spec: Its hoster kind's parameters (for a lab's API, ``simulation.model.API``:
+                capacity and markup then come from the owner's kind).
+            position: Its index in ``model.hosters``.
+            owner: The lab whose API it is, or None for an independent or public hoster.
+        """
         super().__init__(model)
         self.name = name
         self.position = position
@@ -193,8 +295,11 @@ class Hoster(mesa.Agent):
 
     @property
     def price(self) -> float:
-        """USD per GPU-hour: at cost for a public hoster; otherwise cost x markup x scarcity,
-        never below cost, and never above a public price cap it has accepted."""
+        """USD per GPU-hour this month.
+
+        At cost for a public hoster; otherwise cost x markup x scarcity, never below cost, and
+        never above a public price cap it has accepted.
+        """
         cost = self.model.gpu_cost
         if self.public:
             return cost
@@ -219,8 +324,11 @@ class Hoster(mesa.Agent):
         self.list_models()
 
     def list_models(self) -> None:
-        """An API lists its owner's closed models; other hosters list the most popular weights,
-        a public hoster every open-weight one."""
+        """Choose which releases it offers this month.
+
+        An API lists its owner's closed models; other hosters list the most popular weights, a
+        public hoster every open-weight one.
+        """
         m = self.model
         a = m.releases.arrays()
         ok = ~a["revoked"]
@@ -239,15 +347,40 @@ class Hoster(mesa.Agent):
         self.listed &= ok
 
     def remaining(self, task: str) -> float:
+        """GPU-hours it can still sell this month for a task.
+
+        A public hoster sells from one pool per task, bought from the matching stage budget,
+        so one task cannot use up another's money; a commercial hoster sells all tasks from
+        one capacity (an independent one's partly taken by background load).
+
+        Args:
+            task: ``"run"``, ``"finetune"`` or ``"deploy"``.
+        """
         if self.pools:
             return self.pools.get(task, 0.0) - self.pool_used.get(task, 0.0)
         return self.capacity - self.used
 
     def set_pools(self, pools: dict[str, float]) -> None:
+        """Set a public hoster's capacity for the month from the institution's pools.
+
+        Args:
+            pools: GPU-hours per task; its capacity is their sum.
+        """
         self.pools = pools
         self.capacity = sum(pools.values())
 
     def settle(self, gpu_hours: float, paid: float, task: str) -> None:
+        """Record GPU-hours sold to researchers and the money paid for them.
+
+        The GPU-hours count against its capacity (and the task's pool at a public hoster) and
+        are usage data: they go to its ``data_owner``, if any, feeding that lab's data
+        flywheel. An API passes its revenue to its lab, to be re-invested next month.
+
+        Args:
+            gpu_hours: GPU-hours served, for real researchers (already scaled).
+            paid: USD received, out of pocket plus credit.
+            task: The task served; names the public hoster's pool.
+        """
         self.used += gpu_hours
         self.served += gpu_hours
         if self.pools:
@@ -260,13 +393,37 @@ class Hoster(mesa.Agent):
             self.data_owner.data_gpu_hours += gpu_hours
 
     def close_month(self) -> None:
+        """Record this month's utilisation, which sets next month's price and capacity growth."""
         self.utilisation = self.used / self.capacity if self.capacity > 0 else 0.0
 
 
 class PublicInstitution(mesa.Agent):
-    """Spends a monthly budget across the five lifecycle stages through the scenario's channels."""
+    """Spends a monthly budget across the five lifecycle stages through the scenario's channels.
+
+    Pre-training money funds labs (optionally binding them to release openly), inference,
+    post-training and deployment money buys public hoster pools or credits, and data money buys
+    datasets. Governance capture, once drawn, is permanent and lifts the conditions attached.
+
+    Attributes:
+        spec (Public): The scenario's ``[public]`` levers.
+        budget (float): USD a month (cut by ``budget_cut`` events).
+        captured (bool): Whether governance capture has happened.
+        spent (float): USD spent this month, overhead included.
+        available (float): USD it could have put to use this month.
+        used (float): Of which put to use (``public.utilisation`` = used / available).
+        credit_pool (float): USD of compute credit open to researchers this month.
+        funded (list[Lab]): The labs it funds this month.
+    """
 
     def __init__(self, model: EcosystemModel, spec: Public, rng: np.random.Generator) -> None:
+        """Create the institution, uncaptured and with nothing spent.
+
+        Args:
+            model: The model it belongs to.
+            spec: The scenario's ``[public]`` levers.
+            rng: Its own stream, used only for the monthly capture draw, so that a capture
+                risk does not shift anyone else's draws.
+        """
         super().__init__(model)
         self.spec = spec
         self.capture_rng = rng
@@ -280,10 +437,23 @@ class PublicInstitution(mesa.Agent):
         self.contract_start = 0
 
     def stage_money(self) -> dict[str, float]:
+        """Split this month's budget, net of overhead, by the scenario's ``stage_split``.
+
+        Returns:
+            USD for each of the five lifecycle stages (``STAGES``).
+        """
         net = self.budget * (1 - self.spec.overhead)
         return {s: net * getattr(self.spec.stage_split, s) for s in STAGES}
 
     def step(self) -> None:
+        """Allocate this month's budget, before the labs act.
+
+        Draw capture, fund labs from the pre-training money, bind the champion hoster, turn
+        the inference, post-training and deployment money into public hoster pools or a credit
+        pool, then place the data money. Overhead and public hoster capacity count as spent at
+        once (capacity is paid for whether used or not); credits only as researchers use them.
+        With no compute channel the compute money is not used.
+        """
         m, s = self.model, self.spec
         self.spent = self.budget * s.overhead
         self.available = self.used = 0.0
@@ -304,6 +474,17 @@ class PublicInstitution(mesa.Agent):
         self.fund_data(money["data"])
 
     def fund_labs(self, amount: float) -> None:
+        """Pay the pre-training money to the funded labs, committing them to open releases.
+
+        Contracts start at month 0; once ``contract_months`` (if set) have passed they lapse,
+        the money is not spent and no lab counts as funded. Otherwise the labs of the funded
+        kinds (or only the one with the highest income) share it equally; with
+        ``release_commitment`` and no capture, each is committed through next month and a lab
+        that had closed re-opens with its kind's licence and weights.
+
+        Args:
+            amount: USD for pre-training this month.
+        """
         s, month = self.spec, self.model.month
         if s.contract_months and month >= self.contract_start + s.contract_months:
             self.funded = []  # contracts lapsed: the money is no longer spent on labs
@@ -325,9 +506,12 @@ class PublicInstitution(mesa.Agent):
         self.used += amount
 
     def bind_champion(self) -> None:
-        """State-backed integration: the champion hoster (the one taking credits) sends its
-        usage data to the champion lab rather than keeping it in its silo, and keeps a price
-        cap unless the institution has been captured."""
+        """Bind the champion hoster to the champion lab (state-backed integration).
+
+        The champion hoster (the one taking credits) sends its usage data to the champion lab
+        rather than keeping it in its silo, and keeps a price cap unless the institution has
+        been captured. It acts only when ``credit_hosters`` is ``"largest"``.
+        """
         m, s = self.model, self.spec
         if s.credit_hosters != "largest" or not m.credit_index:
             return
@@ -360,6 +544,14 @@ class PublicInstitution(mesa.Agent):
         self.used += amount
 
     def use_credits(self, amount: float) -> None:
+        """Count credit researchers used as spent and put to use.
+
+        Unlike public hoster capacity, credit costs the institution only when it is used;
+        unused credit lapses at the end of the month.
+
+        Args:
+            amount: USD of credit used, for real researchers (already scaled).
+        """
         self.credit_pool -= amount
         self.spent += amount
         self.used += amount

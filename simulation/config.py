@@ -41,17 +41,50 @@ class ConfigError(UsageError):
 
 
 class Strict(BaseModel):
+    """Base of every config table: unknown keys and coerced types are errors.
+
+    A typo in a scenario file or a ``--set`` key must fail loudly rather than silently fall back
+    to a default. Assignments to a field are validated too.
+    """
+
     # strict: a string, bool or float where a number, flag or count is expected is an error
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
 
 class Simulation(Strict):
+    """Run length and population size (``[simulation]``).
+
+    Attributes:
+        steps: Months to simulate; ``EcosystemModel.running`` turns False after them.
+        researchers: Simulated researchers N; changes resolution, not the size of the market.
+        researchers_represented: Real researchers the population stands for; each simulated
+            researcher counts for ``researchers_represented / researchers``.
+    """
+
     steps: Annotated[int, Field(ge=1)] = 120
     researchers: Annotated[int, Field(ge=1)] = 10_000
     researchers_represented: Positive = 200_000.0
 
 
 class Market(Strict):
+    """GPU cost and the commercial hosters' pricing and capacity rules (``[market]``).
+
+    Attributes:
+        gpu_price_usd_per_hour: Underlying cost of an H100-equivalent GPU-hour in month 0.
+        gpu_cost_decline_per_year: Yearly fall of the underlying cost (hardware progress).
+        target_utilisation: Utilisation at which a commercial price holds steady; every
+            hoster starts there, so month 0 prices are neutral.
+        price_elasticity: How strongly the scarcity factor follows utilisation above or below
+            target, each month.
+        price_factor_bounds: Lowest and highest scarcity factor; must satisfy low <= 1 <= high.
+        background_utilisation: Share of an independent commercial hoster's capacity the rest
+            of the economy uses each month.
+        hoster_taste_sigma: Spread of researchers' lognormal taste per hoster (accounts, trust,
+            latency); picks the hoster, not the price paid.
+        capacity_growth_per_year: Yearly growth of commercial capacity.
+        capacity_investment_rate: Extra yearly growth per unit of utilisation above target.
+    """
+
     gpu_price_usd_per_hour: Positive = 2.85
     gpu_cost_decline_per_year: Share = 0.20
     target_utilisation: Share = 0.75
@@ -96,16 +129,60 @@ class Tasks(Strict):
 
 
 class LicenceTerms(Strict):
+    """What a licence lets researchers do with a release's weights.
+
+    Attributes:
+        finetune: Whether derivatives (fine-tunes) are allowed.
+        max_deploy_users: Largest deployment, in users, the licence allows.
+    """
+
     finetune: bool = True
     max_deploy_users: NonNegative = 7e8
 
 
 class Licences(Strict):
+    """Terms of the open and restricted licences (``[licences]``).
+
+    Closed releases have no terms to configure: no weights, so no fine-tuning or deployment,
+    only their lab's API.
+
+    Attributes:
+        open: Terms of open licences.
+        restricted: Terms of restricted licences, which the lab may also revoke.
+    """
+
     open: LicenceTerms = LicenceTerms()
     restricted: LicenceTerms = LicenceTerms()
 
 
 class LabKind(Strict):
+    """Parameters shared by the labs of one kind (``[labs.<kind>]``).
+
+    Attributes:
+        count: Labs of this kind.
+        income_usd_per_month: Median starting income; each lab draws a lognormal multiplier.
+        income_sigma: Spread of that multiplier.
+        income_growth_per_year: Yearly income growth factor, far below the ceiling.
+        income_ceiling_usd_per_month: Income at which growth stops; None for no ceiling.
+        initial_training_gpu_hours: Training compute of the model each lab starts with.
+        training_spend_share: Share of its savings a training run spends.
+        min_release_interval_months: Shortest time between two training runs.
+        min_improvement: Capability a new flagship must add over the lab's best to be trained.
+        licence: Licence of its releases until it tightens.
+        weights: Whether its releases have weights; a closed licence must not.
+        close_within_gap: How close to the frontier a new flagship must be for the lab to
+            consider closing; None: it never closes.
+        close_probability: Chance of closing at such a release.
+        revoke_when_closing: Chance of revoking its restricted licences when it closes.
+        variant_params_b: Sizes of a family, billions of parameters; without weights only the
+            first is released.
+        underserved_language_fit: Fit of its models for under-served languages, 0 to 1.
+        absorb_effort: Effort it puts into absorbing community value, 0 to 1.
+        talent: Multiplier on its absorptive capacity.
+        api_capacity_gpu_hours_per_month: Capacity of its own API hoster; 0: no API.
+        api_markup: Markup its API charges over cost.
+    """
+
     count: Annotated[int, Field(ge=0)] = 1
     income_usd_per_month: NonNegative = 0.0
     income_sigma: NonNegative = 0.5
@@ -135,6 +212,19 @@ class LabKind(Strict):
 
 
 class HosterKind(Strict):
+    """Parameters shared by the hosters of one configured name (``[hosters.<name>]``).
+
+    Attributes:
+        kind: ``"commercial"`` (priced by utilisation) or ``"public"`` (at cost, capacity
+            bought by the institution).
+        count: Hosters of this name.
+        capacity_gpu_hours_per_month: Starting capacity of a commercial hoster.
+        markup: Price over cost at neutral utilisation.
+        max_listed: Most releases it lists by popularity (releases with a running deployment
+            stay listed on top of these).
+        serves_groups: Researcher groups it serves; None: all.
+    """
+
     kind: Literal["commercial", "public"] = "commercial"
     count: Annotated[int, Field(ge=0)] = 1
     capacity_gpu_hours_per_month: NonNegative = 1e6
@@ -144,6 +234,24 @@ class HosterKind(Strict):
 
 
 class Group(Strict):
+    """A researcher group and how its members are drawn (``[groups.<name>]``).
+
+    Money and deployment sizes are per real researcher.
+
+    Attributes:
+        share: Share of researchers in the group; shares sum to 1.
+        budget_median_usd: Median monthly compute money.
+        budget_sigma: Spread of the lognormal budget.
+        hardware_none_share: Share with no local accelerator.
+        hardware_median_gb: Median local accelerator memory of those who have one.
+        hardware_sigma: Spread of the lognormal memory.
+        skill_mean: Mean skill, the chance a fine-tune succeeds (Beta distributed).
+        skill_concentration: Concentration of the Beta skill distribution.
+        underserved_language_share: Share who need an under-served language.
+        deploy_users_median: Median users a deployment would serve (checked against licences).
+        commercial_price_friction: Multiplier on commercial prices for the group.
+    """
+
     share: Share
     budget_median_usd: NonNegative
     budget_sigma: NonNegative = 1.0
@@ -158,6 +266,22 @@ class Group(Strict):
 
 
 class Contributions(Strict):
+    """Community contributions, their absorption by labs, and the data flywheel.
+
+    Attributes:
+        run_probability: Monthly chance that a researcher who ran a model contributes.
+        finetune_probability: The same for one who fine-tuned.
+        pareto_alpha: Tail index of contribution value; smaller is more unequal.
+        home_bias: Share of the value built on a lab's models that the lab takes first (scaled
+            by its absorb effort).
+        absorb_elasticity: Exponent of training compute in a lab's absorptive capacity.
+        capability_gain: Capability added per log10(1 + absorbed / ``value_scale``).
+        value_scale: Scale of absorbed value in that bonus (arbitrary units).
+        data_gain: Capability added per log10(1 + data GPU-hours / ``data_scale_gpu_hours``).
+        data_scale_gpu_hours: Scale of usage data in that bonus.
+        data_value_per_gpu_hour: Commons value of a GPU-hour of public usage data or data money.
+    """
+
     run_probability: Share = 0.02
     finetune_probability: Share = 0.15
     pareto_alpha: Annotated[float, Field(gt=1.0)] = 1.3
@@ -171,6 +295,16 @@ class Contributions(Strict):
 
 
 class Adoption(Strict):
+    """How researchers choose a model: weights of the logit utility and how often they look.
+
+    Attributes:
+        capability_weight: Weight of effective capability.
+        openness_weight: Bonus of an open licence.
+        popularity_weight: Weight of ln(1 + popularity) (preferential attachment).
+        cost_weight: Weight of the penalty ln(1 + the plan's cost).
+        review_probability: Monthly chance that a researcher reconsiders their model anyway.
+    """
+
     capability_weight: NonNegative = 2.0
     openness_weight: NonNegative = 0.5
     popularity_weight: NonNegative = 0.5
@@ -179,6 +313,16 @@ class Adoption(Strict):
 
 
 class StageSplit(Strict):
+    """Shares of the public budget, net of overhead, per lifecycle stage; they sum to 1.
+
+    Attributes:
+        pretraining: Funds labs.
+        inference: Buys the public hoster's run pool (or credits).
+        posttraining: Buys its fine-tune pool (or credits).
+        deployment: Buys its deploy pool (or credits).
+        data: Buys datasets.
+    """
+
     pretraining: Share = 0.4
     inference: Share = 0.2
     posttraining: Share = 0.1
@@ -194,6 +338,36 @@ class StageSplit(Strict):
 
 
 class Public(Strict):
+    """The public institution's levers (``[public]``); a governance mode is a setting of them.
+
+    The levers follow the paper's four parts of public AI: support (where the money goes),
+    access (who may use public compute), governance, and private commitment.
+
+    Attributes:
+        mode: Label of the governance mode; changes nothing by itself.
+        budget_usd_per_month: Monthly budget; 0: there is no institution.
+        stage_split: How the budget, net of overhead, is split across stages.
+        overhead: Share of the budget lost to administration.
+        capture_risk: Monthly chance of governance capture, after which conditions lapse.
+        funded_lab_kinds: Lab kinds the pre-training money funds.
+        funded_labs: ``"all"`` labs of those kinds, or only the ``"largest"`` by income.
+        contract_months: Months after which lab contracts lapse; 0: never.
+        compute_channel: How compute money reaches researchers: ``"none"``, a
+            ``"public_hoster"`` or ``"credits"`` at commercial hosters.
+        credit_hosters: Where credits are taken: ``"all"`` independent commercial hosters or
+            the ``"largest"`` (the champion hoster).
+        champion_price_cap: Price cap on the champion hoster, x cost; None: no cap.
+        eligible_groups: Groups eligible for public compute.
+        eligible_share: Share of their members who are eligible, drawn once.
+        reserved_group: Group whose eligible members get a reserved share of public compute.
+        reserved_share: That share: of each public hoster pool, queued for first, and of the
+            credit pool, set aside.
+        data_commons: Whether public usage data and data money go to a commons all labs
+            absorb, rather than to the funded labs.
+        licence_irrevocable: Whether every release is irrevocable, by mandate.
+        release_commitment: Whether funded labs must keep releasing weights, irrevocably.
+    """
+
     mode: Literal[
         "none",
         "outsourced_provision",
@@ -225,6 +399,17 @@ class Public(Strict):
 
 
 class Event(Strict):
+    """A scheduled shock (``[[events]]``), applied at the start of its month.
+
+    Attributes:
+        month: Month it fires.
+        type: What happens; each type needs some of the fields below.
+        lab_kind: Lab kind that revokes or is delisted.
+        hoster_kind: Configured hoster name that delists or leaves a region.
+        group: Researcher group a hoster stops serving.
+        factor: Multiplier of a price shock or budget cut.
+    """
+
     month: Annotated[int, Field(ge=0)]
     type: Literal["licence_revocation", "delist", "leave_region", "price_shock", "budget_cut"]
     lab_kind: str | None = None
@@ -234,6 +419,20 @@ class Event(Strict):
 
 
 class Config(Strict):
+    """A whole scenario, validated: every table of the TOML file plus cross-checks.
+
+    The cross-checks catch what one table cannot see: names that refer to other tables,
+    shares that must sum to 1, and a public hoster channel without a public hoster.
+
+    Attributes:
+        description: One line shown by ``run.py list``.
+        extends: The scenario this one was merged onto, if any.
+        labs: Lab kinds by name, in creation order.
+        hosters: Hoster kinds by configured name, in creation order.
+        groups: Researcher groups by name.
+        events: Scheduled shocks.
+    """
+
     description: str = ""
     extends: str | None = None
     simulation: Simulation = Simulation()
@@ -306,6 +505,7 @@ def _need(where: str, field: str, value: str | None, table: dict) -> None:
 
 
 def scenario_names() -> list[str]:
+    """Names of the scenarios in scenarios/ (the TOML files directly in it), sorted."""
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
@@ -362,8 +562,21 @@ def _raw_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 def load_scenario(
     name_or_path: str | Path, overrides: dict[str, Any] | None = None, option: str = "--set"
 ) -> Config:
-    """Load, merge with its base, apply dotted-path overrides and validate a scenario;
-    ``option`` names the command-line option the overrides came from in error messages."""
+    """Load, merge with its base, apply dotted-path overrides and validate a scenario.
+
+    Args:
+        name_or_path: A scenario name in scenarios/ or a path to a TOML file.
+        overrides: Values by dotted key (``public.budget_usd_per_month``); each key must
+            already exist in the scenario or the schema.
+        option: Names the command-line option the overrides came from in error messages.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: The scenario cannot be found or read, or it or an override is invalid;
+            the message names the file or the override.
+    """
     path = scenario_path(name_or_path)
     tree = _raw_tree(path)
     config = validate(tree, source=str(path))
@@ -381,6 +594,18 @@ def load_scenario(
 
 
 def validate(tree: dict[str, Any], source: str = "config") -> Config:
+    """Validate a config tree, turning pydantic's error into a one-line ``ConfigError``.
+
+    Args:
+        tree: The config as plain data (a merged TOML tree or ``to_dict`` output).
+        source: What the tree came from (a file, an override), named in the error.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: The tree is not a valid config.
+    """
     try:
         return Config.model_validate(tree)
     except ValidationError as e:

@@ -1,5 +1,7 @@
-"""Writing results safely: every file appears whole or not at all, and an output location is
-checked before any work is done.
+"""Writing results safely: every file appears whole or not at all.
+
+An output location is also checked before any work is done (``check_writable_dir``), so a long
+run cannot fail at its end for want of a place to write.
 
 A file is written under a temporary name beside its destination, flushed to disk, then renamed
 over it (a rename within a directory is atomic on POSIX), so a reader never sees half a file,

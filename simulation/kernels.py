@@ -51,8 +51,11 @@ class Requests(NamedTuple):
 
 
 class Hosters(NamedTuple):
-    """The hosting market this month: each hoster's listing, reach, price and whether it is
-    full, plus the cheapest market offer per (group, release) that planning relies on."""
+    """The hosting market this month, as the kernels read it.
+
+    Each hoster's listing, reach, price and whether it is full, plus the cheapest market offer
+    per (group, release) that planning relies on.
+    """
 
     listed: np.ndarray  # (hosters, releases) offers the release (on the channel considered)
     serves: np.ndarray  # (hosters, groups) serves the group's region
@@ -65,8 +68,11 @@ class Hosters(NamedTuple):
 
 
 class Offers(NamedTuple):
-    """Each researcher's preferred hoster for their release, on the open market and among
-    credit hosters, and what it charges them per GPU-hour (price x friction; inf: none)."""
+    """Each researcher's preferred hosters for their release, and what they charge.
+
+    One on the open market and one among credit hosters, each with what it charges them per
+    GPU-hour (price x friction; inf: none).
+    """
 
     market_price: np.ndarray
     market_hoster: np.ndarray  # -1: none offers it
@@ -138,8 +144,10 @@ class Deployments(NamedTuple):
 
 
 class DeployTerms(NamedTuple):
-    """What deploying each release takes: licence terms, GPU-hours a month and the months of
-    hosting a forced migration costs."""
+    """What deploying each release takes.
+
+    Its licence terms, GPU-hours a month and the months of hosting a forced migration costs.
+    """
 
     weights: np.ndarray  # (releases,) weights available
     revoked: np.ndarray  # (releases,) licence withdrawn
@@ -152,8 +160,9 @@ class DeployTerms(NamedTuple):
 def choose_models(
     cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each chooser picks a release by multinomial logit over
-    utility = capability + appeal - cost_weight * log(1 + cost of the plan).
+    """Each chooser picks a release by multinomial logit among those that fit their plan.
+
+    Utility = capability + appeal - cost_weight * log(1 + cost of the plan).
 
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
     capable model makes affordable (if none is capable, the most ambitious one any model makes
@@ -245,9 +254,11 @@ def choose_models(
 def preferred_offers(
     hosters: Hosters, pop: Population, req: Requests, charged: np.ndarray, hoster: np.ndarray
 ) -> None:
-    """Each requester's preferred hoster: the lowest felt price (price x taste) among those
-    listing the release, serving the researcher's group and not full. Taste picks the hoster;
-    the price is what is paid, times the researcher's friction.
+    """Find each requester's preferred hoster and what it charges them.
+
+    The preferred hoster has the lowest felt price (price x taste) among those listing the
+    release, serving the researcher's group and not full. Taste picks the hoster; the price is
+    what is paid, times the researcher's friction.
 
     Args:
         hosters: the market; ``listed`` is the channel considered (market or credit hosters).
@@ -273,10 +284,11 @@ def preferred_offers(
 def choose_venues(
     req: Requests, task: Task, pop: Population, offers: Offers, hosters: Hosters
 ) -> Venue:
-    """Cheapest way for each request to do a task: own hardware if it fits, else the public
-    hoster if eligible, else public credits at a credit hoster, else paying a commercial hoster
-    (the preferred one, or the cheapest if the preferred is beyond the budget and no hoster is
-    full yet); NONE if nothing is affordable.
+    """Cheapest way for each request to do a task.
+
+    Own hardware if it fits, else the public hoster if eligible, else public credits at a
+    credit hoster, else paying a commercial hoster (the preferred one, or the cheapest if the
+    preferred is beyond the budget and no hoster is full yet); NONE if nothing is affordable.
 
     Args:
         req: who asks for which release.
@@ -362,11 +374,12 @@ def plan_deployments(
     terms: DeployTerms,
     hosters: Hosters,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What each researcher deploys this month: the model just run if its licence covers
-    the deployment's size, else the existing deployment if still healthy. A deployment whose
-    licence was revoked or whose host no longer lists it or serves the region is stranded
-    (``dep.stranded`` is set in place) and must migrate, paying ``terms.migration_months`` of
-    hosting at the cheapest market price on top.
+    """What each researcher deploys this month.
+
+    The model just run if its licence covers the deployment's size, else the existing
+    deployment if still healthy. A deployment whose licence was revoked or whose host no longer
+    lists it or serves the region is stranded (``dep.stranded`` is set in place) and must
+    migrate, paying ``terms.migration_months`` of hosting at the cheapest market price on top.
 
     Args:
         pop: the population (group, friction, deployment size).
@@ -410,8 +423,10 @@ def plan_deployments(
 def settle_deployments(
     dep: Deployments, done: np.ndarray, host: np.ndarray, target: np.ndarray, abandon_after: int
 ) -> None:
-    """Record the month's deployments in ``dep`` (in place). A stranded one that found no new
-    home stays stranded; its owner shuts it down after ``abandon_after`` months.
+    """Record the month's deployments in ``dep`` (in place).
+
+    A stranded one that found no new home stays stranded; its owner shuts it down after
+    ``abandon_after`` months.
 
     Args:
         dep: the deployments to update.

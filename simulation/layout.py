@@ -47,8 +47,14 @@ JSON = "json"  # encoding of a sweep value that is a list or table, stored as it
 
 
 def sweep_cell(value: Any) -> tuple[Any, str | None]:
-    """A sweep value as a results column stores it: lists and tables as JSON text (hashable,
-    so a table groups by it), anything else as it is; and the encoding used."""
+    """A sweep value as a results column stores it, and the encoding used.
+
+    Lists and tables become JSON text (hashable, so a table groups by it); anything else is
+    stored as it is.
+
+    Returns:
+        The value to store and its encoding (``"json"``, or None when stored as it is).
+    """
     if isinstance(value, list | tuple | dict):
         return json.dumps(value, separators=(",", ":")), JSON
     return value, None
@@ -57,8 +63,10 @@ def sweep_cell(value: Any) -> tuple[Any, str | None]:
 def annotate(
     schema: pa.Schema, sweep_keys: Sequence[str], about: Mapping[str, Any] | None = None
 ) -> pa.Schema:
-    """``schema`` made self-describing: every field gets a role, a unit and a description; the
-    schema gets ``about`` (fingerprint, code revision, ...) and the sweep keys.
+    """``schema`` made self-describing, so a results file explains its own columns.
+
+    Every field gets a role, a unit and a description; the schema gets ``about`` (fingerprint,
+    code revision, ...) and the sweep keys.
 
     Args:
         schema: A results table's schema (a shard, the combined file, or one run's metrics).

@@ -182,8 +182,11 @@ class EcosystemModel(mesa.Model):
 
     @property
     def capable_threshold(self) -> float:
-        """A model is capable if it is within ``capable_gap`` of the standard: the frontier as
-        researchers perceive it, catching up with each new frontier release over months."""
+        """Capability a model needs this month to count as capable.
+
+        A model is capable if it is within ``capable_gap`` of the standard: the frontier as
+        researchers perceive it, catching up with each new frontier release over months.
+        """
         return self.standard - self.config.capability.capable_gap
 
     def public_hoster_capacity(self, pools: dict[str, float]) -> None:
@@ -252,9 +255,12 @@ class EcosystemModel(mesa.Model):
                 lab.data_gpu_hours += pub.used / max(1, len(inst.funded))
 
     def _absorb_commons(self) -> None:
-        """Contributions enter the commons; each lab embeds a share in proportion to its
+        """Let the labs absorb this month's contributions and data-commons inflow.
+
+        Contributions enter the commons; each lab embeds a share in proportion to its
         absorptive capacity, plus (as far as it makes the effort) a home share of what was
-        built on its own models; what it leaves goes to the pool."""
+        built on its own models; what it leaves goes to the pool. No value is lost.
+        """
         c = self.config.contributions
         home = self.contributions_by_home
         effort = np.array([lab.spec.absorb_effort for lab in self.labs])

@@ -38,7 +38,21 @@ class ReleaseRegistry:
         weights: bool,
         irrevocable: bool,
     ) -> list[int]:
-        """Record one training run's releases (a flagship and its smaller variants)."""
+        """Record one training run's releases (a flagship and its smaller variants).
+
+        Args:
+            lab: Index of the releasing lab.
+            month: Release month (negative for the models labs start with).
+            sizes_b: Size of each release, billions of parameters.
+            capabilities: Capability of each release, in the same order.
+            language_fit: Fit for under-served languages, shared by the family.
+            licence: Licence code, shared by the family.
+            weights: Whether the weights are released.
+            irrevocable: Whether the licences cannot be revoked (open ones never can).
+
+        Returns:
+            The new release ids, in the order of ``sizes_b``.
+        """
         ids = []
         for size, cap in zip(sizes_b, capabilities, strict=True):
             ids.append(len(self.lab))
@@ -66,6 +80,7 @@ class ReleaseRegistry:
         return done
 
     def __len__(self) -> int:
+        """Number of releases so far; release ids run from 0 to ``len - 1``."""
         return len(self.lab)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -85,12 +100,20 @@ class ReleaseRegistry:
         return self._arrays
 
     def usable(self) -> np.ndarray:
+        """Whether each release is still licensed (not revoked).
+
+        Unlike the licence terms researchers check, this does not require weights: an
+        API-only release stays usable through its lab's API.
+        """
         a = self.arrays()
         return ~a["revoked"]
 
     def candidates(self) -> np.ndarray:
-        """Releases a researcher considers: per lab, its latest usable weights family and its
-        latest API-only release. Older families of a lab are dominated by its newer ones."""
+        """Releases a researcher considers, as sorted ids.
+
+        Per lab, its latest usable weights family and its latest API-only release. Older
+        families of a lab are dominated by its newer ones.
+        """
         a = self.arrays()
         ok = ~a["revoked"]
         keep = np.zeros(len(self), dtype=bool)

@@ -48,6 +48,18 @@ class Researchers:
         rng: np.random.Generator,
         dynamics_rng: np.random.Generator,
     ) -> None:
+        """Draw the population at month 0, with no model chosen and nothing deployed.
+
+        Args:
+            model: The model they belong to; its hosters must exist (tastes are per hoster).
+            n: Simulated researchers; each stands for
+                ``simulation.researchers_represented / n`` real ones.
+            rng: The population stream, used only here and in a fixed order that does not
+                depend on the scenario, so that scenarios run with the same seed have the same
+                people.
+            dynamics_rng: The stream for monthly draws (reviews, choices, fine-tune success,
+                queue keys, contributions).
+        """
         self.model = model
         cfg = model.config
         self.n = n
@@ -208,10 +220,13 @@ class Researchers:
 
     # -- prices and venues ---------------------------------------------------------------------
     def _prepare_prices(self, rel: dict[str, np.ndarray]) -> None:
-        """This month's price tables: which hoster offers which release to which group, each
-        hoster's price, and the cheapest offer per (group, release) for planning. A researcher
-        picks their own hoster by felt price (price x taste: accounts, trust, latency) and pays
-        price x friction (``kernels.preferred_offers``)."""
+        """Build this month's price tables.
+
+        Which hoster offers which release to which group, each hoster's price, and the cheapest
+        offer per (group, release) for planning. A researcher picks their own hoster by felt
+        price (price x taste: accounts, trust, latency) and pays price x friction
+        (``kernels.preferred_offers``).
+        """
         m = self.model
         n_h = len(m.hosters)
         listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
@@ -244,8 +259,10 @@ class Researchers:
         )
 
     def _credits(self) -> np.ndarray:
-        """Public credit (USD per real researcher) for this month: the pool split among the
-        eligible, with the reserved group's share set aside for it."""
+        """Public credit (USD per real researcher) for this month.
+
+        The pool is split among the eligible, with the reserved group's share set aside for it.
+        """
         inst = self.model.institution
         credit = np.zeros(self.n)
         if inst is None or inst.spec.compute_channel != "credits" or inst.credit_pool <= 0:
@@ -266,8 +283,10 @@ class Researchers:
         full: np.ndarray | None = None,
         into: kernels.Offers | None = None,
     ) -> kernels.Offers:
-        """Each requester's preferred hoster for their release (lowest price x taste), on the
-        open market and among credit hosters, with what it charges them (price x friction).
+        """Each requester's preferred market and credit hoster for their release.
+
+        Preferred means the lowest price x taste, on the open market and among credit hosters;
+        each comes with what it charges them (price x friction).
 
         Args:
             req: who asks for which release.
@@ -297,9 +316,11 @@ class Researchers:
         full: np.ndarray,
         offers: kernels.Offers | None = None,
     ) -> Venue:
-        """Cheapest way for each request to do ``task``: own hardware if it fits, else the
-        public hoster if eligible, else public credits at a credit hoster, else paying a
-        commercial hoster; NONE if nothing is affordable (``kernels.choose_venues``).
+        """Cheapest way for each request to do ``task``.
+
+        Own hardware if it fits, else the public hoster if eligible, else public credits at a
+        credit hoster, else paying a commercial hoster; NONE if nothing is affordable
+        (``kernels.choose_venues``).
 
         Args:
             req: who asks for which release.
@@ -369,10 +390,13 @@ class Researchers:
         return done, where
 
     def _serve(self, task, idx, v: Venue, hours, priority=None) -> np.ndarray:
-        """Local tasks always run; hosted ones are served in a random queue until each
-        hoster's capacity for the month (a public hoster: its pool for this task) is used.
-        Running deployments renew first; the public hoster serves its reserved group first
-        from the reserved share of each pool."""
+        """Decide which requests are served, rationing hosted capacity.
+
+        Local tasks always run; hosted ones are served in a random queue until each hoster's
+        capacity for the month (a public hoster: its pool for this task) is used. Running
+        deployments renew first; the public hoster serves its reserved group first from the
+        reserved share of each pool.
+        """
         m = self.model
         ok = v.kind == LOCAL
         hosted = v.hoster >= 0
@@ -434,8 +458,9 @@ class Researchers:
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 
     def _choose(self, idx: np.ndarray, pop: kernels.Population, public_ok: bool = True) -> None:
-        """Multinomial-logit choice over candidate releases:
-        utility = capability + openness + popularity (preferential attachment) - cost + taste.
+        """Multinomial-logit choice over candidate releases.
+
+        Utility = capability + openness + popularity (preferential attachment) - cost + taste.
         Researchers plan to run, fine-tune and deploy; the plan shrinks (to run and fine-tune,
         then to run only) when no model makes the whole plan affordable. The rule per
         researcher is ``kernels.choose_models``.
@@ -490,8 +515,11 @@ class Researchers:
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
     def _task_needs(self, params_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Memory (GB) and GPU-hours a month that running, fine-tuning and deploying each
-        release needs: (3, releases) each. A deployment rents whole GPUs all month."""
+        """Memory (GB) and GPU-hours a month each task needs, per release.
+
+        Rows are running, fine-tuning and deploying: (3, releases) each. A deployment rents
+        whole GPUs all month.
+        """
         t = self.model.config.tasks
         gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
         mem = np.stack(
@@ -529,9 +557,10 @@ class Researchers:
         pop: kernels.Population,
         offers: kernels.Offers,
     ) -> np.ndarray:
-        """Keep a deployment running all month, or start one on the model just run. A deployment
-        whose licence was revoked or whose host stopped serving it is stranded: it must migrate,
-        paying ``migration_cost_months`` of hosting on top, before it serves again.
+        """Keep a deployment running all month, or start one on the model just run.
+
+        A deployment whose licence was revoked or whose host stopped serving it is stranded: it
+        must migrate, paying ``migration_cost_months`` of hosting on top, before it serves again.
 
         Args:
             rel: the release arrays.
@@ -577,8 +606,11 @@ class Researchers:
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:
-        """Successful users contribute benchmarks, datasets, techniques and tools with some
-        probability; value is heavy-tailed and credited to the lab whose model they used."""
+        """Successful users contribute benchmarks, datasets, techniques and tools.
+
+        Each does so with some probability (higher after a fine-tune); value is heavy-tailed
+        and credited to the lab whose model they used.
+        """
         c = self.model.config.contributions
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
         gives = self.rng.random(self.n) < p

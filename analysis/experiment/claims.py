@@ -32,14 +32,27 @@ DEFAULT_WINDOW = (-12, -1)
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: a scenario's metric averaged over ``window`` months, per
-    replicate, minus the same for the ``minus`` scenario (paired by replicate) if given."""
+    """One side of a comparison: a scenario, or the difference between two.
+
+    Its value is a scenario's metric averaged over ``window`` months, per replicate, minus the
+    same for the ``minus`` scenario (paired by replicate) if given.
+
+    Attributes:
+        scenario: The scenario measured.
+        minus: A scenario subtracted from it, replicate by replicate; None for none.
+        window: First and last month, inclusive; negative months count from the end (-1 = the
+            last month). Default: the final 12 months.
+    """
 
     scenario: str
     minus: str | None = None
     window: tuple[int, int] = DEFAULT_WINDOW
 
     def describe(self) -> str:
+        """The side as verdict tables name it, e.g. ``(a - b) in months 12-23``.
+
+        The default window goes unmentioned.
+        """
         text = self.scenario if self.minus is None else f"({self.scenario} - {self.minus})"
         if self.window != DEFAULT_WINDOW:
             text += f" in months {describe_window(self.window)}"
@@ -47,15 +60,27 @@ class Side:
 
     @property
     def scenarios(self) -> list[str]:
+        """The scenarios the side reads: ``scenario``, then ``minus`` if given."""
         return [self.scenario] + ([self.minus] if self.minus else [])
 
 
 @dataclass(frozen=True)
 class Test:
-    """A metric, the direction the claim predicts for treatment minus baseline, and the margin
-    below which a difference is negligible. With ``per``, each side's value is divided by that
-    metric of the side's scenario (over the same window) over ``per_unit``: e.g. access gained
-    per million USD of public spend."""
+    """One metric of a claim, the direction the claim predicts, and a margin.
+
+    The direction is that of treatment minus baseline, and the margin is the size below which a
+    difference is negligible. With ``per``, each side's value is divided by that metric of the
+    side's scenario (over the same window) over ``per_unit``: e.g. access gained per million
+    USD of public spend.
+
+    Attributes:
+        metric: The metric tested (a derived one allowed).
+        predicts: ``"higher"``, ``"lower"``, ``"not_higher"`` or ``"not_lower"``.
+        margin: Negligible difference, in the metric's unit, fixed before looking at results.
+        per: The metric to divide by, if any.
+        per_unit: How much of ``per`` makes one unit (e.g. 1e6 for per million USD).
+        note: Free text shown with the test.
+    """
 
     metric: str
     predicts: str
@@ -65,6 +90,7 @@ class Test:
     note: str = ""
 
     def describe(self) -> str:
+        """The metric as verdict tables name it, with its ``per`` divisor if any."""
         if self.per is None:
             return self.metric
         unit = "" if self.per_unit == 1 else f"{self.per_unit:g} "
@@ -73,6 +99,21 @@ class Test:
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim to test: treatments against a baseline, judged on one or more metrics.
+
+    Every treatment is compared with the baseline on every test; the verdicts are combined
+    into one for the claim.
+
+    Attributes:
+        id: Short unique name, used in tables and figure names.
+        statement: The claim in words.
+        treatments: The treatment sides, one or more.
+        baseline: The side they are compared with.
+        tests: The metrics, each with its prediction and margin.
+        combine: ``"all"``: supported only if every test is; ``"any"``: supported if one is.
+        rationale: Why these scenarios and metrics test the claim.
+    """
+
     id: str
     statement: str
     treatments: tuple[Side, ...]
@@ -84,6 +125,17 @@ class Claim:
 
 @dataclass(frozen=True)
 class Experiment:
+    """An experiment file, loaded and validated: its claims and what they need to run.
+
+    Attributes:
+        name: The file's stem.
+        path: The file.
+        description: One line describing the experiment.
+        claims: The claims, in file order.
+        derived: Derived metrics to add before judging, name -> expression.
+        scenario_files: Scenarios that are files beside the experiment, not in scenarios/.
+    """
+
     name: str
     path: Path
     description: str
@@ -101,8 +153,10 @@ class Experiment:
         return list(dict.fromkeys(names))
 
     def source(self, name: str) -> str:
-        """What to pass to ``run.py batch`` for a scenario: its name, or its file's path
-        (relative to the working directory when possible)."""
+        """What to pass to ``run.py batch`` for a scenario.
+
+        Its name, or its file's path (relative to the working directory when possible).
+        """
         path = self.scenario_files.get(name)
         if path is None:
             return name
@@ -124,9 +178,21 @@ def describe_window(window: tuple[int, int]) -> str:
 
 
 def resolve_window(window: tuple[int, int], steps: int) -> tuple[int, int]:
-    """Months ``first..last`` of a run with ``steps`` months; negative counts from the end
-    (-1 = the last month). The default window is the final 12 months, or every month of a
-    shorter run (as in ``compare``); any other window must fit: ValueError otherwise."""
+    """Months ``first..last`` of a run with ``steps`` months.
+
+    Negative months count from the end (-1 = the last month). The default window is the final
+    12 months, or every month of a shorter run (as in ``compare``); any other window must fit.
+
+    Args:
+        window: First and last month, as written in the experiment.
+        steps: Months in the run.
+
+    Returns:
+        The first and last month, from 0, inclusive.
+
+    Raises:
+        ValueError: A window other than the default does not fit the run.
+    """
     first, last = (m + steps if m < 0 else m for m in window)
     if window == DEFAULT_WINDOW:
         first = max(first, 0)
@@ -333,8 +399,11 @@ def _test(where: str, raw: Any) -> Test:
 
 
 def _check_references(experiment: Experiment) -> None:
-    """Scenarios exist and load; metrics exist in every scenario that a claim reads them from
-    (after derived metrics), so a typo fails before the batch runs."""
+    """Check that every name an experiment uses exists, so a typo fails before the batch runs.
+
+    Scenarios exist and load; metrics exist in every scenario that a claim reads them from
+    (after derived metrics).
+    """
     from simulation.config import ConfigError, load_scenario, scenario_names  # noqa: PLC0415
     from simulation.metrics import metric_names  # noqa: PLC0415
 

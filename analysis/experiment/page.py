@@ -1,5 +1,8 @@
-"""The experiment's own HTML page: verdicts, the numbers behind each, and one figure per claim
-showing the curves of the scenarios it compares, with its windows shaded."""
+"""The experiment's own HTML page.
+
+Verdicts, the numbers behind each, and one figure per claim showing the curves of the scenarios
+it compares, with its windows shaded.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +49,18 @@ def claim_figure(results: Results, claim: Claim, out: Path) -> Path:
 
 
 def write_page(outcome: ExperimentResult, out: Path) -> Path:
+    """Write the experiment's HTML page, with one figure per claim.
+
+    The page shows each claim's verdict, the rule that produced it and the numbers behind it,
+    with the batch's provenance and scenario configs, so it can be read on its own.
+
+    Args:
+        outcome: The judged experiment.
+        out: The output directory; figures go to ``out/figures``.
+
+    Returns:
+        The page's path, ``out/NAME.html``.
+    """
     exp = outcome.experiment
     summary = [
         [esc(r.claim), f'<span class="{CLASSES[r.verdict]}">{esc(r.verdict)}</span>', esc(r.tests)]

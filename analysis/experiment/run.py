@@ -1,5 +1,7 @@
-"""Run an experiment: the scenarios an experiment file needs as one batch, its claims tested,
-the verdicts said and written (verdicts.csv, verdicts.md and NAME.html in the output directory).
+"""Run an experiment and write its verdicts.
+
+The scenarios an experiment file needs run as one batch; its claims are tested, and the verdicts
+are said and written (verdicts.csv, verdicts.md and NAME.html in the output directory).
 
 The batch goes through the batch engine, so common random numbers, workers, Dask, resume after an
 interruption and provenance are the batch's own. Every claim, scenario, metric and window is
@@ -14,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.experiment.claims import Experiment, load_experiment, resolve_window
-from analysis.experiment.page import write_page
 from analysis.experiment.summary import ExperimentResult, verdicts_markdown
 from analysis.experiment.verdicts import evaluate
 from analysis.results.derived import add_derived
@@ -86,6 +87,8 @@ def run_experiment(
 
 def write_outputs(outcome: ExperimentResult, out: Path, text: str) -> list[Path]:
     """verdicts.csv, verdicts.md and the HTML page, in ``out``."""
+    from analysis.experiment.page import write_page  # noqa: PLC0415  (matplotlib, on use)
+
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "verdicts.csv"
     outcome.tests.to_csv(csv, index=False)

@@ -89,6 +89,16 @@ TEST_HEADER = [
 
 
 def test_cells(r: dict) -> list[str]:
+    """One test's row of the verdict table, formatted for people.
+
+    Shared by the Markdown table and the HTML page, so both show the same numbers.
+
+    Args:
+        r: A row of ``evaluate``'s tests table, as a dict.
+
+    Returns:
+        The cells, in the order of ``TEST_HEADER``.
+    """
     low, high = fmt(r["low"], True), fmt(r["high"], True)
     return [
         r["treatment"],

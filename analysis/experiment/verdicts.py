@@ -98,8 +98,24 @@ def combine(verdicts: list[str], how: str = "all") -> str:
 
 
 def side_values(results: Results, side: Side, test: Test, point: str = "") -> pd.Series:
-    """Per replicate: the metric over the side's window, minus the ``minus`` scenario's,
-    divided by the ``per`` metric / ``per_unit`` if the test has one."""
+    """One side's values for a test, per replicate.
+
+    The metric over the side's window, minus the ``minus`` scenario's, divided by the ``per``
+    metric / ``per_unit`` if the test has one.
+
+    Args:
+        results: The batch, derived metrics included.
+        side: The side.
+        test: The metric and its ``per`` divisor.
+        point: The sweep point's label ("" without a sweep).
+
+    Returns:
+        Values indexed by replicate; replicates whose ``per`` value is not above 0 are
+        dropped.
+
+    Raises:
+        AnalysisError: The window does not fit the runs, or a scenario is not in the results.
+    """
     steps = results.months[-1] + 1
     try:
         first, last = resolve_window(side.window, steps)
@@ -123,8 +139,21 @@ def side_values(results: Results, side: Side, test: Test, point: str = "") -> pd
 
 
 def evaluate(results: Results, experiment: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tests, claims): one row per claim x treatment x metric (x sweep point), and one row per
-    claim with the combined verdict. ``results`` must already hold the derived metrics."""
+    """Judge every claim of an experiment on a batch's results.
+
+    ``results`` must already hold the derived metrics.
+
+    Args:
+        results: The batch.
+        experiment: The claims.
+
+    Returns:
+        (tests, claims): one row per claim x treatment x metric (x sweep point), and one row
+        per claim with the combined verdict.
+
+    Raises:
+        AnalysisError: A scenario the experiment needs is not in the results.
+    """
     missing = [s for s in experiment.scenarios if s not in results.scenarios]
     if missing:
         raise AnalysisError(f"scenario {missing[0]!r} is not in the results")

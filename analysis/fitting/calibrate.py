@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
 
 from analysis.fitting import (
     CALIBRATE_BUDGET,
@@ -59,8 +58,17 @@ SHRINK = 0.5  # each round's box is this fraction of the previous one's width
 
 @dataclass(frozen=True)
 class Parameter:
-    """A free parameter: one or more config keys set to the same value (``keys`` ties them),
-    searched in [low, high] on a linear or log scale."""
+    """A free parameter of the fit, searched in [low, high] on a linear or log scale.
+
+    One or more config keys are set to the same value (``keys`` ties them).
+
+    Attributes:
+        keys: The config keys it sets; the first names it.
+        low: Lowest value searched.
+        high: Highest value searched.
+        log: Search on a log scale, evenly over orders of magnitude.
+        why: What it moves among the targets, in words (the file's ``why``).
+    """
 
     keys: tuple[str, ...]
     low: float
@@ -70,9 +78,15 @@ class Parameter:
 
     @property
     def name(self) -> str:
+        """Its name in tables and fitted.toml: its first key."""
         return self.keys[0]
 
     def from_unit(self, u: float) -> float:
+        """The value at ``u`` in [0, 1] of its range, on its scale.
+
+        The search works in the unit cube, so every parameter gets the same resolution
+        whatever its range.
+        """
         if self.log:
             return float(
                 math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
@@ -80,6 +94,7 @@ class Parameter:
         return float(self.low + u * (self.high - self.low))
 
     def to_unit(self, value: float) -> float:
+        """Where ``value`` lies in its range, from 0 to 1: the inverse of ``from_unit``."""
         if self.log:
             return (math.log(value) - math.log(self.low)) / (
                 math.log(self.high) - math.log(self.low)
@@ -87,6 +102,7 @@ class Parameter:
         return (value - self.low) / (self.high - self.low)
 
     def overrides(self, value: float) -> dict[str, float]:
+        """The config overrides that set every tied key to ``value``."""
         return dict.fromkeys(self.keys, value)
 
 
@@ -123,6 +139,15 @@ def parameters_from(targets: TargetSet) -> list[Parameter]:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One scored point of the search.
+
+    Attributes:
+        round: Search round (0: the global design).
+        unit: The point in the unit cube.
+        objective: Its objective.
+        details: Per-target replicate means (display units) and anything else to report.
+    """
+
     round: int
     unit: np.ndarray  # the point in the unit cube
     objective: float
@@ -133,9 +158,24 @@ ObjectiveFn = Callable[[int | str, np.ndarray], list[tuple[float, dict[str, floa
 
 
 def search(evaluate: ObjectiveFn, dims: int, budget: int, seed: int) -> list[Evaluation]:
-    """Global Latin hypercube of half the budget, then ``ROUNDS`` shrinking hypercubes around the
+    """Search the unit cube for the lowest objective, in shrinking Latin hypercubes.
+
+    A global Latin hypercube of half the budget, then ``ROUNDS`` shrinking hypercubes around the
     best point so far. ``evaluate(round, points)`` scores a batch of unit-cube points; the search
-    is deterministic given ``seed`` and the scores."""
+    is deterministic given ``seed`` and the scores.
+
+    Args:
+        evaluate: Scores a round's points: objective and details for each.
+        dims: Number of parameters.
+        budget: Points to evaluate in all.
+        seed: Seeds every round's design.
+
+    Returns:
+        Every evaluation, in the order made.
+
+    Raises:
+        ValueError: ``budget`` is below 2.
+    """
     if budget < 2:
         raise ValueError("budget must be at least 2")
     rngs = np.random.SeedSequence(seed).spawn(ROUNDS + 1)
@@ -153,11 +193,18 @@ def search(evaluate: ObjectiveFn, dims: int, budget: int, seed: int) -> list[Eva
             half *= SHRINK
             centre = best(history).unit
             low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-        cube = qmc.LatinHypercube(d=dims, seed=np.random.default_rng(rngs[r])).random(size)
+        cube = _latin_hypercube(d=dims, seed=np.random.default_rng(rngs[r])).random(size)
         points = low + cube * (high - low)
         for unit, (value, details) in zip(points, evaluate(r, points), strict=True):
             history.append(Evaluation(r, unit, value, details))
     return history
+
+
+def _latin_hypercube(d: int, seed: np.random.Generator):
+    """The Latin hypercube sampler of scipy, imported on first use (it takes most of a second)."""
+    from scipy.stats import qmc  # noqa: PLC0415
+
+    return qmc.LatinHypercube(d=d, seed=seed)
 
 
 def best(history: Sequence[Evaluation]) -> Evaluation:
@@ -166,6 +213,12 @@ def best(history: Sequence[Evaluation]) -> Evaluation:
 
 
 def round_sig(value: float, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant figures; 0, NaN and infinities unchanged.
+
+    Args:
+        value: The number to round.
+        digits: Significant figures to keep.
+    """
     if value == 0 or not np.isfinite(value):
         return value
     return float(f"{value:.{digits - 1}e}")
@@ -207,6 +260,15 @@ def model_objective(
 
 
 def to_overrides(params: Sequence[Parameter], unit: np.ndarray) -> dict[str, float]:
+    """The config overrides for a point of the unit cube, values to six significant figures.
+
+    Args:
+        params: The parameters, in the order of the cube's dimensions.
+        unit: The point.
+
+    Returns:
+        Dotted key -> value, for every key of every parameter.
+    """
     out: dict[str, float] = {}
     for p, u in zip(params, unit, strict=True):
         out.update(p.overrides(round_sig(p.from_unit(float(u)), 6)))
@@ -269,6 +331,15 @@ def calibrate(
 
 
 def evaluations_frame(history: Sequence[Evaluation], params: Sequence[Parameter]) -> pd.DataFrame:
+    """Every evaluation of the search as a table, written as evaluations.csv.
+
+    Args:
+        history: The evaluations.
+        params: The parameters, to turn unit-cube points back into values.
+
+    Returns:
+        One row per evaluation: round, objective, parameter values and per-target means.
+    """
     rows = []
     for e in history:
         row: dict[str, Any] = {"round": e.round, "objective": e.objective}

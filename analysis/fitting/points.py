@@ -86,8 +86,22 @@ def run_points(runner: Runner, points: Sequence[Mapping[str, Any]], out: Path) -
 
 
 def with_point_column(results: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """Add ``point`` (the design row) to a combined table: rows come in plan order (point,
-    replicate, step) and every run has the same number of months."""
+    """Add ``point`` (the design row) to a combined table.
+
+    The combined table carries no point column of its own, so the point is read from the row
+    order: rows come in plan order (point, replicate, step) and every run has the same number
+    of months. Both are checked.
+
+    Args:
+        results: The batch's combined table.
+        plan: The design plan it was run from.
+
+    Returns:
+        ``results`` with a ``point`` column.
+
+    Raises:
+        RuntimeError: The rows are not whole runs in plan order.
+    """
     runs = len(plan.runs)
     if runs == 0 or len(results) % runs:
         raise RuntimeError(f"results have {len(results)} rows, not a multiple of {runs} runs")

@@ -44,6 +44,15 @@ RANK_BY = {"morris": "mu_star", "sobol": "ST"}
 
 @dataclass(frozen=True)
 class Param:
+    """A config key to vary, and its range.
+
+    Attributes:
+        key: The dotted config key.
+        low: Lowest value sampled.
+        high: Highest value sampled.
+        integer: The key holds whole numbers, so samples are rounded (set by ``check_inputs``).
+    """
+
     key: str
     low: float
     high: float
@@ -51,6 +60,7 @@ class Param:
 
 
 def problem(params: Sequence[Param]) -> dict[str, Any]:
+    """The parameters as SALib's problem definition: names and bounds."""
     return {
         "num_vars": len(params),
         "names": [p.key for p in params],
@@ -59,8 +69,17 @@ def problem(params: Sequence[Param]) -> dict[str, Any]:
 
 
 def sample(method: Method, params: Sequence[Param], samples: int, seed: int) -> np.ndarray:
-    """Morris: ``samples`` trajectories, (D + 1) runs each. Sobol: a base sample of ``samples``
-    (a power of two), N (D + 2) runs. Integer-valued keys are rounded."""
+    """Draw the sample matrix for ``method``: one row per run, one column per parameter.
+
+    Morris: ``samples`` trajectories, (D + 1) runs each. Sobol: a base sample of ``samples``
+    (a power of two), N (D + 2) runs. Integer-valued keys are rounded.
+
+    Args:
+        method: ``"morris"`` or ``"sobol"``.
+        params: The parameters.
+        samples: Morris trajectories, or the Sobol base sample size.
+        seed: Seeds SALib's sampler.
+    """
     if method == "morris":
         from SALib.sample import morris  # noqa: PLC0415
 
@@ -127,6 +146,14 @@ def ranked_table(indices: dict[str, pd.DataFrame], method: Method) -> str:
 
 
 def bar_chart(frame: pd.DataFrame, method: Method, output: str, path: Path) -> None:
+    """Draw one output's indices as bars with 95% intervals, the most influential on top.
+
+    Args:
+        frame: The output's indices, one row per parameter (``analyse``).
+        method: ``"morris"`` (mu*) or ``"sobol"`` (total and first order).
+        output: The output's name, for the title.
+        path: The PNG file to write.
+    """
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -154,6 +181,7 @@ def bar_chart(frame: pd.DataFrame, method: Method, output: str, path: Path) -> N
 
 
 def file_stem(output: str) -> str:
+    """A file name for an output's files: a slash in its name would make a sub-directory."""
     return output.replace("/", "_")
 
 
@@ -186,8 +214,24 @@ def check_inputs(
     outputs: Sequence[str],
     fixed: dict[str, Any] | None = None,
 ) -> list[Param]:
-    """Every key must exist, be a number and accept both ends; every output must be a metric of
-    the scenario. Returns the params with ``integer`` set for whole-number keys."""
+    """Check the parameters and outputs against the scenario before anything runs.
+
+    Every key must exist, be a number and accept both ends; every output must be a metric of
+    the scenario.
+
+    Args:
+        scenario: The scenario the samples modify.
+        params: The parameters as given.
+        outputs: The metrics to analyse.
+        fixed: Overrides applied to every run.
+
+    Returns:
+        The params with ``integer`` set for whole-number keys.
+
+    Raises:
+        UsageError: A bad range, key or output (a ``ConfigError`` for a value the config
+            rejects).
+    """
     fixed = fixed or {}
     config = load_scenario(scenario, fixed)
     tree = to_dict(config)
@@ -227,8 +271,17 @@ def _lookup(tree: dict[str, Any], key: str) -> Any:
 def model_evaluator(
     runner: Runner, params: Sequence[Param], outputs: Sequence[str], out: Path
 ) -> Evaluator:
-    """Run every sample (x replicates) and return each output's final-12-month mean, averaged
-    over replicates, one row per sample."""
+    """The model as an :data:`Evaluator`: samples in, outputs out.
+
+    It runs every sample (x replicates) and returns each output's final-12-month mean, averaged
+    over replicates, one row per sample.
+
+    Args:
+        runner: Scenario, settings and executor shared by the runs.
+        params: The parameters, in the order of the sample's columns.
+        outputs: The metrics to return, in the order of the output's columns.
+        out: The batch directory for the runs.
+    """
 
     def evaluate(x: np.ndarray) -> np.ndarray:
         points = [

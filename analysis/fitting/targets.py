@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.fitting import TARGETS_FILE
+from analysis.results.stats import t_interval
 from simulation.config import ConfigError, load_scenario
 from simulation.metrics import metric_names
 
@@ -60,6 +60,23 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Target:
+    """One stylized fact: a statistic of one run's metrics, and the range it should fall in.
+
+    Attributes:
+        name: Unique name, used in tables and fitted.toml.
+        statistic: How a run becomes one number: ``mean``, ``ratio``, ``lag`` or ``growth``.
+        metrics: The metrics it reads, in the order of ``METRIC_FIELDS[statistic]``.
+        low: Lower bound in display units; None: no lower bound.
+        high: Upper bound in display units; None: no upper bound.
+        source: Where the range comes from.
+        description: What the target measures, in words.
+        months: Final months averaged by ``mean``, ``ratio`` and ``lag``.
+        window: Months [first, end) a ``growth`` line is fitted over.
+        floor: ``ratio`` only: floor on numerator and denominator (the metric's resolution).
+        report: ``growth`` only: shown as a ``"factor"`` a year or a ``"change"`` a year.
+        scale: Overrides ``width()``, the unit of normalised distance.
+    """
+
     name: str
     statistic: Statistic
     metrics: tuple[str, ...]
@@ -76,6 +93,7 @@ class Target:
     # -- units --------------------------------------------------------------------------------
     @property
     def log_space(self) -> bool:
+        """Whether replicates are averaged in log space: ratios and growth are multiplicative."""
         return self.statistic in ("ratio", "growth")
 
     def to_space(self, shown: float) -> float:
@@ -96,6 +114,7 @@ class Target:
         return x
 
     def range_text(self) -> str:
+        """The range as tables show it, e.g. ``3 to 30`` or ``>= 0.700``."""
         fmt = self.format
         if self.low is not None and self.high is not None:
             return f"{fmt(self.low)} to {fmt(self.high)}"
@@ -104,6 +123,7 @@ class Target:
         return f"<= {fmt(self.high)}"
 
     def format(self, shown: float) -> str:
+        """A value in display units as tables show it: growth per year, lag in months."""
         if not np.isfinite(shown):
             return "n/a" if np.isnan(shown) else ("inf" if shown > 0 else "-inf")
         if self.statistic == "growth":
@@ -116,6 +136,7 @@ class Target:
 
     # -- scoring ------------------------------------------------------------------------------
     def passes(self, shown: float) -> bool:
+        """Whether a value in display units lies in the range, bounds included; NaN fails."""
         if not np.isfinite(shown) and not np.isinf(shown):
             return False
         return (self.low is None or shown >= self.low) and (self.high is None or shown <= self.high)
@@ -127,8 +148,11 @@ class Target:
         return lo, hi
 
     def width(self) -> float:
-        """What one unit of normalised distance is: the range's width in averaging space, or
-        the bound's magnitude for a one-sided range (``scale`` in the file overrides)."""
+        """What one unit of normalised distance is, so targets in different units add up.
+
+        The range's width in averaging space, or the bound's magnitude for a one-sided range
+        (``scale`` in the file overrides).
+        """
         if self.scale is not None:
             return self.scale
         lo, hi = self.bounds()
@@ -138,8 +162,15 @@ class Target:
         return abs(bound) or 1.0
 
     def distance(self, x: float, margin: float = 0.0) -> float:
-        """Normalised distance of an averaging-space value outside the range shrunk by
-        ``margin`` widths on each side (0 inside). NaN counts as far away."""
+        """Normalised distance of an averaging-space value outside the range (0 inside).
+
+        The range is first shrunk by ``margin`` widths on each side. NaN counts as far away;
+        distances are capped at 10.
+
+        Args:
+            x: The value, in averaging space.
+            margin: Widths the range is shrunk by on each side.
+        """
         if np.isnan(x):
             return 10.0
         lo, hi = self.bounds()
@@ -172,8 +203,8 @@ class Target:
 
     def estimate(self, values: Sequence[float]) -> Estimate:
         """Replicate mean and 95% t-interval of per-run values, shown in display units."""
-        mean, lo, hi, n = t_interval(values)
-        return Estimate(self.to_shown(mean), self.to_shown(lo), self.to_shown(hi), n)
+        iv = t_interval(values)
+        return Estimate(self.to_shown(iv.mean), self.to_shown(iv.low), self.to_shown(iv.high), iv.n)
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -181,20 +212,6 @@ def _nanmean(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
     return float(x.mean()) if x.size else math.nan
-
-
-def t_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean and two-sided t confidence interval; the interval is NaN with one value."""
-    x = np.asarray(list(values), dtype=float)
-    x = x[~np.isnan(x)]
-    n = x.size
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = float(x.mean())
-    if n == 1 or not np.all(np.isfinite(x)):
-        return mean, math.nan, math.nan, n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
 
 
 def growth_per_year(step: np.ndarray, value: np.ndarray, window: tuple[int, int]) -> float:
@@ -230,6 +247,7 @@ class TargetSet:
     calibration: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> list[str]:
+        """Every metric the targets read, once each, in order of first use."""
         return list(dict.fromkeys(m for t in self.targets for m in t.metrics))
 
 
@@ -344,6 +362,11 @@ def per_run_values(
 
 
 def objective(means: dict[str, float], targets: Sequence[Target], margin: float = 0.0) -> float:
-    """Sum over targets of the squared normalised distance outside each range (replicate means
-    in averaging space: log for ratios and growth)."""
+    """The calibration objective: squared normalised distances outside the ranges, summed.
+
+    Args:
+        means: Target name -> replicate mean, in averaging space (log for ratios and growth).
+        targets: The targets.
+        margin: Widths each range is shrunk by on each side, so a fit aims inside the ranges.
+    """
     return float(sum(t.distance(means[t.name], margin) ** 2 for t in targets))

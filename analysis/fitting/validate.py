@@ -28,11 +28,19 @@ from simulation.files import write_text
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the validation table: a target and what the runs gave for it.
+
+    Attributes:
+        target: The target.
+        estimate: The replicate mean with its 95% interval, in display units.
+    """
+
     target: Target
     estimate: Estimate
 
     @property
     def passed(self) -> bool:
+        """Whether the replicate mean lies in the target's range (the interval is not used)."""
         return self.target.passes(self.estimate.value)
 
 

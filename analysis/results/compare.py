@@ -1,5 +1,7 @@
-"""Compare scenarios: each metric at one month and over the final months, with 95% intervals
-across replicates and paired differences from a baseline scenario.
+"""Compare scenarios with a baseline, with 95% intervals across replicates.
+
+Each metric at one month and over the final months, with 95% intervals across replicates and
+paired differences from a baseline scenario.
 
 The batch runs with common random numbers (the same replicate index has the same seed in every
 scenario and sweep point), so differences are taken replicate by replicate within a sweep
@@ -44,14 +46,18 @@ class Window:
 
     @property
     def label(self) -> str:
+        """The window as tables show it: ``month 119`` or ``months 108-119``."""
         if self.first == self.last:
             return f"month {self.last}"
         return f"months {self.first}-{self.last}"
 
 
 def default_metrics(results: Results) -> list[str]:
-    """Access per task and group, then private capture, best open capability, GPU price,
-    stranding and public spend: the outcomes the paper argues about."""
+    """The metrics compared when none are named: the outcomes the paper argues about.
+
+    Access per task and group, then private capture, best open capability, GPU price, stranding
+    and public spend, those the results have.
+    """
     access = [f"access.{t}.{g}" for t in TASKS for g in results.groups]
     rest = [
         "capture.private",
@@ -64,6 +70,7 @@ def default_metrics(results: Results) -> list[str]:
 
 
 def default_baseline(results: Results) -> str:
+    """The baseline when none is named: ``market`` if the batch has it, else its first scenario."""
     return "market" if "market" in results.scenarios else results.scenarios[0]
 
 
@@ -85,10 +92,24 @@ def compare(
     metrics: list[str] | None = None,
     final: int = FINAL_MONTHS,
 ) -> pd.DataFrame:
-    """One row per sweep point x metric x window x scenario: mean and 95% CI across replicates,
-    and the difference from ``baseline`` (same sweep point) with its paired 95% CI.
+    """Compare every scenario with the baseline, at one month and over the final months.
 
-    The baseline's own rows have NaN differences. With one replicate every interval is NaN.
+    One row per sweep point x metric x window x scenario: mean and 95% CI across replicates,
+    and the difference from ``baseline`` (same sweep point) with its paired 95% CI. The
+    baseline's own rows have NaN differences. With one replicate every interval is NaN.
+
+    Args:
+        results: The batch (or a long table, wrapped with ``from_frame``).
+        baseline: Scenario to compare with (default: ``default_baseline``).
+        month: The single month reported (default: the last).
+        metrics: Metrics to compare (default: ``default_metrics``).
+        final: Months in the final window.
+
+    Returns:
+        The table, with the baseline and replicate count in its ``attrs``.
+
+    Raises:
+        AnalysisError: An unknown baseline, metric or month, or no metric to compare.
     """
     if isinstance(results, pd.DataFrame):
         results = from_frame(results)
@@ -184,8 +205,11 @@ def explain(table: pd.DataFrame) -> list[str]:
 
 
 def sections(table: pd.DataFrame) -> list[Section]:
-    """One table per metric (and sweep point): scenarios as rows, the chosen month and the
-    final-months mean side by side, each followed by its difference from the baseline."""
+    """The comparison as tables to render, one per metric (and sweep point).
+
+    Scenarios are rows; the chosen month and the final-months mean stand side by side, each
+    followed by its difference from the baseline.
+    """
     baseline = table.attrs.get("baseline", "")
     sweep = [c for c in table.columns if c not in COLUMNS]
     month_label = table.loc[table["window"] == "month", "months"].iloc[0]
@@ -224,6 +248,12 @@ def sections(table: pd.DataFrame) -> list[Section]:
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines: the header, the rule, then one line per row.
+
+    Args:
+        header: Column names.
+        rows: Cell texts, one list per row.
+    """
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 

@@ -1,6 +1,8 @@
-"""Derived metrics: linear combinations of metric columns, e.g. an access gap between groups
-(``access.finetune.well_funded - access.finetune.global_south``) or the download share of the
-fully open lab kinds (``downloads.nonprofit + downloads.academic + downloads.public``).
+"""Derived metrics: linear combinations of metric columns.
+
+For example an access gap between groups (``access.finetune.well_funded -
+access.finetune.global_south``) or the download share of the fully open lab kinds
+(``downloads.nonprofit + downloads.academic + downloads.public``).
 
 Only sums of ``[coefficient *] metric`` terms are allowed: enough for gaps, totals and averages,
 small enough to validate completely before a batch runs. A metric a scenario does not have at
@@ -49,10 +51,23 @@ def parse(expression: str) -> Terms:
 
 
 def metrics_used(expression: str) -> list[str]:
+    """The metric names an expression reads, in order; ValueError if it is ill-formed."""
     return [name for _, name in parse(expression)]
 
 
 def evaluate(results: Results, terms: Terms) -> pd.Series:
+    """A parsed expression's value on every row of the results.
+
+    A metric a scenario lacks entirely counts as 0 there, so the derived metric exists for
+    every scenario; a value missing only in some months stays missing.
+
+    Args:
+        results: The batch.
+        terms: The parsed expression (``parse``).
+
+    Raises:
+        AnalysisError: A metric is not a column of the results.
+    """
     df = results.frame
     total = pd.Series(0.0, index=df.index)
     for coef, name in terms:
@@ -78,6 +93,11 @@ def add_derived(results: Results, definitions: Mapping[str, str]) -> Results:
 
 
 def check_names(names: Iterable[str]) -> None:
+    """Check that each name is a dotted metric name, so later expressions can refer to it.
+
+    Raises:
+        ValueError: For the first name that is not.
+    """
     for name in names:
         if not NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a dotted metric name")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from simulation.layout import ID_COLUMNS, PLAN, PROVENANCE, RESULTS
 from simulation.errors import UsageError, did_you_mean
+from simulation.layout import ID_COLUMNS, PLAN, PROVENANCE, RESULTS
 from simulation.metrics import TASKS
 
 POINT = "_point"  # hashable label of the sweep point ("" without a sweep), added on load
@@ -30,8 +30,17 @@ class AnalysisError(UsageError):
 
 @dataclass(frozen=True)
 class Results:
-    """A batch's long table (one row per scenario x sweep point x replicate x month) plus its
-    provenance from batch.json (empty for a table built by hand)."""
+    """A batch's long table plus its provenance.
+
+    One row per scenario x sweep point x replicate x month; the provenance comes from
+    batch.json (empty for a table built by hand).
+
+    Attributes:
+        frame: The long table, with a sweep point label column (``POINT``) added.
+        meta: batch.json: command, code revision, scenario configs, ...
+        path: The batch directory, if the table was loaded from one.
+        sweep_keys: The sweep input columns, in order.
+    """
 
     frame: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
@@ -50,15 +59,18 @@ class Results:
 
     @property
     def metrics(self) -> list[str]:
+        """The metric columns, in table order: all but identifiers, sweep keys and step."""
         skip = {*ID_COLUMNS, *self.sweep_keys, "step", POINT}
         return [c for c in self.frame.columns if c not in skip]
 
     @property
     def months(self) -> list[int]:
+        """The months in the table, sorted."""
         return sorted(int(m) for m in self.frame["step"].unique())
 
     @property
     def replicates(self) -> int:
+        """How many distinct replicate indices the table holds."""
         return int(self.frame["replicate"].nunique())
 
     @property
@@ -85,6 +97,12 @@ class Results:
         return names
 
     def check_scenario(self, name: str, what: str = "scenario") -> str:
+        """``name`` if the batch has that scenario; else an AnalysisError listing those it has.
+
+        Args:
+            name: The scenario asked for.
+            what: What the user called it (e.g. ``"baseline"``), for the message.
+        """
         if name not in self.scenarios:
             raise AnalysisError(
                 f"{what} {name!r} is not in the results{suggest(name, self.scenarios)}; "
@@ -100,8 +118,16 @@ class Results:
         return {k: row[k] for k in self.sweep_keys}
 
     def per_replicate(self, metric: str, first: int, last: int) -> pd.Series:
-        """The metric averaged over months ``first..last`` (inclusive, NaN months skipped), one
-        value per (scenario, point, replicate): the unit that is paired across scenarios."""
+        """The metric averaged over months ``first..last``, one value per replicate.
+
+        Months are inclusive and NaN months are skipped; there is one value per (scenario,
+        point, replicate): the unit that is paired across scenarios.
+
+        Args:
+            metric: The metric column.
+            first: First month.
+            last: Last month.
+        """
         df = self.frame
         rows = df[(df["step"] >= first) & (df["step"] <= last)]
         return rows.groupby(["scenario", POINT, "replicate"], sort=False)[metric].mean()
@@ -122,8 +148,19 @@ def from_frame(
     path: Path | None = None,
     sweep_keys: Iterable[str] | None = None,
 ) -> Results:
-    """Wrap a long table (e.g. built by hand in a test). Sweep keys default to the columns
-    between the identifying columns and ``step``."""
+    """Wrap a long table (e.g. built by hand in a test) as :class:`Results`.
+
+    Sweep keys default to the columns between the identifying columns and ``step``.
+
+    Args:
+        frame: One row per scenario x (sweep point) x replicate x month.
+        meta: Provenance, as in batch.json.
+        path: The batch directory it came from, if any.
+        sweep_keys: The sweep input columns (default: inferred as above).
+
+    Raises:
+        AnalysisError: The table lacks scenario, replicate or step, or has no rows.
+    """
     missing = [c for c in ("scenario", "replicate", "step") if c not in frame.columns]
     if missing:
         raise AnalysisError(f"the results table has no column {missing[0]!r}")

@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
 
 from analysis.results.derived import add_derived
 from analysis.results.load import POINT, TASKS, AnalysisError, Results
-from analysis.results.stats import LEVEL
+from analysis.results.stats import LEVEL, t_quantile
 from analysis.results.units import bounds, unit
 from simulation.metrics import KEY_METRICS
 
@@ -47,8 +46,11 @@ TASK_NAMES = {"run": "run", "finetune": "fine-tune", "deploy": "deploy"}
 
 
 def scenario_colours(names: Sequence[str]) -> dict[str, tuple]:
-    """A fixed colour per scenario: the standard scenarios (sorted) take the first colours of
-    the cycle, other names follow in sorted order, so colours agree across figures and batches."""
+    """A fixed colour per scenario, so colours agree across figures and batches.
+
+    The standard scenarios (sorted) take the first colours of the cycle; other names follow in
+    sorted order.
+    """
     from simulation.config import scenario_names  # noqa: PLC0415
 
     order = sorted(scenario_names()) + sorted(n for n in set(names) if n not in scenario_names())
@@ -56,13 +58,15 @@ def scenario_colours(names: Sequence[str]) -> dict[str, tuple]:
 
 
 def band(results: Results, metric: str) -> pd.DataFrame:
-    """Per scenario, point and month: mean across replicates and its 95% t-interval (NaN with
-    one replicate)."""
+    """Mean across replicates and its 95% t-interval, per scenario, point and month.
+
+    The interval is NaN with one replicate.
+    """
     g = results.frame.groupby(["scenario", POINT, "step"], sort=False)[metric]
     out = g.agg(["mean", "std", "count"]).reset_index()
     n = out["count"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        tq = np.where(n > 1, stats.t.ppf(0.5 + LEVEL / 2, np.maximum(n - 1, 1)), np.nan)
+        tq = np.where(n > 1, t_quantile(0.5 + LEVEL / 2, np.maximum(n - 1, 1)), np.nan)
         half = tq * out["std"].to_numpy() / np.sqrt(n)
     out["low"] = out["mean"] - half
     out["high"] = out["mean"] + half
@@ -79,8 +83,24 @@ def plot_metric(
     legend: bool = True,
     title: str | None = None,
 ) -> Axes:
-    """One line per scenario (and line style per sweep point), mean across replicates, with a
-    shaded 95% confidence band of the mean (clipped to the values the metric can take)."""
+    """Plot one metric over the months, one line per scenario.
+
+    One line per scenario (and line style per sweep point), mean across replicates, with a
+    shaded 95% confidence band of the mean (clipped to the values the metric can take).
+
+    Args:
+        results: The batch.
+        metric: The metric to plot.
+        ax: Where to draw (default: a new figure).
+        scenarios: Scenarios to show (default: all).
+        colours: Scenario colours (default: ``scenario_colours``).
+        show_band: Draw the confidence band.
+        legend: Draw a legend on ``ax``.
+        title: Panel title (default: the metric).
+
+    Returns:
+        The axes drawn on.
+    """
     results.check_metrics([metric])
     scenarios = [results.check_scenario(s) for s in scenarios or results.scenarios]
     colours = colours or scenario_colours(results.scenarios)
@@ -111,6 +131,16 @@ def plot_metric(
 
 
 def grid(n: int, ncols: int, height: float = PANEL_HEIGHT) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels in rows of ``ncols``; the panels left over are hidden.
+
+    Args:
+        n: Panels needed.
+        ncols: Panels per row.
+        height: Height of one row, in inches.
+
+    Returns:
+        The figure and its axes, always as a 2-D array.
+    """
     nrows = max(1, math.ceil(n / ncols))
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(WIDTH, height * nrows + 0.5), layout="constrained", squeeze=False
@@ -171,8 +201,17 @@ def plot_access_grid(results: Results) -> Figure:
 
 
 def access_gap_results(results: Results) -> tuple[Results, list[str], str]:
-    """Results with ``gap.<task>`` = first group minus last group (column order, e.g.
-    well_funded minus global_south), the gap metric names, and a description."""
+    """Results with the access gap between two groups added, per task.
+
+    ``gap.<task>`` = first group minus last group (column order, e.g. well_funded minus
+    global_south).
+
+    Returns:
+        The results with the gap columns, the gap metric names, and a description.
+
+    Raises:
+        AnalysisError: The results have fewer than two researcher groups.
+    """
     groups = results.groups
     if len(groups) < 2:
         raise AnalysisError("an access gap needs at least two researcher groups")
@@ -202,8 +241,10 @@ def _kind_colours(kinds: Sequence[str]) -> dict[str, tuple]:
 
 
 def plot_capture(results: Results) -> Figure:
-    """Capture of community value as stacked areas by lab kind, one panel per scenario (and
-    sweep point); panel titles in the scenario's colour."""
+    """Capture of community value as stacked areas by lab kind.
+
+    One panel per scenario (and sweep point); panel titles in the scenario's colour.
+    """
     kinds = results.lab_kinds
     if not kinds:
         raise AnalysisError("the results have no capture.<lab_kind> metrics")
@@ -267,8 +308,20 @@ def write_figures(
     metrics: Sequence[str] | None = None,
     formats: Sequence[str] = ("png", "svg"),
 ) -> list[Path]:
-    """The standard figures: outcome curves (``metrics``, default a key set), access grid,
-    access gap, capture and downloads; those the results cannot support are skipped."""
+    """Write the standard figures; those the results cannot support are skipped.
+
+    Outcome curves (``metrics``, default a key set), access grid, access gap, capture and
+    downloads.
+
+    Args:
+        results: The batch.
+        out: The directory (created if missing).
+        metrics: Metrics for the outcome curves.
+        formats: File formats, one file per figure each.
+
+    Returns:
+        The files written.
+    """
     if metrics:
         results.check_metrics(metrics)
     out.mkdir(parents=True, exist_ok=True)

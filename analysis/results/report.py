@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis.results.compare import compare, explain, sections
-from analysis.results.plots import write_figures
 from analysis.results.load import Results
+from analysis.results.plots import write_figures
 
 REPORT = "report.html"
 CSS = """
@@ -40,10 +40,17 @@ dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; }
 
 
 def esc(text: Any) -> str:
+    """Any value as text that is safe inside HTML."""
     return html.escape(str(text))
 
 
 def page(title: str, body: Iterable[str]) -> str:
+    """A whole HTML page with the style inline, so it opens offline and on its own.
+
+    Args:
+        title: The page's title.
+        body: HTML fragments, in order.
+    """
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
@@ -61,6 +68,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], raw: bool = Fals
 
 
 def figure(png: Path, caption: str) -> str:
+    """A PNG embedded as base64, with its caption, so the page needs no other file.
+
+    Args:
+        png: The PNG file.
+        caption: Caption and alt text.
+    """
     data = base64.b64encode(png.read_bytes()).decode("ascii")
     return (
         f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
@@ -113,6 +126,13 @@ def configs(meta: dict[str, Any]) -> str:
 
 
 def compare_html(results: Results, **kwargs: Any) -> list[str]:
+    """The comparison as HTML: how to read it, then one table per metric.
+
+    Args:
+        results: The batch.
+        **kwargs: Passed to :func:`analysis.results.compare.compare` (baseline, month,
+            metrics).
+    """
     t = compare(results, **kwargs)
     out = [f"<p>{esc(p)}</p>" for p in explain(t)]
     for s in sections(t):
@@ -127,8 +147,20 @@ def write_report(
     month: int | None = None,
     metrics: list[str] | None = None,
 ) -> Path:
-    """Write ``report.html`` (and the figures it embeds, under ``figures/``) into ``out``
-    (default: the batch directory)."""
+    """Write ``report.html`` and the figures it embeds into ``out``.
+
+    The figures go under ``figures/``; ``out`` defaults to the batch directory.
+
+    Args:
+        results: The batch.
+        out: The directory to write to.
+        baseline: Scenario to compare with (default: ``market``, else the first).
+        month: The single month reported (default: the last).
+        metrics: Metrics to compare and plot (default: a key set).
+
+    Returns:
+        The page's path.
+    """
     out = out or results.path or Path(".")
     out.mkdir(parents=True, exist_ok=True)
     figures = write_figures(results, out / "figures", metrics, formats=("png",))

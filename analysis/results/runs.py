@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from analysis.results.load import AnalysisError, Results, load_batch
-from simulation.batch.engine import Execution, failure_report, run_batch as run_plan
+from simulation.batch.engine import Execution, failure_report
+from simulation.batch.engine import run_batch as run_plan
 from simulation.batch.plan import RunSettings, build_plan
 from simulation.errors import UsageError
 

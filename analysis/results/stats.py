@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 LEVEL = 0.95
 
@@ -30,6 +29,7 @@ class Interval:
 
     @property
     def half_width(self) -> float:
+        """Half the interval's width (NaN below 2 values)."""
         return (self.high - self.low) / 2
 
 
@@ -43,12 +43,25 @@ def t_interval(values: Iterable[float], level: float = LEVEL) -> Interval:
     mean = float(x.mean())
     if n == 1:
         return Interval(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    half = float(t_quantile(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return Interval(mean, mean - half, mean + half, n)
 
 
 def paired(treatment: pd.Series, baseline: pd.Series) -> pd.Series:
-    """``treatment - baseline`` replicate by replicate (both indexed by replicate); replicates
-    missing on either side (a failed run) are dropped, never compared unpaired."""
+    """``treatment - baseline`` replicate by replicate (both indexed by replicate).
+
+    Replicates missing on either side (a failed run) are dropped, never compared unpaired.
+    """
     both = pd.concat({"t": treatment, "b": baseline}, axis=1).dropna()
     return both["t"] - both["b"]
+
+
+def t_quantile(q: float, df: float | np.ndarray) -> float | np.ndarray:
+    """Student-t quantile ``q`` at ``df`` degrees of freedom.
+
+    scipy is imported on first use: it takes most of a second, which a command that only
+    validates its input should not pay.
+    """
+    from scipy import stats  # noqa: PLC0415
+
+    return stats.t.ppf(q, df)

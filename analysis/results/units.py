@@ -10,8 +10,10 @@ DERIVED = {"gap.": "difference in share, -1 to 1"}  # the analysis's own derived
 
 
 def unit(metric: str) -> str:
-    """The unit of a metric (the model's own, :func:`simulation.metrics.metric_info`), or ""
-    if unknown (e.g. a user-defined derived metric)."""
+    """The unit of a metric, or "" if unknown (e.g. a user-defined derived metric).
+
+    The model's own metrics take theirs from :func:`simulation.metrics.metric_info`.
+    """
     info = metric_info(metric)
     if info is not None:
         return info[0]
@@ -28,8 +30,15 @@ def label(metric: str) -> str:
 
 
 def fmt(x: float, signed: bool = False) -> str:
-    """A number for a table: 3 decimals for shares and the like, 3 significant digits for
-    large or tiny values (USD, counts); "n/a" for NaN."""
+    """A number for a table; "n/a" for NaN.
+
+    3 decimals for shares and the like, 3 significant digits for large or tiny values (USD,
+    counts).
+
+    Args:
+        x: The number.
+        signed: Show a plus sign on positive numbers (for differences).
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     x = float(x)
@@ -40,8 +49,11 @@ def fmt(x: float, signed: bool = False) -> str:
 
 
 def bounds(metric: str) -> tuple[float | None, float | None]:
-    """The range a metric cannot leave (shares 0-1; money and counts >= 0), so a confidence
-    band drawn around its mean can be clipped to values the metric can take."""
+    """The range a metric cannot leave: shares 0-1; money and counts >= 0.
+
+    A confidence band drawn around its mean is clipped to it, so the band shows only values
+    the metric can take.
+    """
     u = unit(metric)
     if u.endswith("0-1"):
         return 0.0, 1.0

@@ -52,8 +52,11 @@ def combine(
 
 
 def _schema(schemas: list[pa.Schema], sweep_keys: Sequence[str]) -> pa.Schema:
-    """Identifying columns first (scenario, replicate, seed, sweep keys, step), then the metrics
-    in order of first appearance."""
+    """The combined table's schema: every shard's columns, their types unified.
+
+    Identifying columns first (scenario, replicate, seed, sweep keys, step), then the metrics in
+    order of first appearance.
+    """
     unified = pa.unify_schemas(schemas, promote_options="permissive")
     front = [*ID_COLUMNS, *sweep_keys, STEP]
     names = front + [n for s in schemas for n in s.names if n not in front]

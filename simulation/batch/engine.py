@@ -53,6 +53,11 @@ class Execution:
     quiet: bool = True
 
     def __post_init__(self) -> None:
+        """Reject a worker count that is not a whole number >= 1 before any pool is opened.
+
+        Raises:
+            UsageError: ``workers`` is not None and not a whole number >= 1 (a bool is not).
+        """
         if self.workers is not None and (
             isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
         ):

@@ -28,6 +28,17 @@ def run_all(
     make_task: Callable[[RunSpec], Task],
     on_outcome: Callable[[RunSpec, RunOutcome], None],
 ) -> None:
+    """Run every task on ``pool``, handing on each outcome as soon as it arrives.
+
+    A failing run never stops the others: it comes back as a failed outcome, and so does every
+    run in flight when the process pool breaks, after which a fresh pool runs the rest.
+
+    Args:
+        runs: The runs to do, submitted in this order.
+        pool: Where they run; at most ``pool.capacity`` are in flight.
+        make_task: Builds the picklable task a worker receives for a run.
+        on_outcome: Called in this process with each run and its outcome, in completion order.
+    """
     pending = deque(runs)
     in_flight: dict[Future[RunOutcome], RunSpec] = {}
     while pending or in_flight:

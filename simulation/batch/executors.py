@@ -52,8 +52,23 @@ class Pool:
 
 @contextmanager
 def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
-    """The executor for ``--workers``/``--scheduler``; connection problems are UsageErrors,
-    raised before the batch writes anything."""
+    """The executor for ``--workers``/``--scheduler``, as a :class:`Pool`.
+
+    Connection problems are UsageErrors, raised before the batch writes anything.
+
+    Args:
+        workers: Local worker processes, or the workers of a local Dask cluster (a remote
+            cluster has its own).
+        scheduler: None for local processes, ``"local"`` for a local Dask cluster, or the
+            address of a running Dask scheduler.
+
+    Yields:
+        The pool; its executor is shut down when the block ends.
+
+    Raises:
+        UsageError: Dask is missing, the scheduler cannot be reached, or its workers cannot
+            run this version of the project.
+    """
     if scheduler is None:
         with _processes(workers) as pool:
             yield pool
@@ -66,7 +81,7 @@ def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    """forkserver on Linux (forking a parent with threads can deadlock), spawn elsewhere."""
+    """Forkserver on Linux (forking a parent with threads can deadlock), spawn elsewhere."""
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
@@ -78,15 +93,34 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 def prestart(scheduler: str | None) -> None:
-    """Start the fork server now: it loads the model while this process is still importing
-    and planning, instead of after, when the workers are first needed."""
+    """Start the fork server now, so that workers start warm sooner.
+
+    It loads the model while this process is still importing and planning, instead of after,
+    when the workers are first needed.
+    """
     if scheduler is None and sys.platform.startswith("linux"):
         _mp_context()
         multiprocessing.forkserver.ensure_running()
 
 
+def _forget_unreadable_main() -> None:
+    """Let workers start when the main script is not a file (``python - < script``).
+
+    A new worker re-runs the parent's main script from its ``__file__``; a script read from
+    stdin has ``__file__ = '<stdin>'``, which no worker can open, so every worker would die.
+    The runs need nothing from the main script (tasks are the package's own), so such a
+    ``__file__`` is dropped, as it is absent in a notebook or with ``python -c``.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is not None and not os.path.exists(path):
+        del main.__file__
+
+
 @contextmanager
 def _processes(workers: int) -> Iterator[Pool]:
+    _forget_unreadable_main()
+
     def factory() -> Executor:
         return ProcessPoolExecutor(
             max_workers=workers,

@@ -58,6 +58,12 @@ class RunSettings:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Reject settings no batch could run, when they are made rather than mid-batch.
+
+        Raises:
+            UsageError: A count that is not a whole number in range (a bool is not one), or
+                overrides that are not a mapping of dotted keys.
+        """
         _whole("replicates", self.replicates, 1)
         _whole("seed", self.seed, 0)
         if self.steps is not None:
@@ -205,8 +211,18 @@ class Plan:
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    """One integer seed per replicate: ``SeedSequence(seed).spawn(replicates)``, each child
-    reduced to a 64-bit int so that any run can be repeated with ``run.py run --seed``."""
+    """One integer seed per replicate, spawned from one root seed.
+
+    ``SeedSequence(seed).spawn(replicates)``, each child reduced to a 64-bit int so that any run
+    can be repeated with ``run.py run --seed``.
+
+    Args:
+        seed: The batch's root seed.
+        replicates: How many seeds.
+
+    Returns:
+        The seeds, in replicate order.
+    """
     children = np.random.SeedSequence(seed).spawn(replicates)
     return [int(c.generate_state(1, dtype=np.uint64)[0]) for c in children]
 
@@ -354,8 +370,11 @@ def _check_sweep_values(label: str, base, sweep: dict[str, tuple[Any, ...]]) -> 
 
 
 def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
-    """The validated value at a dotted key (e.g. 1e7 and 10000000 both become 10000000.0), so a
-    sweep column has one type whatever the user typed."""
+    """The validated value at a dotted key, or ``fallback`` if the config has no such key.
+
+    Reading it back from the validated config (where 1e7 and 10000000 both become 10000000.0)
+    gives a sweep column one type whatever the user typed.
+    """
     node: Any = config
     try:
         for part in key.split("."):
@@ -366,8 +385,20 @@ def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
 
 
 def fingerprint(seed: int, replicates: int, sweep_keys: list[str], points: list[Point]) -> str:
-    """What makes two batches "the same": the resolved configs, sweep, replicates and seed (steps
-    and researchers are inside the configs); not the executor, worker count or verbosity."""
+    """A short hash of what makes two batches "the same", to tell a resume from a new batch.
+
+    The resolved configs, sweep, replicates and seed count (steps and researchers are inside the
+    configs); not the executor, worker count or verbosity.
+
+    Args:
+        seed: The batch's root seed.
+        replicates: Runs per scenario and sweep point.
+        sweep_keys: The swept dotted keys, in order.
+        points: Every scenario at every sweep point, with its resolved config.
+
+    Returns:
+        The first 16 hex digits of a SHA-256 over them.
+    """
     data = {
         "format": PLAN_FORMAT,
         "seed": seed,

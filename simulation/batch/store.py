@@ -31,6 +31,11 @@ class Manifest:
     """Append-only JSON lines; the latest record of a run wins."""
 
     def __init__(self, path: Path) -> None:
+        """Open the manifest for appending, first dropping a line cut short by a kill.
+
+        Args:
+            path: The manifest file; created if missing.
+        """
         self.path = path
         self._repair()
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
@@ -44,11 +49,17 @@ class Manifest:
             os.truncate(self.path, data.rfind(b"\n") + 1)
 
     def append(self, record: dict[str, Any]) -> None:
+        """Append one record and fsync it, so a run recorded as done survives a crash.
+
+        Args:
+            record: One run attempt (``engine.record``); it must carry ``run_id``.
+        """
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
     def close(self) -> None:
+        """Close the file; every record is already on disk."""
         self._file.close()
 
 
@@ -69,11 +80,24 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class BatchDir:
+    """The batch directory (``--out DIR``): its state, its lock, its plan and its finished runs.
+
+    It decides whether a command resumes the batch already in DIR, starts afresh or must refuse
+    because DIR holds something else, and it locks DIR so that two batches never write into it
+    at once.
+    """
+
     def __init__(self, root: Path) -> None:
+        """Refer to a batch directory; nothing is read or created until ``check`` or ``open``.
+
+        Args:
+            root: The directory (it may not exist yet).
+        """
         self.root = root
         self._lock_fd: int | None = None
 
     def shard(self, run_id: str) -> Path:
+        """Path of a run's shard (``runs/ID.parquet``), whether or not it exists yet."""
         return self.root / RUNS / f"{run_id}.parquet"
 
     def state(self, fingerprint: str) -> tuple[State, dict[str, Any] | None]:
@@ -112,8 +136,20 @@ class BatchDir:
         return state == "same" and not force
 
     def open(self, plan: dict[str, Any], resume: bool, clear_other: bool) -> None:
-        """Create DIR, lock it against a concurrent batch, and (unless resuming) clear old batch
-        files and write plan.json."""
+        """Create DIR and lock it against a concurrent batch; unless resuming, start afresh.
+
+        Unless resuming, old batch files are cleared and plan.json is written. Either way,
+        temporary files a killed writer left are removed. DIR's state is checked again once it
+        is locked, since another command may have changed it after ``check``.
+
+        Args:
+            plan: The plan's description (with its fingerprint), written to plan.json.
+            resume: Keep the runs already done (``check`` found this very batch).
+            clear_other: Allow clearing a DIR that holds another batch.
+
+        Raises:
+            UsageError: DIR changed after ``check``, or another running batch holds it.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
         state, _ = self.state(plan["fingerprint"])
@@ -149,11 +185,13 @@ class BatchDir:
         self._lock_fd = fd
 
     def close(self) -> None:
+        """Release the lock on DIR."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
     def plan(self) -> dict[str, Any]:
+        """The plan.json in DIR, as written when its batch started (code revision included)."""
         return json.loads((self.root / PLAN).read_text())
 
     def done(self, run_ids: list[str]) -> set[str]:

@@ -36,6 +36,21 @@ FAIL_RUN_IDS_ENV = "OME_BATCH_FAIL_RUN_IDS"
 
 @dataclass(frozen=True)
 class Task:
+    """One run as a worker receives it: everything the run needs, all picklable.
+
+    The config travels validated, as plain data, so a worker needs the project installed but
+    not the scenario files.
+
+    Attributes:
+        run_id: The run's id in the plan, the manifest and the shard's name.
+        scenario: Scenario label (the scenario file's stem).
+        replicate: Replicate index, from 0.
+        seed: The run's seed.
+        sweep: The sweep point's values by dotted key (empty without a sweep).
+        config: The run's validated config, as ``simulation.config.to_dict`` gives it.
+        shard_path: Where the worker writes the shard.
+    """
+
     run_id: str
     scenario: str
     replicate: int
@@ -47,6 +62,17 @@ class Task:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """What a worker sends back: a few facts about the run, not its metrics.
+
+    Attributes:
+        run_id: The run.
+        ok: Whether the run finished and its shard was written (or returned).
+        seconds: How long it ran, up to its end or its failure.
+        error: What went wrong, on one line (``one_line``); None if it succeeded.
+        host: ``hostname:pid`` of the worker process (empty if the executor itself failed).
+        shard: The shard as Parquet bytes, when the worker could not write it itself.
+    """
+
     run_id: str
     ok: bool
     seconds: float  # simulation time only: what the batch machinery's overhead is measured against
@@ -89,9 +115,15 @@ def installed_version() -> str:
 
 
 def shard_table(task: Task, df) -> pa.Table:
-    """The run's metrics with the columns that identify it in front: scenario, replicate, seed,
-    one column per sweep key, then step and the metrics; every column described
-    (:func:`simulation.layout.annotate`)."""
+    """The run's metrics as a shard, with the columns that identify it in front.
+
+    Scenario, replicate, seed, one column per sweep key, then step and the metrics; every column
+    described (:func:`simulation.layout.annotate`).
+
+    Args:
+        task: The run.
+        df: Its metrics, one row per month (:func:`simulation.run`).
+    """
     import pyarrow as pa  # noqa: PLC0415  (workers only; the parent's parser stays light)
 
     n = len(df)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_analysis import BASE, DELTA, T3, synthetic
+from helpers import BASE, DELTA, REPO, T3, synthetic
 
 from analysis.experiment.claims import load_experiment, resolve_window
 from analysis.experiment.verdicts import (
@@ -33,7 +33,7 @@ from analysis.results.derived import add_derived
 from analysis.results.load import AnalysisError, from_frame
 from cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 S, N, U = SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE  # U: undecided
 NAN = float("nan")
 

@@ -15,9 +15,9 @@ from analysis.fitting.targets import (
     growth_per_year,
     load_targets,
     open_lag_months,
-    t_interval,
 )
 from analysis.fitting.validate import format_table, validate
+from analysis.results.stats import t_interval
 from cli import main
 from simulation.config import ConfigError
 
@@ -53,11 +53,11 @@ def test_distance_is_zero_inside_and_grows_outside():
     assert one_sided.distance(0.30) == pytest.approx(1.0)  # normalised by the bound
 
 
-def test_t_interval():
-    mean, lo, hi, n = t_interval([1.0, 2.0, 3.0])
-    assert (mean, n) == (2.0, 3)
-    assert hi - mean == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5)
-    assert math.isnan(t_interval([5.0])[1])
+def test_targets_use_the_t_interval_of_the_analysis():
+    iv = t_interval([1.0, 2.0, 3.0])
+    assert (iv.mean, iv.n) == (2.0, 3)
+    assert iv.high - iv.mean == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(t_interval([5.0]).low)
 
 
 def test_growth_and_lag_statistics():

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from helpers import REPO
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 NOTEBOOK = ROOT / "notebooks" / "compare_policies.ipynb"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPO
 
 from cli import main
 from cli.options import parse_sweep, split_values
@@ -30,7 +31,7 @@ from simulation.batch.store import Manifest, read_manifest
 from simulation.batch.worker import FAIL_RUN_IDS_ENV
 from simulation.errors import UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 TINY = ["--steps", "6", "--researchers", "200"]
 SWEEP = ["--sweep", "adoption.review_probability=0.1,0.3"]
 KEYS = ["scenario", "adoption.review_probability", "replicate", "step"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import BASE, DELTA, MONTHS, REPO, T3, synthetic
 
 import analysis
 from analysis.results.compare import compare, compare_markdown, windows
@@ -26,39 +27,7 @@ from analysis.results.plots import plot_curves, save, scenario_colours, write_fi
 from analysis.results.stats import t_interval
 from cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
-T3 = 3.182446305284263  # Student t, 97.5% quantile, 3 degrees of freedom (tables)
-BASE = np.array([0.10, 0.20, 0.30, 0.40])  # market, per replicate
-DELTA = np.array([0.05, 0.07, 0.06, 0.10])  # public_option minus market, per replicate
-MONTHS = 14  # so the final 12 months are 2..13
-
-
-def synthetic(replicates: int = 4, months: int = MONTHS) -> pd.DataFrame:
-    """Two scenarios x ``replicates`` x ``months``; access.finetune.global_south is
-    BASE[r] + 0.01 * month in market and DELTA[r] higher in public_option; the other metrics
-    are simple functions of scenario, replicate and month."""
-    rows = []
-    groups, kinds = ("well_funded", "global_south"), ("frontier_closed", "nonprofit", "public")
-    for s, scenario in enumerate(("market", "public_option")):
-        for r in range(replicates):
-            for m in range(months):
-                row = {"scenario": scenario, "replicate": r, "seed": 1000 + r, "step": m}
-                for t, task in enumerate(("run", "finetune", "deploy")):
-                    for g, group in enumerate(groups):
-                        row[f"access.{task}.{group}"] = 0.9 - 0.3 * t - 0.4 * g + 0.01 * s
-                row["access.finetune.global_south"] = BASE[r] + 0.01 * m + s * DELTA[r]
-                shares = np.array([0.6 - 0.1 * s, 0.3, 0.1 + 0.1 * s])
-                for k, kind in enumerate(kinds):
-                    row[f"capture.{kind}"] = shares[k]
-                    row[f"downloads.{kind}"] = shares[::-1][k]
-                row["capture.private"] = 0.8 - 0.2 * s
-                row["capability.frontier"] = 8 + 0.1 * m
-                row["capability.best_open"] = 7 + 0.05 * m + 0.2 * s + 0.01 * r
-                row["market.gpu_price"] = 3.0 - 0.05 * m
-                row["stranded.deployments"] = 100.0 * r * (1 - s)
-                row["public.spend"] = 2e7 * s
-                rows.append(row)
-    return pd.DataFrame(rows)
+ROOT = REPO
 
 
 def write_batch(directory: Path, frame: pd.DataFrame | None = None) -> Path:
