@@ -86,9 +86,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # Load the model once in the fork server, so that each worker forked from it starts warm.
-    context.set_forkserver_preload(
-        ["simulation.batch.worker", "simulation.model", "pyarrow.parquet", "pandas"]
-    )
+    context.set_forkserver_preload(["simulation.batch.worker", "simulation.model"])
     return context
 
 
