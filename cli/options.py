@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulation.batch.executors import default_workers
-from simulation.batch.plan import RunSettings
-from simulation.errors import UsageError
+from simulation.batch.plan import MAX_REPLICATES, RunSettings
+from simulation.config import MAX_RESEARCHERS, MAX_STEPS
+from simulation.errors import UsageError, check_whole
 
 if TYPE_CHECKING:
     from simulation.batch.engine import Execution
@@ -190,7 +191,14 @@ def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
-    """The run options that decide what is computed."""
+    """The run options that decide what is computed (bounds named as the options)."""
+    for option, value, high in (
+        ("--replicates", args.replicates, MAX_REPLICATES),
+        ("--steps", args.steps, MAX_STEPS),
+        ("--researchers", args.researchers, MAX_RESEARCHERS),
+    ):
+        if value is not None:
+            check_whole(option, value, 1, high)
     return RunSettings(
         replicates=args.replicates,
         seed=args.seed,

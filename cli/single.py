@@ -7,8 +7,15 @@ import time
 from pathlib import Path
 
 from cli.options import non_negative_int, parse_set, positive_int
-from simulation.config import Config, load_scenario, scenario_names, scenario_path
-from simulation.errors import UsageError
+from simulation.config import (
+    MAX_RESEARCHERS,
+    MAX_STEPS,
+    Config,
+    load_scenario,
+    scenario_names,
+    scenario_path,
+)
+from simulation.errors import UsageError, check_whole
 from simulation.files import check_writable_dir
 from simulation.metrics import KEY_METRICS, TASKS
 
@@ -39,12 +46,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def resolve(args: argparse.Namespace) -> Config:
     """The validated config, with --steps/--researchers folded in (a clash with --set refused)."""
     overrides = parse_set(args.set)
-    for key, value, option in (
-        ("simulation.steps", args.steps, "--steps"),
-        ("simulation.researchers", args.researchers, "--researchers"),
+    for key, value, option, bound in (
+        ("simulation.steps", args.steps, "--steps", MAX_STEPS),
+        ("simulation.researchers", args.researchers, "--researchers", MAX_RESEARCHERS),
     ):
         if value is None:
             continue
+        check_whole(option, value, 1, bound)
         if key in overrides and overrides[key] != value:
             raise UsageError(
                 f"{option} {value} conflicts with --set {key}={overrides[key]!r}; give one of them"

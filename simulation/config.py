@@ -31,6 +31,24 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED_NAMES = frozenset({"top_release", "top_decile_share", "private"})
 LICENCES = ("open", "restricted", "closed")
 
+# Upper bounds on what sizes memory or time (docs/ODD.md, section 6): a simulated researcher
+# takes ~4 kB (docs/performance.md: 405 MB at 100,000), so the population bound is ~4 GB.
+MAX_RESEARCHERS = 1_000_000
+MAX_STEPS = 1_200  # months: a century
+MAX_COUNT = 100  # labs (or hosters) of one kind, and in all: hosters size a per-researcher array
+MAX_KINDS = 20  # lab kinds, hoster kinds, groups: each adds metric columns
+MAX_VARIANTS = 8  # sizes per release family
+MAX_LISTED = 10_000
+MAX_EVENTS = 1_000
+# The fields each event type uses; setting another is an error, not silently ignored.
+EVENT_FIELDS = {
+    "licence_revocation": {"lab_kind"},
+    "delist": {"hoster_kind", "lab_kind"},
+    "leave_region": {"hoster_kind", "group"},
+    "price_shock": {"factor"},
+    "budget_cut": {"factor"},
+}
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -47,8 +65,11 @@ class Strict(BaseModel):
     to a default. Assignments to a field are validated too.
     """
 
-    # strict: a string, bool or float where a number, flag or count is expected is an error
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    # strict: a string, bool or float where a number, flag or count is expected is an error;
+    # inf and nan are refused everywhere (TOML reads 1e400 as inf)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False
+    )
 
 
 class Simulation(Strict):
@@ -61,8 +82,8 @@ class Simulation(Strict):
             researcher counts for ``researchers_represented / researchers``.
     """
 
-    steps: Annotated[int, Field(ge=1)] = 120
-    researchers: Annotated[int, Field(ge=1)] = 10_000
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 120
+    researchers: Annotated[int, Field(ge=1, le=MAX_RESEARCHERS)] = 10_000
     researchers_represented: Positive = 200_000.0
 
 
@@ -183,7 +204,7 @@ class LabKind(Strict):
         api_markup: Markup its API charges over cost.
     """
 
-    count: Annotated[int, Field(ge=0)] = 1
+    count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
     income_usd_per_month: NonNegative = 0.0
     income_sigma: NonNegative = 0.5
     income_growth_per_year: Positive = 1.0
@@ -197,7 +218,9 @@ class LabKind(Strict):
     close_within_gap: NonNegative | None = None
     close_probability: Share = 1.0
     revoke_when_closing: Share = 0.0
-    variant_params_b: Annotated[list[Positive], Field(min_length=1)] = [7.0]
+    variant_params_b: Annotated[
+        list[Positive], Field(min_length=1, max_length=MAX_VARIANTS)
+    ] = [7.0]
     underserved_language_fit: Share = 0.3
     absorb_effort: Share = 1.0
     talent: Positive = 1.0
@@ -226,10 +249,10 @@ class HosterKind(Strict):
     """
 
     kind: Literal["commercial", "public"] = "commercial"
-    count: Annotated[int, Field(ge=0)] = 1
+    count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
     capacity_gpu_hours_per_month: NonNegative = 1e6
     markup: Annotated[float, Field(ge=1.0)] = 1.3
-    max_listed: Annotated[int, Field(ge=0)] = 20
+    max_listed: Annotated[int, Field(ge=0, le=MAX_LISTED)] = 20
     serves_groups: list[str] | None = None
 
 
@@ -440,13 +463,13 @@ class Config(Strict):
     capability: Capability = Capability()
     tasks: Tasks = Tasks()
     licences: Licences = Licences()
-    labs: dict[str, LabKind]
-    hosters: dict[str, HosterKind]
-    groups: dict[str, Group]
+    labs: Annotated[dict[str, LabKind], Field(max_length=MAX_KINDS)]
+    hosters: Annotated[dict[str, HosterKind], Field(max_length=MAX_KINDS)]
+    groups: Annotated[dict[str, Group], Field(max_length=MAX_KINDS)]
     contributions: Contributions = Contributions()
     adoption: Adoption = Adoption()
     public: Public = Public()
-    events: list[Event] = []
+    events: Annotated[list[Event], Field(max_length=MAX_EVENTS)] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -464,6 +487,13 @@ class Config(Strict):
             raise ValueError(f"groups.*.share must sum to 1, got {total:g}")
         if not any(k.count for k in self.labs.values()):
             raise ValueError("at least one lab is needed (labs.*.count)")
+        for table in ("labs", "hosters"):
+            total = sum(k.count for k in getattr(self, table).values())
+            if total > MAX_COUNT:
+                raise ValueError(
+                    f"{table}.*.count: at most {MAX_COUNT} in all (each sizes per-researcher "
+                    f"memory), got {total}"
+                )
         _known("public.funded_lab_kinds", self.public.funded_lab_kinds, self.labs)
         _known("public.eligible_groups", self.public.eligible_groups, self.groups)
         if self.public.reserved_group is not None:
@@ -477,6 +507,15 @@ class Config(Strict):
             raise ValueError("public.compute_channel = 'public_hoster' needs a public hoster")
         for i, e in enumerate(self.events):
             where = f"events[{i}]"
+            unused = [  # a default value is no setting (a round trip through to_dict has them)
+                f
+                for f in ("lab_kind", "hoster_kind", "group", "factor")
+                if f not in EVENT_FIELDS[e.type]
+                and getattr(e, f) != Event.model_fields[f].default
+            ]
+            if unused:
+                uses = ", ".join(sorted(EVENT_FIELDS[e.type]))
+                raise ValueError(f"{where}.{unused[0]}: a {e.type} event does not use it ({uses})")
             if e.type == "licence_revocation":
                 _need(where, "lab_kind", e.lab_kind, self.labs)
             if e.type in ("delist", "leave_region"):
@@ -525,14 +564,24 @@ def scenario_path(name_or_path: str | Path) -> Path:
     return candidate
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; any problem (syntax, encoding, a read error) is one ConfigError.
+
+    Args:
+        path: The file.
+
+    Raises:
+        ConfigError: naming the file and what is wrong with it.
+    """
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: TOML syntax error: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -546,7 +595,7 @@ def _merge(base: dict, over: dict) -> dict:
 def _raw_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         raise ConfigError(f"{path}: 'extends' forms a cycle")
-    raw = _read_toml(path)
+    raw = read_toml(path)
     parent = raw.get("extends")
     if parent is None:
         return raw

@@ -34,3 +34,24 @@ def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
 
 class FailedRuns(RuntimeError):
     """Some runs of a batch failed; the message says which. Rerunning the command retries them."""
+
+
+def check_whole(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` if it is a whole number in [low, high]; else a UsageError naming ``name``.
+
+    Args:
+        name: What the value is (an argument or option name), for the message.
+        value: What was given.
+        low: The smallest value allowed.
+        high: The largest value allowed (None: no bound).
+
+    Returns:
+        The value, as an int.
+    """
+    import numbers  # noqa: PLC0415
+
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f"{low}..{high:,}" if high is not None else f">= {low}"
+        raise UsageError(f"{name}: expected a whole number {bound}, got {value!r}")
+    return int(value)

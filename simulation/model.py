@@ -12,6 +12,7 @@ import numpy as np
 from simulation.agents import Hoster, Lab, PublicInstitution
 from simulation.collector import MetricsCollector
 from simulation.config import (
+    MAX_RESEARCHERS,
     Config,
     ConfigError,
     Event,
@@ -21,6 +22,7 @@ from simulation.config import (
     to_dict,
     validate,
 )
+from simulation.errors import check_whole
 from simulation.releases import ReleaseRegistry
 from simulation.researchers import Researchers
 
@@ -88,16 +90,13 @@ class EcosystemModel(mesa.Model):
 
         Raises:
             ConfigError: If the config is not a ``Config``, both a config and a scenario are
-                given, the scenario is unknown, an override names an unknown key or gives an
-                invalid value, or ``researchers`` is not a whole number of at least 1.
+                given, the scenario is unknown, or an override names an unknown key or gives
+                an invalid value.
+            UsageError: If ``researchers`` is not a whole number in 1..MAX_RESEARCHERS.
         """
         config, name = _configure(config, scenario, overrides)
-        if researchers is not None and (
-            isinstance(researchers, bool)
-            or not isinstance(researchers, int | np.integer)
-            or researchers < 1
-        ):
-            raise ConfigError(f"researchers must be a whole number >= 1, got {researchers!r}")
+        if researchers is not None:
+            check_whole("researchers", researchers, 1, MAX_RESEARCHERS)
         super().__init__(rng=rng)  # not our scenario: Mesa's ``scenario`` is its own object
         self.scenario_name = name
         self.config = config

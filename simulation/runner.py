@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulation.config import Config
+from simulation.config import MAX_STEPS, Config, ConfigError
+from simulation.errors import check_whole
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,19 @@ def run(
 
     Returns:
         One row per month: a ``step`` column (from 0), then one column per metric.
+
+    Raises:
+        ConfigError: ``config`` is not a loaded Config.
+        UsageError: ``seed``, ``steps`` or ``researchers`` is not a whole number in range.
     """
+    if not isinstance(config, Config):
+        raise ConfigError(
+            f"config must be a simulation.Config, got {type(config).__name__}; load one with "
+            "simulation.load_scenario(name)"
+        )
+    check_whole("seed", seed, 0)
+    if steps is not None:
+        check_whole("steps", steps, 1, MAX_STEPS)
     from simulation.model import EcosystemModel  # noqa: PLC0415  (Mesa and numba load on use)
 
     model = EcosystemModel(config, rng=seed, researchers=researchers)

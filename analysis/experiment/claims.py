@@ -13,7 +13,6 @@ See scenarios/experiments/counterarguments.toml for a documented example.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from analysis.results.derived import check_names, metrics_used, parse
 from analysis.results.load import AnalysisError
-from simulation.config import SCENARIO_DIR
+from simulation.config import SCENARIO_DIR, ConfigError, read_toml
 from simulation.errors import did_you_mean
 
 EXPERIMENT_DIR = SCENARIO_DIR / "experiments"
@@ -223,11 +222,9 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
     """Read and validate an experiment file; AnalysisError (one line) on any problem."""
     path = find(name_or_path)
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise AnalysisError(f"{path}: TOML syntax error: {e}") from None
-    except OSError as e:
-        raise AnalysisError(f"{path}: cannot read: {e.strerror}") from None
+        raw = read_toml(path)
+    except ConfigError as e:
+        raise AnalysisError(str(e)) from None
     try:
         return _build(path, raw)
     except _Invalid as e:

@@ -24,7 +24,6 @@ Statistics (per run; ``space`` is where replicates are averaged):
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ import pandas as pd
 
 from analysis.fitting import TARGETS_FILE
 from analysis.results.stats import t_interval
-from simulation.config import ConfigError, load_scenario
+from simulation.config import ConfigError, load_scenario, read_toml
 from simulation.metrics import metric_names
 
 STATISTICS = ("mean", "ratio", "lag", "growth")
@@ -254,13 +253,9 @@ class TargetSet:
 def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) -> TargetSet:
     """Read and check the targets file; errors are one-line ConfigErrors naming file and key."""
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read targets file: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: TOML syntax error: {e}") from None
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such targets file")
+    raw = read_toml(path)
     settings = raw.get("settings", {})
     scenario = str(settings.get("scenario", "market"))
     defaults = {k: settings[k] for k in ("months", "window") if k in settings}

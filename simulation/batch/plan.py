@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from simulation.config import (
+    MAX_RESEARCHERS,
+    MAX_STEPS,
     ConfigError,
     apply_override,
     load_scenario,
@@ -32,11 +34,12 @@ from simulation.config import (
     toml_text,
     validate,
 )
-from simulation.errors import UsageError
+from simulation.errors import UsageError, check_whole
 from simulation.layout import ID_COLUMNS, STEP
 from simulation.metrics import metric_names
 
 PLAN_FORMAT = 1  # bump when the meaning of a plan (and so of its fingerprint) changes
+MAX_REPLICATES = 100_000  # a plan lists every run: bound its size
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,12 @@ class RunSettings:
             UsageError: A count that is not a whole number in range (a bool is not one), or
                 overrides that are not a mapping of dotted keys.
         """
-        _whole("replicates", self.replicates, 1)
-        _whole("seed", self.seed, 0)
+        check_whole("replicates", self.replicates, 1, MAX_REPLICATES)
+        check_whole("seed", self.seed, 0)
         if self.steps is not None:
-            _whole("steps", self.steps, 1)
+            check_whole("steps", self.steps, 1, MAX_STEPS)
         if self.researchers is not None:
-            _whole("researchers", self.researchers, 1)
+            check_whole("researchers", self.researchers, 1, MAX_RESEARCHERS)
         if not isinstance(self.overrides, Mapping) or not all(
             isinstance(k, str) for k in self.overrides
         ):
@@ -96,11 +99,6 @@ class RunSettings:
                 )
             fixed[key] = value
         return fixed
-
-
-def _whole(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise UsageError(f"{name}: expected a whole number >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from helpers import make_model
 
 import simulation
 from simulation.config import ConfigError
+from simulation.errors import UsageError
 from simulation.model import EcosystemModel
 
 BATCH_MONTHS = 24
@@ -165,9 +166,9 @@ def test_config_and_scenario_together_are_refused():
         EcosystemModel(simulation.load_scenario("market"), scenario="market")
 
 
-@pytest.mark.parametrize("n", [0, -5, 2.5, True])
-def test_researchers_must_be_a_whole_number_of_at_least_one(n):
-    with pytest.raises(ConfigError, match="researchers"):
+@pytest.mark.parametrize("n", [0, -5, 2.5, True, 10**12])
+def test_researchers_must_be_a_whole_number_in_range(n):
+    with pytest.raises(UsageError, match="researchers: expected a whole number 1..1,000,000"):
         EcosystemModel(scenario="market", researchers=n)
 
 

@@ -121,10 +121,10 @@ def test_design_plans_run_one_point_per_row(tmp_path: Path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"replicates": 0}, "replicates: expected a whole number >= 1"),
+        ({"replicates": 0}, "replicates: expected a whole number 1..100,000"),
         ({"seed": -1}, "seed: expected a whole number >= 0"),
-        ({"steps": 2.5}, "steps: expected a whole number >= 1"),
-        ({"researchers": True}, "researchers: expected a whole number >= 1"),
+        ({"steps": 2.5}, "steps: expected a whole number 1..1,200"),
+        ({"researchers": True}, "researchers: expected a whole number 1..1,000,000"),
         ({"overrides": ["x"]}, "overrides: expected a mapping"),
     ],
 )
