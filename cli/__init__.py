@@ -11,15 +11,17 @@ line on stderr, nothing written); 130 interrupted.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from cli import batch, experiment, fitting, results, single
 from cli.options import Parser
-from simulation.errors import FailedRuns, UsageError
+from simulation.errors import FailedRuns, Terminated, UsageError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def build_parser() -> Parser:
@@ -35,7 +37,12 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit code."""
+    """Run one command; return its exit code.
+
+    Every failure the user can act on is one line on stderr: bad input (exit 2), failed runs
+    or a failed write such as a full disk (exit 1), Ctrl-C (130) or SIGTERM (143).
+    """
+    previous = _on_sigterm()
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
@@ -48,6 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and friends
         sys.stderr.close()
         return 0
+    except OSError as e:  # a write that failed after the checks: a full disk, a lost mount
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: cannot write: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt as e:
-        print(str(e) or "interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        print(str(e) or ("terminated" if terminated else "interrupted"), file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm():
+    """Turn SIGTERM into an interruption (finished runs kept, one line); the old handler."""
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (a notebook's worker thread): leave it alone
+        return None

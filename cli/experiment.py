@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.options import RunDefaults, add_run_options, execution, run_settings
-from cli.results import use_agg, writing
+from cli.results import use_agg
 
 DEFAULT_REPLICATES = 10
 
@@ -31,6 +31,5 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     use_agg()
     from analysis.experiment.run import run_experiment  # noqa: PLC0415
 
-    with writing(args.out or "results"):
-        outcome = run_experiment(args.name, run_settings(args), args.out, execution(args))
+    outcome = run_experiment(args.name, run_settings(args), args.out, execution(args))
     return 0 if outcome.batch.ok else 1

@@ -178,7 +178,14 @@ def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="'local' for a local Dask cluster, or tcp://HOST:PORT of a running Dask scheduler",
+        help="'local' for a local Dask cluster, or tcp://HOST:PORT or tls://HOST:PORT of a "
+        "running Dask scheduler",
+    )
+    p.add_argument(
+        "--security",
+        type=Path,
+        metavar="FILE",
+        help="for a tls:// scheduler: a TOML file naming ca_file, cert and key (PEM files)",
     )
     shown = d.out_shown or str(d.out)
     p.add_argument("--out", type=Path, default=d.out, help=f"output directory (default: {shown})")
@@ -213,5 +220,9 @@ def execution(args: argparse.Namespace) -> Execution:
     from simulation.batch.engine import Execution  # noqa: PLC0415  (pyarrow: only when running)
 
     return Execution(
-        workers=args.workers, scheduler=args.scheduler, force=args.force, quiet=args.quiet
+        workers=args.workers,
+        scheduler=args.scheduler,
+        security=args.security,
+        force=args.force,
+        quiet=args.quiet,
     )

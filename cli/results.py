@@ -8,12 +8,9 @@ on stderr, exit status 2.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from cli.options import non_negative_int
-from simulation.errors import UsageError
 from simulation.files import check_writable_dir
 
 
@@ -59,15 +56,6 @@ def _comparison_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", nargs="+", metavar="M", help="metrics (default: a key set)")
 
 
-@contextmanager
-def writing(what: Path) -> Iterator[None]:
-    """Turn a failure to write (a full disk, a permission) into a one-line UsageError."""
-    try:
-        yield
-    except OSError as e:
-        raise UsageError(f"cannot write to {e.filename or what}: {e.strerror or e}") from None
-
-
 def use_agg() -> None:
     """Draw without a display (files only)."""
     import matplotlib  # noqa: PLC0415
@@ -81,10 +69,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.results.load import load_batch  # noqa: PLC0415
 
     results = load_batch(args.dir)
-    with writing(args.dir):
-        _, text, written = write_compare(
-            results, baseline=args.baseline, month=args.month, metrics=args.metrics
-        )
+    check_writable_dir(args.dir, "DIR")
+    _, text, written = write_compare(
+        results, baseline=args.baseline, month=args.month, metrics=args.metrics
+    )
     print(text, end="")
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
@@ -105,8 +93,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         results.check_metrics(args.metrics)
     out = args.out or args.dir / "figures"
     check_writable_dir(out)
-    with writing(out):
-        written = write_figures(results, out, args.metrics)
+    written = write_figures(results, out, args.metrics)
     print(f"wrote {len(written)} figures to {out}: " + ", ".join(p.name for p in written))
     return 0
 
@@ -123,8 +110,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analysis.results.report import write_report  # noqa: PLC0415
 
     results = load_batch(args.dir)
+    check_writable_dir(args.dir, "DIR")
     compare(results, baseline=args.baseline, month=args.month, metrics=args.metrics)  # validate
-    with writing(args.dir):
-        path = write_report(results, baseline=args.baseline, month=args.month, metrics=args.metrics)
+    path = write_report(results, baseline=args.baseline, month=args.month, metrics=args.metrics)
     print(f"wrote {path}")
     return 0

@@ -218,9 +218,9 @@ class LabKind(Strict):
     close_within_gap: NonNegative | None = None
     close_probability: Share = 1.0
     revoke_when_closing: Share = 0.0
-    variant_params_b: Annotated[
-        list[Positive], Field(min_length=1, max_length=MAX_VARIANTS)
-    ] = [7.0]
+    variant_params_b: Annotated[list[Positive], Field(min_length=1, max_length=MAX_VARIANTS)] = [
+        7.0
+    ]
     underserved_language_fit: Share = 0.3
     absorb_effort: Share = 1.0
     talent: Positive = 1.0
@@ -510,8 +510,7 @@ class Config(Strict):
             unused = [  # a default value is no setting (a round trip through to_dict has them)
                 f
                 for f in ("lab_kind", "hoster_kind", "group", "factor")
-                if f not in EVENT_FIELDS[e.type]
-                and getattr(e, f) != Event.model_fields[f].default
+                if f not in EVENT_FIELDS[e.type] and getattr(e, f) != Event.model_fields[f].default
             ]
             if unused:
                 uses = ", ".join(sorted(EVENT_FIELDS[e.type]))

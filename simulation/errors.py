@@ -32,6 +32,10 @@ def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, treated like Ctrl-C: the work done so far is kept."""
+
+
 class FailedRuns(RuntimeError):
     """Some runs of a batch failed; the message says which. Rerunning the command retries them."""
 

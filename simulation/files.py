@@ -13,6 +13,7 @@ up what a killed writer left.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -56,6 +57,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def sha256(data: bytes) -> str:
+    """The SHA-256 of ``data``, as hex: the checksum a batch records for each shard."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_bytes(data: bytes, path: Path) -> None:

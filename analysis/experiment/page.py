@@ -16,6 +16,7 @@ from analysis.experiment.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from analysis.results.load import Results
 from analysis.results.plots import STYLE, WIDTH, grid, plot_metric, save, shared_legend
 from analysis.results.report import configs, esc, figure, page, provenance, table
+from simulation.files import write_text
 
 CLASSES = {SUPPORTED: "supported", NOT_SUPPORTED: "not-supported", INCONCLUSIVE: "inconclusive"}
 RULES = """<p>Each test's effect is treatment minus baseline, replicate by replicate, with a 95%
@@ -92,5 +93,5 @@ def write_page(outcome: ExperimentResult, out: Path) -> Path:
         configs(outcome.results.meta),
     ]
     path = out / f"{exp.name}.html"
-    path.write_text(page(f"Experiment: {exp.name}", body))
+    write_text(page(f"Experiment: {exp.name}", body), path)
     return path

@@ -23,6 +23,7 @@ from analysis.results.load import AnalysisError, Results, load_batch
 from simulation.batch.engine import Execution, run_batch
 from simulation.batch.plan import RunSettings, build_plan
 from simulation.config import load_scenario
+from simulation.files import write_text
 
 
 def check_windows(experiment: Experiment, steps: int) -> None:
@@ -91,7 +92,7 @@ def write_outputs(outcome: ExperimentResult, out: Path, text: str) -> list[Path]
 
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "verdicts.csv"
-    outcome.tests.to_csv(csv, index=False)
+    write_text(outcome.tests.to_csv(index=False), csv)
     md = out / "verdicts.md"
-    md.write_text(text)
+    write_text(text, md)
     return [csv, md, write_page(outcome, out)]

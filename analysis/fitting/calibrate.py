@@ -49,7 +49,7 @@ from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
 from simulation.config import ConfigError, load_scenario, toml_text
 from simulation.errors import UsageError
-from simulation.files import write_text
+from simulation.files import check_writable_dir, write_text
 from simulation.provenance import code_revision
 
 ROUNDS = 4  # refinement rounds after the global design
@@ -415,6 +415,8 @@ def run_calibration(
         say = _silent
     if budget < 2:
         raise UsageError(f"budget: expected at least 2 design points, got {budget}")
+    check_writable_dir(fitted.parent, "--fitted")  # written last: check it before computing
+    check_writable_dir(out)
     with open_runner(target_set.scenario, settings, execution) as runner:
         config = load_scenario(target_set.scenario, settings.fixed())
         say(

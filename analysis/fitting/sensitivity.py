@@ -27,7 +27,7 @@ from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
 from simulation.config import load_scenario, to_dict
 from simulation.errors import UsageError, did_you_mean
-from simulation.files import write_text
+from simulation.files import atomic_path, write_text
 from simulation.metrics import metric_names
 
 FINAL_MONTHS = 12
@@ -176,7 +176,8 @@ def bar_chart(frame: pd.DataFrame, method: Method, output: str, path: Path) -> N
     ax.set_yticks(pos, frame["parameter"])
     ax.set_title(f"{output}: {method}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix[1:], dpi=120)
     plt.close(fig)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.results.load import POINT, TASKS, AnalysisError, Results, format_value, from_frame
 from analysis.results.stats import LEVEL, paired, t_interval
 from analysis.results.units import fmt, unit
+from simulation.files import write_text
 
 FINAL_MONTHS = 12
 COLUMNS = [
@@ -286,7 +287,7 @@ def write_compare(
         csv = table.copy()
         for key in results.sweep_keys:  # lists (e.g. eligible groups) as JSON, not Python repr
             csv[key] = csv[key].map(format_value)
-        csv.to_csv(out / "compare.csv", index=False)
-        (out / "compare.md").write_text(text)
+        write_text(csv.to_csv(index=False), out / "compare.csv")
+        write_text(text, out / "compare.md")
         written = [out / "compare.csv", out / "compare.md"]
     return table, text, written

@@ -23,6 +23,7 @@ from analysis.results.derived import add_derived
 from analysis.results.load import POINT, TASKS, AnalysisError, Results
 from analysis.results.stats import LEVEL, t_quantile
 from analysis.results.units import bounds, unit
+from simulation.files import atomic_path
 from simulation.metrics import KEY_METRICS
 
 PALETTE = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]
@@ -295,7 +296,8 @@ def save(fig: Figure, path: Path, formats: Sequence[str] = ("png", "svg")) -> li
         for fmt in formats:
             target = path.with_suffix(f".{fmt}")
             meta = {"Date": None} if fmt == "svg" else {"Software": None} if fmt == "png" else {}
-            fig.savefig(target, dpi=200, metadata=meta)
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=200, metadata=meta)
             written.append(target)
     finally:
         plt.close(fig)

@@ -16,6 +16,7 @@ from typing import Any
 from analysis.results.compare import compare, explain, sections
 from analysis.results.load import Results
 from analysis.results.plots import write_figures
+from simulation.files import write_text
 
 REPORT = "report.html"
 CSS = """
@@ -177,5 +178,5 @@ def write_report(
         configs(results.meta),
     ]
     path = out / REPORT
-    path.write_text(page(f"Batch report: {name}", body))
+    write_text(page(f"Batch report: {name}", body), path)
     return path

@@ -26,12 +26,13 @@ class RunOptions(TypedDict, total=False):
     researchers: int | None
     workers: int | None
     scheduler: str | None
+    security: Path | None
     force: bool
     quiet: bool
 
 
 _SETTINGS = ("replicates", "seed", "steps", "researchers")
-_EXECUTION = ("workers", "scheduler", "force", "quiet")
+_EXECUTION = ("workers", "scheduler", "security", "force", "quiet")
 
 
 def run_batch(

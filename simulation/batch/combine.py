@@ -10,37 +10,81 @@ the table has the union, with nulls where a scenario has no such metric.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.files import atomic_path
+from simulation.files import atomic_path, sha256
 from simulation.layout import ID_COLUMNS, STEP, annotate
 
 BUFFER_ROWS = 65_536  # rows per row group in the combined file
 
 
+@dataclass(frozen=True)
+class Shard:
+    """A finished run's file and what it must be: its recorded checksum and identity.
+
+    Attributes:
+        run_id: The run.
+        path: Its Parquet file.
+        digest: The SHA-256 its manifest record holds.
+        key: (scenario, replicate, seed) its rows must carry.
+    """
+
+    run_id: str
+    path: Path
+    digest: str | None
+    key: tuple[str, int, int]
+
+
+class DamagedShards(Exception):
+    """Shards that failed their checks while being combined; nothing was written."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        """Keep run id -> what is wrong with its shard."""
+        super().__init__(f"{len(problems)} damaged shard(s): {', '.join(problems)}")
+        self.problems = problems
+
+
 def combine(
-    shards: Sequence[Path], sweep_keys: Sequence[str], out: Path, about: Mapping[str, Any]
+    shards: Sequence[Shard], sweep_keys: Sequence[str], out: Path, about: Mapping[str, Any]
 ) -> int:
     """Write ``out`` (atomically) from ``shards`` in the given order; return the row count.
 
+    Each shard is checked as it is read (its SHA-256 against its record, its rows against its
+    run), so a shard damaged or swapped since the batch verified it is never combined.
+
     Args:
-        shards: The runs' Parquet files, in plan order.
+        shards: The runs' shards, in plan order.
         sweep_keys: The sweep input columns.
         out: The combined file.
         about: Batch facts for the schema metadata (fingerprint, code revision).
+
+    Raises:
+        DamagedShards: some shards failed their checks; ``out`` is left as it was.
     """
-    schema = annotate(_schema([pq.read_schema(p) for p in shards], sweep_keys), sweep_keys, about)
+    problems: dict[str, str] = {}
+    schemas = []
+    for shard in shards:
+        try:
+            schemas.append(pq.read_schema(shard.path))
+        except (OSError, pa.ArrowException) as e:
+            problems[shard.run_id] = f"its shard is unreadable ({' '.join(str(e).split())[:120]})"
+    if problems:
+        raise DamagedShards(problems)
+    schema = annotate(_schema(schemas, sweep_keys), sweep_keys, about)
     rows = 0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         buffer: list[pa.Table] = []
         buffered = 0
-        for path in shards:
-            table = _conform(pq.read_table(path), schema)
-            buffer.append(table)
+        for shard in shards:
+            table = _checked(shard, problems)
+            if table is None:
+                continue
+            buffer.append(_conform(table, schema))
             buffered += table.num_rows
             if buffered >= BUFFER_ROWS:
                 writer.write_table(pa.concat_tables(buffer))
@@ -48,7 +92,32 @@ def combine(
         if buffer:
             writer.write_table(pa.concat_tables(buffer))
             rows += buffered
+        if problems:  # inside the block: the temporary file is removed, ``out`` untouched
+            raise DamagedShards(problems)
     return rows
+
+
+def _checked(shard: Shard, problems: dict[str, str]) -> pa.Table | None:
+    """The shard's table, if its bytes and rows are what its record says.
+
+    Otherwise None, with the reason added to ``problems``.
+    """
+    try:
+        data = shard.path.read_bytes()
+    except OSError as e:
+        problems[shard.run_id] = f"its shard cannot be read ({e.strerror or e})"
+        return None
+    if sha256(data) != shard.digest:
+        problems[shard.run_id] = "its shard changed after it was written (checksum mismatch)"
+        return None
+    table = pq.read_table(pa.BufferReader(data))
+    held = tuple(table.column(c)[0].as_py() for c in ID_COLUMNS)
+    if held != shard.key:
+        problems[shard.run_id] = "its shard holds another run ({}, replicate {}, seed {})".format(
+            *held
+        )
+        return None
+    return table
 
 
 def _schema(schemas: list[pa.Schema], sweep_keys: Sequence[str]) -> pa.Schema:

@@ -9,29 +9,36 @@ before the directory is created or touched.
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from simulation.batch.combine import combine
-from simulation.batch.execute import run_all
-from simulation.batch.executors import Pool, default_workers, open_pool
+from simulation.batch.combine import DamagedShards, Shard, combine
+from simulation.batch.execute import ExecutorLost, run_all
+from simulation.batch.executors import Pool, check_scheduler, default_workers, open_pool
 from simulation.batch.plan import Plan, RunSpec
 from simulation.batch.progress import make_progress
 from simulation.batch.store import BatchDir, Manifest, now, read_manifest
-from simulation.batch.worker import RunOutcome, Task, one_line
-from simulation.errors import UsageError
-from simulation.files import check_writable_dir, write_bytes, write_json
-from simulation.layout import MANIFEST, PROVENANCE, RESULTS
+from simulation.batch.worker import RunOutcome, Task
+from simulation.errors import FailedRuns, Terminated, UsageError
+from simulation.files import check_writable_dir, sha256, write_bytes, write_json
+from simulation.layout import MANIFEST, PROVENANCE, RESULTS, RUNS
 from simulation.provenance import code_revision, environment
 
 SHOWN_FAILURES = 10
+COMBINE_ATTEMPTS = 3  # recompute shards found damaged while combining, at most this often
 
 
 class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a batch: the finished runs are kept and a rerun resumes."""
+    """Ctrl-C (or SIGTERM) during a batch: the finished runs are kept and a rerun resumes."""
+
+    def __init__(self, message: str, terminated: bool = False) -> None:
+        """Keep the message and whether it was SIGTERM (exit 143) rather than Ctrl-C (130)."""
+        super().__init__(message)
+        self.terminated = terminated
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,16 @@ class Execution:
         workers: Local worker processes, or workers of a local Dask cluster (None: the CPUs
             this process may use).
         scheduler: None for local processes, ``"local"`` for a local Dask cluster, or the
-            address of a running Dask scheduler.
+            address of a running Dask scheduler, ``tcp://HOST:PORT`` or ``tls://HOST:PORT``.
+        security: For a ``tls://`` scheduler: a TOML file naming the TLS certificates
+            (``ca_file``, ``cert``, ``key``).
         force: Discard the batch files already in the output directory and start anew.
         quiet: No progress and no summary lines.
     """
 
     workers: int | None = None
     scheduler: str | None = None
+    security: Path | None = None
     force: bool = False
     quiet: bool = True
 
@@ -62,10 +72,11 @@ class Execution:
             isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
         ):
             raise UsageError(f"workers: expected a whole number >= 1, got {self.workers!r}")
+        check_scheduler(self.scheduler, self.security)
 
     def open_pool(self):
         """The executor this asks for, as a context manager yielding a :class:`Pool`."""
-        return open_pool(self.workers or default_workers(), self.scheduler)
+        return open_pool(self.workers or default_workers(), self.scheduler, self.security)
 
 
 @dataclass(frozen=True)
@@ -176,27 +187,88 @@ def _run(plan: Plan, store: BatchDir, pool: Pool, ctx: _Context) -> BatchSummary
                 f"{first.get('code_revision')}; resuming at {ctx.revision}",
                 file=sys.stderr,
             )
-        done = store.done([r.run_id for r in plan.runs])
-        pending = [r for r in plan.runs if r.run_id not in done]
+        verified = store.verify(plan.runs, plan.fingerprint)
+        _recomputing(verified.redo)
+        done = verified.done
         ctx.say(
             f"batch {plan.fingerprint}: {len(plan.runs)} runs ({len(plan.points)} configs x "
             f"{plan.settings.replicates} replicates)"
             + (f", {len(done)} already done" if done else "")
             + f"; {pool.description}; writing to {store.root}"
         )
-        if pending or not (store.root / RESULTS).exists():
-            store.discard_results()
+        pending = [r for r in plan.runs if r.run_id not in done]
+        if not pending and _results_current(store):
+            return _summary(plan, store, done, len(done))
+        store.discard_results()
+        for _ in range(COMBINE_ATTEMPTS):
+            _execute(plan, pending, store, pool, ctx)
+            ok = _recorded_ok(plan, store)
             try:
-                execute_pending(plan, pending, store, pool, ctx.say is _silent)
-            except KeyboardInterrupt:
-                raise BatchInterrupted(
-                    f"interrupted; finished runs are kept in {store.root}: "
-                    "rerun the same command to resume"
-                ) from None
-            return _finish(plan, store, ctx, first, pool.description, len(done))
-        return _summary(plan, store, len(done))
+                return _finish(plan, store, ctx, first, pool.description, (ok, len(done)))
+            except DamagedShards as e:  # changed since verified or written: compute them again
+                _recomputing(e.problems)
+                pending = [r for r in plan.runs if r.run_id in e.problems]
+        raise FailedRuns(
+            f"shards in {store.root / RUNS} keep changing after they are written; check the disk"
+        )
     finally:
         store.close()
+
+
+def _execute(plan: Plan, pending: list[RunSpec], store: BatchDir, pool: Pool, ctx: _Context):
+    """Run ``pending``; an interruption or a full disk ends the batch with finished runs kept."""
+    try:
+        execute_pending(plan, pending, store, pool, ctx.say is _silent)
+    except KeyboardInterrupt as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        raise BatchInterrupted(
+            f"{what}; finished runs are kept in {store.root}: rerun the same command to resume",
+            terminated=isinstance(e, Terminated),
+        ) from None
+    except OSError as e:  # the manifest or a shard cannot be written: the disk is full, ...
+        _report_unfinished(plan, store)
+        raise FailedRuns(
+            f"cannot write to {store.root} ({e.strerror or e}); the runs finished so far are "
+            "kept: make room and rerun the same command to resume"
+        ) from None
+    except ExecutorLost as e:  # a Dask scheduler died
+        _report_unfinished(plan, store)
+        raise FailedRuns(
+            f"{e}; the runs finished so far are kept in {store.root}: rerun the same command "
+            "to resume"
+        ) from None
+
+
+def _report_unfinished(plan: Plan, store: BatchDir) -> None:
+    """The failure summary of a batch that had to stop: which runs failed and why."""
+    summary = _summary(plan, store, _recorded_ok(plan, store), 0)
+    records = read_manifest(store.root / MANIFEST)
+    attempted = [i for i in summary.failed if i in records]
+    if attempted:
+        failed = replace(summary, failed=tuple(attempted))
+        print(failure_report(failed, listed_in=MANIFEST), file=sys.stderr)
+
+
+def _recomputing(problems: dict[str, str]) -> None:
+    """One line per run that was done but must be computed again, and why."""
+    for run_id, why in problems.items():
+        print(f"recomputing {run_id}: {why}", file=sys.stderr)
+
+
+def _recorded_ok(plan: Plan, store: BatchDir) -> dict[str, str | None]:
+    """Run id -> recorded SHA-256, for the runs whose latest manifest record says ok."""
+    records = read_manifest(store.root / MANIFEST)
+    ids = (r.run_id for r in plan.runs)
+    return {i: records[i].get("sha256") for i in ids if records.get(i, {}).get("status") == "ok"}
+
+
+def _results_current(store: BatchDir) -> bool:
+    """Whether results.parquet is the one batch.json describes (same SHA-256)."""
+    try:
+        recorded = json.loads((store.root / PROVENANCE).read_text()).get("results_sha256")
+        return recorded is not None and sha256((store.root / RESULTS).read_bytes()) == recorded
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def execute_pending(
@@ -213,10 +285,10 @@ def execute_pending(
 
     def on_outcome(spec: RunSpec, outcome: RunOutcome) -> None:
         if outcome.ok and outcome.shard is not None:  # from a remote worker: write it here
-            try:
+            if sha256(outcome.shard) != outcome.digest:
+                outcome = replace(outcome, ok=False, error="its shard was damaged in transit")
+            else:
                 write_bytes(outcome.shard, store.shard(spec.run_id))
-            except OSError as e:
-                outcome = replace(outcome, ok=False, error=one_line(e))
         manifest.append(record(plan, spec, outcome))
         progress.advance(outcome.ok)
 
@@ -241,12 +313,13 @@ def record(plan: Plan, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
         "finished": now(),
         "host": outcome.host,
         "command": spec.command(plan.settings),
+        "fingerprint": plan.fingerprint,
+        "sha256": outcome.digest,
     }
 
 
-def _summary(plan: Plan, store: BatchDir, resumed: int) -> BatchSummary:
+def _summary(plan: Plan, store: BatchDir, ok: Collection[str], resumed: int) -> BatchSummary:
     ids = [r.run_id for r in plan.runs]
-    ok = store.done(ids)
     failed = tuple(i for i in ids if i not in ok)
     records = read_manifest(store.root / MANIFEST) if failed else {}
     results = store.root / RESULTS
@@ -268,16 +341,29 @@ def _summary(plan: Plan, store: BatchDir, resumed: int) -> BatchSummary:
 
 
 def _finish(
-    plan: Plan, store: BatchDir, ctx: _Context, first: dict, executor: str, resumed: int
+    plan: Plan,
+    store: BatchDir,
+    ctx: _Context,
+    first: dict,
+    executor: str,
+    done: tuple[dict[str, str | None], int],
 ) -> BatchSummary:
-    """Combine the successful runs, write batch.json, summarise the failures."""
-    ids = [r.run_id for r in plan.runs]
-    ok = store.done(ids)
-    shards = [store.shard(i) for i in ids if i in ok]
+    """Combine the successful runs (checking each shard), write batch.json, summarise.
+
+    Raises:
+        DamagedShards: a shard failed its check while being combined.
+    """
+    ok, resumed = done
+    shards = [
+        Shard(r.run_id, store.shard(r.run_id), ok[r.run_id], r.key())
+        for r in plan.runs
+        if r.run_id in ok
+    ]
+    results = store.root / RESULTS
     if shards:
         about = {"fingerprint": plan.fingerprint, "code_revision": ctx.revision}
-        combine(shards, plan.sweep_keys, store.root / RESULTS, about)
-    summary = _summary(plan, store, resumed)
+        combine(shards, plan.sweep_keys, results, about)
+    summary = _summary(plan, store, ok, resumed)
     meta = {
         **plan.describe(),
         "command": ctx.command,
@@ -297,13 +383,14 @@ def _finish(
         "missing": list(summary.failed),
         "failures": summary.failures,
         "results": RESULTS if shards else None,
+        "results_sha256": sha256(results.read_bytes()) if shards else None,
         "rows": summary.rows,
         "manifest": MANIFEST,
     }
     write_json(meta, store.root / PROVENANCE)
     if shards:
         ctx.say(
-            f"wrote {store.root / RESULTS}: {summary.succeeded} runs, {summary.rows:,} rows; "
+            f"wrote {results}: {summary.succeeded} runs, {summary.rows:,} rows; "
             f"provenance in {PROVENANCE}"
         )
     if summary.failed:
@@ -311,8 +398,13 @@ def _finish(
     return summary
 
 
-def failure_report(summary: BatchSummary) -> str:
-    """The failed runs (the first few with their errors) and what to do about them."""
+def failure_report(summary: BatchSummary, listed_in: str = PROVENANCE) -> str:
+    """The failed runs (the first few with their errors) and what to do about them.
+
+    Args:
+        summary: The batch's summary.
+        listed_in: The file that lists every failed run.
+    """
     n = len(summary.failed)
     lines = [f"{n} of {summary.runs} runs failed:"]
     lines += [f"  {i}: {summary.failures.get(i)}" for i in summary.failed[:SHOWN_FAILURES]]
@@ -324,7 +416,7 @@ def failure_report(summary: BatchSummary) -> str:
         else f"no {RESULTS}"
     )
     lines.append(
-        f"{held}; missing runs are listed in {PROVENANCE}; rerun the same command to retry them"
+        f"{held}; failed runs are listed in {listed_in}; rerun the same command to retry them"
     )
     return "\n".join(lines)
 

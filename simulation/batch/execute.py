@@ -51,6 +51,10 @@ def run_all(
             spec = in_flight.pop(future)
             outcome, lost = _outcome(future, spec)
             broken |= lost
+            gone = None if outcome.ok else pool.lost()
+            if gone is not None:  # the executor itself is gone: stop, say so, keep what is done
+                _lose(in_flight | {future: spec}, on_outcome, gone)
+                raise ExecutorLost(f"{gone}; {len(pending) + len(done)} runs were not finished")
             on_outcome(spec, outcome)
         if broken:  # the other runs in flight end at once, most with the broken pool
             for future, spec in in_flight.items():
@@ -59,6 +63,26 @@ def run_all(
             in_flight.clear()
             if pending:
                 pool.restart()
+
+
+class ExecutorLost(RuntimeError):
+    """The executor went away (a Dask scheduler died): the batch cannot go on."""
+
+
+def _lose(
+    in_flight: dict[Future[RunOutcome], RunSpec],
+    on_outcome: Callable[[RunSpec, RunOutcome], None],
+    why: str,
+) -> None:
+    """Record the runs in flight with a lost executor.
+
+    Finished ones are recorded as they are, the rest as lost with it (a rerun retries them).
+    """
+    for future, spec in in_flight.items():
+        outcome = _outcome(future, spec)[0] if future.done() else None
+        if outcome is None or not outcome.ok:
+            outcome = RunOutcome(spec.run_id, False, 0.0, f"lost: {why}")
+        on_outcome(spec, outcome)
 
 
 def _outcome(future: Future[RunOutcome], spec: RunSpec) -> tuple[RunOutcome, bool]:

@@ -11,16 +11,23 @@ import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from simulation.batch import worker
 from simulation.errors import UsageError
 
 CONNECT_TIMEOUT_S = 5.0
+# A Dask scheduler's address: tcp:// (plain) or tls:// (encrypted, with --security), host, port.
+ADDRESS = re.compile(
+    r"(?P<scheme>tcp|tls)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d+)"
+)
+SECURITY_KEYS = ("ca_file", "cert", "key")
 DASK_HINT = "install the [distributed] extra: pip install 'open-model-ecosystem[distributed]'"
 
 
@@ -41,6 +48,11 @@ class Pool:
     description: str
     workers_write_shards: bool  # False on a remote cluster: shards come back as bytes
     _factory: Callable[[], Executor] | None = field(default=None, repr=False)
+    _health: Callable[[], str | None] | None = field(default=None, repr=False)
+
+    def lost(self) -> str | None:
+        """Why the executor can run nothing more (its Dask scheduler went away), or None."""
+        return self._health() if self._health is not None else None
 
     def restart(self) -> None:
         """Replace a broken process pool (a worker process died) with a fresh one."""
@@ -50,8 +62,73 @@ class Pool:
         self.executor = self._factory()
 
 
+def check_scheduler(address: str | None, security: Path | None = None) -> None:
+    """Refuse at once a scheduler address the batch could not use.
+
+    Allowed: ``local``, ``tcp://HOST:PORT``, or ``tls://HOST:PORT`` with TLS settings (and TLS
+    settings only with a ``tls://`` address).
+
+    Raises:
+        UsageError: naming the option and what it expects.
+    """
+    if address is None or address == "local":
+        if security is not None:
+            raise UsageError("--security: TLS settings need a --scheduler tls://HOST:PORT")
+        return
+    match = ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise UsageError(
+            f"--scheduler {address!r}: expected 'local', tcp://HOST:PORT or tls://HOST:PORT"
+        )
+    if match["scheme"] == "tls" and security is None:
+        raise UsageError(
+            f"--scheduler {address}: a tls:// scheduler needs --security FILE naming the "
+            "certificates (docs/batch.md)"
+        )
+    if match["scheme"] == "tcp" and security is not None:
+        raise UsageError(f"--security: TLS settings need a tls:// scheduler, not {address}")
+
+
+def load_security(path: Path):
+    """Dask TLS settings from a TOML file naming PEM files (relative to the file's folder).
+
+    The file holds ``ca_file`` (the authority that signed the scheduler's certificate),
+    ``cert`` (this client's certificate) and ``key`` (its private key, if not in ``cert``).
+
+    Returns:
+        A ``distributed.Security`` that requires encryption.
+
+    Raises:
+        UsageError: the file or a PEM file it names is missing, or a key is unknown.
+    """
+    from simulation.config import read_toml  # noqa: PLC0415
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--security {path}: no such file")
+    raw = read_toml(path)
+    unknown = sorted(set(raw) - set(SECURITY_KEYS))
+    if unknown or "ca_file" not in raw or "cert" not in raw:
+        raise UsageError(
+            f"--security {path}: expected ca_file, cert and (optionally) key, got {sorted(raw)}"
+        )
+    files = {}
+    for key, name in raw.items():
+        file = (path.parent / str(name)).resolve()
+        if not file.is_file():
+            raise UsageError(f"--security {path}: {key} = {name!r}: no such file")
+        files[key] = str(file)
+    distributed = _import_distributed()
+    return distributed.Security(
+        tls_ca_file=files["ca_file"],
+        tls_client_cert=files["cert"],
+        tls_client_key=files.get("key"),
+        require_encryption=True,
+    )
+
+
 @contextmanager
-def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
+def open_pool(workers: int, scheduler: str | None, security: Path | None = None) -> Iterator[Pool]:
     """The executor for ``--workers``/``--scheduler``, as a :class:`Pool`.
 
     Connection problems are UsageErrors, raised before the batch writes anything.
@@ -60,7 +137,8 @@ def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
         workers: Local worker processes, or the workers of a local Dask cluster (a remote
             cluster has its own).
         scheduler: None for local processes, ``"local"`` for a local Dask cluster, or the
-            address of a running Dask scheduler.
+            address of a running Dask scheduler (``tcp://`` or ``tls://``).
+        security: For a ``tls://`` scheduler, the TOML file naming the TLS certificates.
 
     Yields:
         The pool; its executor is shut down when the block ends.
@@ -76,7 +154,8 @@ def open_pool(workers: int, scheduler: str | None) -> Iterator[Pool]:
         with _dask_local(workers) as pool:
             yield pool
     else:
-        with _dask_remote(scheduler) as pool:
+        check_scheduler(scheduler, security)
+        with _dask_remote(scheduler, security) as pool:
             yield pool
 
 
@@ -140,9 +219,20 @@ def _import_distributed():
         import distributed  # noqa: PLC0415
     except ImportError:
         raise UsageError(f"--scheduler needs Dask distributed; {DASK_HINT}") from None
-    for name in ("distributed", "tornado", "asyncio"):  # Dask's log chatter is not for users
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    _quiet_dask()
     return distributed
+
+
+def _quiet_dask() -> None:
+    """Silence Dask's log chatter (tracebacks of lost connections are not for users).
+
+    Dask's own config gives some loggers (``distributed.client``) a level of their own, so
+    every existing logger of those families is set, not just the parents.
+    """
+    families = ("distributed", "tornado", "asyncio")
+    names = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] in families]
+    for name in (*families, *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @contextmanager
@@ -160,7 +250,11 @@ def _dask_local(workers: int) -> Iterator[Pool]:
         try:
             noun = "worker" if workers == 1 else "workers"
             yield Pool(
-                _executor(client), 2 * workers, f"a local Dask cluster, {workers} {noun}", True
+                _executor(client),
+                2 * workers,
+                f"a local Dask cluster, {workers} {noun}",
+                True,
+                _health=_watch(client, "the local Dask cluster"),
             )
         finally:
             client.close()
@@ -169,10 +263,13 @@ def _dask_local(workers: int) -> Iterator[Pool]:
 
 
 @contextmanager
-def _dask_remote(address: str) -> Iterator[Pool]:
+def _dask_remote(address: str, security: Path | None) -> Iterator[Pool]:
     distributed = _import_distributed()
+    tls = load_security(security) if security is not None else None
     try:
-        client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        client = distributed.Client(
+            address, timeout=CONNECT_TIMEOUT_S, set_as_default=False, security=tls
+        )
     except Exception as e:  # OSError, TimeoutError, ValueError for a malformed address, ...
         reason = " ".join(str(e).split())[:200] or type(e).__name__
         raise UsageError(
@@ -183,10 +280,23 @@ def _dask_remote(address: str) -> Iterator[Pool]:
         threads = sum(client.nthreads().values())
         capacity = max(2 * threads, 64)  # the cluster may grow; queued tasks cost little
         yield Pool(
-            _executor(client), capacity, f"Dask cluster {address} ({threads} threads)", False
+            _executor(client),
+            capacity,
+            f"Dask cluster {address} ({threads} threads)",
+            False,
+            _health=_watch(client, f"the Dask scheduler at {address}"),
         )
     finally:
         client.close()
+
+
+def _watch(client, what: str) -> Callable[[], str | None]:
+    """A health check for a Dask client: a reason once its scheduler connection is gone."""
+
+    def lost() -> str | None:
+        return None if client.status == "running" else f"{what} went away ({client.status})"
+
+    return lost
 
 
 def _check_workers(client, address: str) -> None:

@@ -131,6 +131,19 @@ class RunSpec:
     replicate: int
     seed: int
 
+    def key(self) -> tuple[str, int, int]:
+        """(scenario, replicate, seed): what this run's shard holds in its first columns."""
+        return self.point.scenario, self.replicate, self.seed
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        """Whether a manifest record names this run (scenario, sweep point, replicate, seed)."""
+        return (
+            record.get("scenario"),
+            record.get("replicate"),
+            record.get("seed"),
+            _canonical(record.get("sweep")),
+        ) == (*self.key()[:1], self.replicate, self.seed, _canonical(self.point.sweep))
+
     def command(self, settings: RunSettings) -> str:
         """The ``run.py run`` command that reproduces this run alone."""
         argv = ["python", "run.py", "run", self.point.source, "--seed", str(self.seed)]
@@ -206,6 +219,11 @@ class Plan:
         for key, values in self.sweep.items():
             argv += ["--sweep", f"{key}={','.join(toml_text(v) for v in values)}"]
         return shlex.join([*argv, "--out", str(out)])
+
+
+def _canonical(value: Any) -> str:
+    """``value`` as canonical JSON, so a record read back compares equal to the plan's."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:

@@ -12,14 +12,57 @@ import datetime as dt
 import json
 import os
 import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from simulation.errors import UsageError
-from simulation.files import write_json
+from simulation.files import sha256, write_json
 from simulation.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
 
-State = Literal["new", "same", "other"]
+State = Literal["new", "same", "lost", "other"]
+
+
+class Identity(Protocol):
+    """What a run is (the plan's ``RunSpec``): checked against its record and its shard."""
+
+    run_id: str
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        """Whether a manifest record names this run."""
+        ...
+
+    def key(self) -> tuple[str, int, int]:
+        """(scenario, replicate, seed): what the run's shard must hold."""
+        ...
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The result of checking a batch directory's finished runs.
+
+    Attributes:
+        done: Runs whose record and shard check out.
+        redo: Run id -> why a run recorded as done must be computed again.
+    """
+
+    done: set[str]
+    redo: dict[str, str]
+
+
+def shard_identity(data: bytes) -> tuple[str, int, int] | str:
+    """(scenario, replicate, seed) of the run a shard holds, or why it cannot be read."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    try:
+        table = pq.read_table(pa.BufferReader(data), columns=["scenario", "replicate", "seed"])
+        scenario, replicate, seed = (table.column(c)[0].as_py() for c in table.column_names)
+    except (pa.ArrowException, OSError, IndexError, KeyError) as e:
+        return f"unreadable: {' '.join(str(e).split())[:120]}"
+    return scenario, replicate, seed
 
 
 def now() -> str:
@@ -101,12 +144,20 @@ class BatchDir:
         return self.root / RUNS / f"{run_id}.parquet"
 
     def state(self, fingerprint: str) -> tuple[State, dict[str, Any] | None]:
-        """Read-only: is DIR new (missing or empty), this batch, or something else?"""
+        """Read-only: is DIR new (missing or empty), this batch, or something else?
+
+        A DIR whose plan.json is lost or unreadable is still this batch (``"lost"``) when its
+        manifest records runs of this plan's fingerprint: the plan is rebuilt from the command
+        and every shard is verified before it is used.
+        """
         if not self.root.exists() or not any(self.root.iterdir()):
             return "new", None
         try:
             plan = json.loads((self.root / PLAN).read_text())
         except (OSError, ValueError):
+            records = read_manifest(self.root / MANIFEST)
+            if any(r.get("fingerprint") == fingerprint for r in records.values()):
+                return "lost", None
             return "other", None
         same = isinstance(plan, dict) and plan.get("fingerprint") == fingerprint
         return ("same" if same else "other"), plan
@@ -133,7 +184,7 @@ class BatchDir:
                 f"--out {self.root} holds {what}; use another --out, "
                 "or --force to discard its batch files and start this batch"
             )
-        return state == "same" and not force
+        return state in ("same", "lost") and not force
 
     def open(self, plan: dict[str, Any], resume: bool, clear_other: bool) -> None:
         """Create DIR and lock it against a concurrent batch; unless resuming, start afresh.
@@ -153,8 +204,15 @@ class BatchDir:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
         state, _ = self.state(plan["fingerprint"])
-        if (resume and state != "same") or (state == "other" and not clear_other):
+        if (resume and state not in ("same", "lost")) or (state == "other" and not clear_other):
             raise UsageError(f"--out {self.root} changed while this batch started; run it again")
+        if resume and state == "lost":
+            print(
+                f"warning: {self.root / PLAN} was missing; rebuilt from this command (its runs "
+                "are verified before they are used)",
+                file=sys.stderr,
+            )
+            write_json(plan, self.root / PLAN)
         if not resume:
             for name in BATCH_FILES:  # plan.json first: a DIR half-cleared is not "the same batch"
                 path = self.root / name
@@ -194,14 +252,53 @@ class BatchDir:
         """The plan.json in DIR, as written when its batch started (code revision included)."""
         return json.loads((self.root / PLAN).read_text())
 
-    def done(self, run_ids: list[str]) -> set[str]:
-        """Runs whose latest record is ok and whose shard exists."""
+    def verify(self, runs: Sequence[Identity], fingerprint: str) -> Verified:
+        """Which runs are done, and which must be computed again and why.
+
+        A run is done when its latest manifest record says ok, names this very run (scenario,
+        sweep point, replicate, seed) of this batch (fingerprint), and its shard exists, has the
+        SHA-256 the record holds, and holds that run's rows. Anything else is recomputed: a
+        missing, unreadable, changed or swapped shard, or a damaged record.
+
+        Args:
+            runs: Every run of the plan.
+            fingerprint: The plan's fingerprint.
+
+        Returns:
+            The runs done, and run id -> reason for the runs that were done but failed a check.
+        """
         records = read_manifest(self.root / MANIFEST)
-        return {
-            i
-            for i in run_ids
-            if records.get(i, {}).get("status") == "ok" and self.shard(i).exists()
-        }
+        done: set[str] = set()
+        redo: dict[str, str] = {}
+        for run in runs:
+            record = records.get(run.run_id)
+            if record is None or record.get("status") != "ok":
+                continue
+            reason = self._problem(run, record, fingerprint)
+            if reason is None:
+                done.add(run.run_id)
+            else:
+                redo[run.run_id] = reason
+        return Verified(done, redo)
+
+    def _problem(self, run: Identity, record: dict[str, Any], fingerprint: str) -> str | None:
+        """Why a run recorded as ok cannot be trusted, or None if it can."""
+        if record.get("fingerprint") != fingerprint or not run.matches(record):
+            return "its manifest record does not match this run"
+        try:
+            data = self.shard(run.run_id).read_bytes()
+        except FileNotFoundError:
+            return "its shard is missing"
+        except OSError as e:
+            return f"its shard cannot be read ({e.strerror or e})"
+        if sha256(data) != record.get("sha256"):
+            return "its shard changed after it was written (checksum mismatch)"
+        held = shard_identity(data)
+        if isinstance(held, str):
+            return f"its shard is {held}"
+        if held != run.key():
+            return "its shard holds another run ({}, replicate {}, seed {})".format(*held)
+        return None
 
     def discard_results(self) -> None:
         """Before computing more runs: the old combined table would no longer be the batch's."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulation.files import write_table
+from simulation.files import sha256, write_bytes
 from simulation.layout import annotate, sweep_cell
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class RunOutcome:
         error: What went wrong, on one line (``one_line``); None if it succeeded.
         host: ``hostname:pid`` of the worker process (empty if the executor itself failed).
         shard: The shard as Parquet bytes, when the worker could not write it itself.
+        digest: SHA-256 of the shard's bytes, recorded in the manifest so that a resume or
+            the combining step can tell a damaged or swapped shard from the one written.
     """
 
     run_id: str
@@ -79,6 +81,7 @@ class RunOutcome:
     error: str | None = None
     host: str = ""
     shard: bytes | None = None
+    digest: str | None = None
 
 
 def execute(task: Task) -> RunOutcome:
@@ -95,11 +98,12 @@ def execute(task: Task) -> RunOutcome:
         sim = config.simulation
         df = run(config, seed=task.seed, steps=sim.steps, researchers=sim.researchers)
         seconds = time.perf_counter() - start
-        table = shard_table(task, df)
+        data = to_parquet_bytes(shard_table(task, df))
+        digest = sha256(data)
         if task.shard_path is None:
-            return RunOutcome(task.run_id, True, seconds, host=host, shard=to_parquet_bytes(table))
-        write_table(table, Path(task.shard_path))
-        return RunOutcome(task.run_id, True, seconds, host=host)
+            return RunOutcome(task.run_id, True, seconds, host=host, shard=data, digest=digest)
+        write_bytes(data, Path(task.shard_path))
+        return RunOutcome(task.run_id, True, seconds, host=host, digest=digest)
     except Exception as e:
         return RunOutcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
 
