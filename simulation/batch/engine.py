@@ -9,7 +9,9 @@ before the directory is created or touched.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -30,6 +32,7 @@ from simulation.provenance import code_revision, environment
 
 SHOWN_FAILURES = 10
 COMBINE_ATTEMPTS = 3  # recompute shards found damaged while combining, at most this often
+FULL = (errno.ENOSPC, errno.EDQUOT)  # a worker that cannot write its shard for these stops all
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -201,13 +204,19 @@ def _run(plan: Plan, store: BatchDir, pool: Pool, ctx: _Context) -> BatchSummary
             return _summary(plan, store, done, len(done))
         store.discard_results()
         for _ in range(COMBINE_ATTEMPTS):
-            _execute(plan, pending, store, pool, ctx)
-            ok = _recorded_ok(plan, store)
             try:
+                _execute(plan, pending, store, pool, ctx)
+                ok = _recorded_ok(plan, store)
                 return _finish(plan, store, ctx, first, pool.description, (ok, len(done)))
             except DamagedShards as e:  # changed since verified or written: compute them again
                 _recomputing(e.problems)
                 pending = [r for r in plan.runs if r.run_id in e.problems]
+            except OSError as e:  # the manifest, a shard or the results: the disk is full, ...
+                _report_unfinished(plan, store)
+                raise FailedRuns(
+                    f"cannot write to {store.root} ({e.strerror or _strip(e)}); the runs "
+                    "finished so far are kept: make room and rerun the same command to resume"
+                ) from None
         raise FailedRuns(
             f"shards in {store.root / RUNS} keep changing after they are written; check the disk"
         )
@@ -225,12 +234,6 @@ def _execute(plan: Plan, pending: list[RunSpec], store: BatchDir, pool: Pool, ct
             f"{what}; finished runs are kept in {store.root}: rerun the same command to resume",
             terminated=isinstance(e, Terminated),
         ) from None
-    except OSError as e:  # the manifest or a shard cannot be written: the disk is full, ...
-        _report_unfinished(plan, store)
-        raise FailedRuns(
-            f"cannot write to {store.root} ({e.strerror or e}); the runs finished so far are "
-            "kept: make room and rerun the same command to resume"
-        ) from None
     except ExecutorLost as e:  # a Dask scheduler died
         _report_unfinished(plan, store)
         raise FailedRuns(
@@ -247,6 +250,11 @@ def _report_unfinished(plan: Plan, store: BatchDir) -> None:
     if attempted:
         failed = replace(summary, failed=tuple(attempted))
         print(failure_report(failed, listed_in=MANIFEST), file=sys.stderr)
+
+
+def _strip(e: BaseException) -> str:
+    """An error's message on one line (pyarrow's carry a "Detail:" tail)."""
+    return " ".join(str(e).split())
 
 
 def _recomputing(problems: dict[str, str]) -> None:
@@ -291,6 +299,8 @@ def execute_pending(
                 write_bytes(outcome.shard, store.shard(spec.run_id))
         manifest.append(record(plan, spec, outcome))
         progress.advance(outcome.ok)
+        if outcome.storage_errno in FULL:  # every run after it would fail the same way
+            raise OSError(outcome.storage_errno, os.strerror(outcome.storage_errno))
 
     try:
         run_all(pending, pool, make_task, on_outcome)

@@ -73,6 +73,8 @@ class RunOutcome:
         shard: The shard as Parquet bytes, when the worker could not write it itself.
         digest: SHA-256 of the shard's bytes, recorded in the manifest so that a resume or
             the combining step can tell a damaged or swapped shard from the one written.
+        storage_errno: The errno if writing the shard failed (a full disk stops the batch
+            instead of failing every run that follows).
     """
 
     run_id: str
@@ -82,6 +84,7 @@ class RunOutcome:
     host: str = ""
     shard: bytes | None = None
     digest: str | None = None
+    storage_errno: int | None = None  # the shard could not be written: the disk, not the run
 
 
 def execute(task: Task) -> RunOutcome:
@@ -102,7 +105,11 @@ def execute(task: Task) -> RunOutcome:
         digest = sha256(data)
         if task.shard_path is None:
             return RunOutcome(task.run_id, True, seconds, host=host, shard=data, digest=digest)
-        write_bytes(data, Path(task.shard_path))
+        try:
+            write_bytes(data, Path(task.shard_path))
+        except OSError as e:
+            error = one_line(e)
+            return RunOutcome(task.run_id, False, seconds, error, host, storage_errno=e.errno)
         return RunOutcome(task.run_id, True, seconds, host=host, digest=digest)
     except Exception as e:
         return RunOutcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)

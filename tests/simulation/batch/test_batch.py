@@ -7,14 +7,11 @@ Dask cluster still start for real.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -177,38 +174,6 @@ def test_one_run_of_a_batch_is_reproduced_alone(tmp_path):
 
 
 # -- resume, failures, refusal ----------------------------------------------------------------
-
-
-def test_batch_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
-    args = ["market", "public_option", "networked_collaboration", "--replicates", "4"]
-    args += ["--steps", "24", "--researchers", "5000", "--workers", "1"]
-    out = tmp_path / "killed"
-    proc = batch_process(out, *args, "--quiet", start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not any((out / "runs").glob("*.parquet")):
-            assert proc.poll() is None and time.monotonic() < deadline, "no shard appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever the batch started
-    assert not (out / "results.parquet").exists()
-    before = {r["run_id"] for r in manifest(out) if r["status"] == "ok"}
-    assert len(before) < 12
-    with open(out / "manifest.jsonl", "a") as f:  # as if killed in the middle of a line
-        f.write('{"run_id": "market.p0.r3", "sta')
-
-    assert batch(out, *args, "--workers", "2", "--quiet") == 0
-    assert batch(tmp_path / "whole", *args, "--quiet") == 0
-    pd.testing.assert_frame_equal(results(out), results(tmp_path / "whole"))
-    records = manifest(out)
-    assert {r["run_id"] for r in records if r["status"] == "ok"} == {
-        r["run_id"] for r in manifest(tmp_path / "whole")
-    }
-    for run_id in before:  # what was recorded done was not computed again
-        assert sum(r["run_id"] == run_id for r in records) == 1
 
 
 def test_a_failing_run_is_recorded_and_the_rest_goes_on(tmp_path):
