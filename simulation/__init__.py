@@ -1,9 +1,18 @@
 """Agent-based simulation of the open-model AI ecosystem under public-AI governance modes."""
 
 from simulation.config import Config, ConfigError, load_scenario, scenario_names
+from simulation.errors import UsageError
 from simulation.runner import run
 
-__all__ = ["Config", "ConfigError", "EcosystemModel", "load_scenario", "run", "scenario_names"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "EcosystemModel",
+    "UsageError",
+    "load_scenario",
+    "run",
+    "scenario_names",
+]
 __version__ = "0.1.0"
 
 

@@ -74,6 +74,43 @@ BAD_ARGS = {
         ["--set", "'public.budget_usd_per_month'", "KEY=VALUE"],
     ),
     "set_empty_key": (["run", "market", "--set", "=3"], ["--set", "KEY=VALUE"]),
+    "set_infinite": (
+        ["run", "market", "--set", "market.gpu_price_usd_per_hour=inf"],
+        ["market.gpu_price_usd_per_hour", "finite number"],
+    ),
+    "set_overflowing": (
+        ["run", "market", "--set", "public.budget_usd_per_month=1e400"],
+        ["public.budget_usd_per_month", "finite number"],
+    ),
+    "set_nan": (
+        ["run", "market", "--set", "groups.global_south.budget_median_usd=nan"],
+        ["groups.global_south.budget_median_usd", "finite number"],
+    ),
+    "too_many_researchers": (
+        ["run", "market", "--researchers", "1000000000000"],
+        ["--researchers", "1..1,000,000"],
+    ),
+    "too_many_hosters": (
+        ["run", "market", "--set", "hosters.specialty.count=1000000000000"],
+        ["hosters.specialty.count", "less than or equal to 100"],
+    ),
+    "too_many_steps": (["run", "market", "--steps", "100000"], ["--steps", "1..1,200"]),
+    "event_field_unused": (
+        ["run", "market", "--set", 'events=[{month=1, type="price_shock", lab_kind="academic"}]'],
+        ["events[0].lab_kind", "a price_shock event does not use it"],
+    ),
+    "steps_contradict_set": (
+        ["run", "market", "--steps", "5", "--set", "simulation.steps=7"],
+        ["--steps 5 conflicts with --set simulation.steps"],
+    ),
+    "batch_researchers_contradict_set": (
+        ["batch", "market", "--researchers", "5", "--set", "simulation.researchers=7"],
+        ["--researchers 5 conflicts with --set simulation.researchers"],
+    ),
+    "batch_scheduler_malformed": (
+        ["batch", "market", "--scheduler", "http://host:8786"],
+        ["--scheduler", "tcp://HOST:PORT or tls://HOST:PORT"],
+    ),
     "unknown_command": (["frobnicate"], ["frobnicate"]),
     "unknown_option": (["run", "market", "--step", "3", "--bogus"], ["--bogus"]),
 }
@@ -114,6 +151,40 @@ def test_bad_arguments(case, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main([*argv, "--out", str(out)])
     assert_usage_error(rc, capsys.readouterr(), out, *expected)
+
+
+def test_a_scenario_file_that_is_not_utf8_is_one_line(scenario_file, tmp_path, capsys):
+    path = scenario_file("x", "latin1.toml")
+    path.write_bytes('extends = "base"\ndescription = "caf\xe9"\n'.encode("latin-1"))
+    out = tmp_path / "out"
+    rc = main(["run", str(path), "--out", str(out)])
+    assert_usage_error(rc, capsys.readouterr(), out, str(path), "not UTF-8")
+
+
+def test_an_impossible_out_is_refused_before_the_run(tmp_path, capsys):
+    out = tmp_path / "file" / "out"
+    (tmp_path / "file").write_text("a file, not a directory")
+    rc = main(["run", "market", "--out", str(out)])  # the default 120 months never start
+    assert_usage_error(rc, capsys.readouterr(), out, "--out", "is not a directory")
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: simulation.run(c, steps=-1), "steps: expected a whole number 1..1,200"),
+        (lambda c: simulation.run(c, steps=0), "steps: expected a whole number"),
+        (lambda c: simulation.run(c, researchers=0), "researchers: expected a whole number"),
+        (lambda c: simulation.run(c, seed=-3), "seed: expected a whole number >= 0"),
+        (lambda c: simulation.run(c, seed=1.5), "seed: expected a whole number"),
+        (lambda c: simulation.run({"labs": {}}), "config must be a simulation.Config"),
+    ],
+)
+def test_the_python_api_raises_the_packages_own_errors(call, message):
+    config = simulation.load_scenario("market")
+    with pytest.raises(ValueError, match=message) as err:  # UsageError/ConfigError are ValueErrors
+        call(config)
+    assert isinstance(err.value, simulation.UsageError)
 
 
 def test_out_that_is_a_file(tmp_path, capsys):
