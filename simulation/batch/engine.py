@@ -207,7 +207,7 @@ def _run(plan: Plan, store: BatchDir, pool: Pool, ctx: _Context) -> BatchSummary
             try:
                 _execute(plan, pending, store, pool, ctx)
                 ok = _recorded_ok(plan, store)
-                return _finish(plan, store, ctx, first, pool.description, (ok, len(done)))
+                return _finish(plan, store, ctx, first, pool.description, ok, len(done))
             except DamagedShards as e:  # changed since verified or written: compute them again
                 _recomputing(e.problems)
                 pending = [r for r in plan.runs if r.run_id in e.problems]
@@ -356,14 +356,23 @@ def _finish(
     ctx: _Context,
     first: dict,
     executor: str,
-    done: tuple[dict[str, str | None], int],
+    ok: dict[str, str | None],
+    resumed: int,
 ) -> BatchSummary:
     """Combine the successful runs (checking each shard), write batch.json, summarise.
+
+    Args:
+        plan: The batch's plan.
+        store: Its directory.
+        ctx: What this call of run_batch knows (command, revision, times, printer).
+        first: plan.json as the batch's first call wrote it (creation time and revision).
+        executor: The executor's description, for provenance.
+        ok: Run id -> recorded SHA-256, for the runs recorded as done.
+        resumed: Runs already done when this call started.
 
     Raises:
         DamagedShards: a shard failed its check while being combined.
     """
-    ok, resumed = done
     shards = [
         Shard(r.run_id, store.shard(r.run_id), ok[r.run_id], r.key())
         for r in plan.runs
