@@ -2,7 +2,10 @@
 
 import sys
 
-from cli import main
-
 if __name__ == "__main__":
+    from simulation.batch.executors import prestart_for
+
+    prestart_for(sys.argv[1:])  # the batch's fork server warms up while the command is parsed
+    from cli import main
+
     sys.exit(main())

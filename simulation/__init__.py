@@ -1,29 +1,35 @@
-"""Agent-based simulation of the open-model AI ecosystem under public-AI governance modes."""
+"""Agent-based simulation of the open-model AI ecosystem under public-AI governance modes.
 
-from simulation.config import Config, ConfigError, load_scenario, scenario_names
-from simulation.errors import UsageError
-from simulation.runner import run
+The names below are imported on first use (PEP 562): ``import simulation`` costs nothing, so a
+command that only coordinates a batch, or starts its workers early, does not pay for pydantic,
+Mesa or the compiled kernels before it needs them.
+"""
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "EcosystemModel",
-    "UsageError",
-    "load_scenario",
-    "run",
-    "scenario_names",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+_EXPORTS = {
+    "Config": "simulation.config",
+    "ConfigError": "simulation.config",
+    "load_scenario": "simulation.config",
+    "scenario_names": "simulation.config",
+    "UsageError": "simulation.errors",
+    "run": "simulation.runner",
+    "EcosystemModel": "simulation.model",
+}
+__all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    """Import ``simulation.EcosystemModel`` on first use, not with the package.
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'simulation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
 
-    A command that only reads configs or coordinates a batch does not pay for importing Mesa
-    and the compiled kernels.
-    """
-    if name == "EcosystemModel":
-        from simulation.model import EcosystemModel  # noqa: PLC0415
 
-        return EcosystemModel
-    raise AttributeError(f"module 'simulation' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -238,6 +238,7 @@ def _point_labels(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
 
 
 def format_value(value: Any) -> str:
+    """A sweep value as a label shows it: ``1e+07`` for floats, JSON for lists and tables."""
     if isinstance(value, float):
         return f"{value:g}"
     if hasattr(value, "tolist"):  # numpy arrays and scalars

@@ -169,6 +169,18 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def prestart_for(argv: list[str]) -> None:
+    """Start the fork server at once when the command will run local worker processes.
+
+    Called by run.py before anything else is imported, so the fork server loads the model (a
+    second or so, mostly Mesa's import) while the command line is parsed and the plan built.
+    A command that fails validation has then started it for nothing; it exits with the command.
+    """
+    commands = {"batch", "experiment", "validate", "calibrate", "sensitivity"}
+    if argv and argv[0] in commands and not any(a.startswith("--scheduler") for a in argv):
+        prestart(None)
+
+
 def prestart(scheduler: str | None) -> None:
     """Start the fork server now, so that workers start warm sooner.
 
