@@ -17,8 +17,7 @@ Typical notebook use::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simulation.lazy import lazy_exports
 
 _EXPORTS = {
     "AnalysisError": "analysis.results.load",
@@ -51,14 +50,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,7 @@ Mesa or the compiled kernels before it needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simulation.lazy import lazy_exports
 
 __version__ = "0.1.0"
 _EXPORTS = {
@@ -22,14 +21,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'simulation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
