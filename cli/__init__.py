@@ -5,8 +5,9 @@ of the Python API below (``simulation``, ``simulation.batch``, ``analysis``); no
 ``run.py`` and the tests imports this package. Commands import their heavy modules when they run,
 so ``run.py list`` and a bad option answer at once.
 
-Exit codes: 0 success; 1 runs failed or validation failed (a rerun resumes); 2 bad input (one
-line on stderr, nothing written); 130 interrupted.
+Exit codes: 0 success; 1 runs failed, validation failed or a write failed (a rerun resumes); 2
+bad input (one line on stderr, nothing written); 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM).
 """
 
 from __future__ import annotations

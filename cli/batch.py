@@ -32,9 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Validate the plan, then run or resume it; exit 1 if any run failed."""
-    from simulation.batch.executors import check_scheduler, prestart  # noqa: PLC0415
+    from simulation.batch.executors import prestart  # noqa: PLC0415
 
-    check_scheduler(args.scheduler, args.security)
     prestart(args.scheduler)  # the fork server loads the model while this process plans
     from simulation.batch.engine import run_batch  # noqa: PLC0415  (heavy imports)
     from simulation.batch.plan import build_plan  # noqa: PLC0415

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulation.batch.executors import default_workers
+from simulation.batch.executors import MAX_WORKERS, default_workers
 from simulation.batch.plan import MAX_REPLICATES, RunSettings
 from simulation.config import MAX_RESEARCHERS, MAX_STEPS
 from simulation.errors import UsageError, check_whole
@@ -197,15 +197,22 @@ def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress and no summary lines")
 
 
-def run_settings(args: argparse.Namespace) -> RunSettings:
-    """The run options that decide what is computed (bounds named as the options)."""
-    for option, value, high in (
-        ("--replicates", args.replicates, MAX_REPLICATES),
-        ("--steps", args.steps, MAX_STEPS),
-        ("--researchers", args.researchers, MAX_RESEARCHERS),
+def check_bounds(args: argparse.Namespace) -> None:
+    """The size options within their bounds, named as the user typed them."""
+    for option, high in (
+        ("replicates", MAX_REPLICATES),
+        ("steps", MAX_STEPS),
+        ("researchers", MAX_RESEARCHERS),
+        ("workers", MAX_WORKERS),
     ):
+        value = getattr(args, option, None)
         if value is not None:
-            check_whole(option, value, 1, high)
+            check_whole(f"--{option}", value, 1, high)
+
+
+def run_settings(args: argparse.Namespace) -> RunSettings:
+    """The run options that decide what is computed."""
+    check_bounds(args)
     return RunSettings(
         replicates=args.replicates,
         seed=args.seed,

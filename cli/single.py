@@ -6,16 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.options import non_negative_int, parse_set, positive_int
-from simulation.config import (
-    MAX_RESEARCHERS,
-    MAX_STEPS,
-    Config,
-    load_scenario,
-    scenario_names,
-    scenario_path,
-)
-from simulation.errors import UsageError, check_whole
+from cli.options import check_bounds, non_negative_int, parse_set, positive_int
+from simulation.batch.plan import RunSettings
+from simulation.config import Config, load_scenario, scenario_names, scenario_path
 from simulation.files import check_writable_dir
 from simulation.metrics import KEY_METRICS, TASKS
 
@@ -45,20 +38,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def resolve(args: argparse.Namespace) -> Config:
     """The validated config, with --steps/--researchers folded in (a clash with --set refused)."""
-    overrides = parse_set(args.set)
-    for key, value, option, bound in (
-        ("simulation.steps", args.steps, "--steps", MAX_STEPS),
-        ("simulation.researchers", args.researchers, "--researchers", MAX_RESEARCHERS),
-    ):
-        if value is None:
-            continue
-        check_whole(option, value, 1, bound)
-        if key in overrides and overrides[key] != value:
-            raise UsageError(
-                f"{option} {value} conflicts with --set {key}={overrides[key]!r}; give one of them"
-            )
-        overrides[key] = value
-    return load_scenario(args.scenario, overrides)
+    check_bounds(args)
+    settings = RunSettings(steps=args.steps, researchers=args.researchers,
+                           overrides=parse_set(args.set))  # fmt: skip
+    return load_scenario(args.scenario, settings.fixed())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -97,9 +80,13 @@ def summary(df, config: Config) -> str:
     lines = [f"month {int(last['step'])}", f"{'':<22}" + "".join(f"{g:>14}" for g in groups)]
     for task in TASKS:
         lines.append(
-            f"{'access.' + task:<22}"
-            + "".join(f"{last[f'access.{task}.{g}']:>14.3f}" for g in groups)
+            f"{'access.' + task:<22}" + "".join(_cell(last[f"access.{task}.{g}"]) for g in groups)
         )
     for key in KEY_METRICS:
-        lines.append(f"{key:<22}{last[key]:>14.3f}")
+        lines.append(f"{key:<22}{_cell(last[key])}")
     return "\n".join(lines)
+
+
+def _cell(value: float) -> str:
+    """A number in the summary table; "n/a" for a metric that does not apply (NaN)."""
+    return f"{value:>14.3f}" if value == value else f"{'n/a':>14}"

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
     from simulation.config import Config
 
-METRICS_FILE, RUN_FILE = "metrics.parquet", "run.json"
-
 
 def temporary_name(path: Path) -> Path:
     """The name a file is written under before it is renamed to ``path``."""
@@ -62,6 +60,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def sha256(data: bytes) -> str:
     """The SHA-256 of ``data``, as hex: the checksum a batch records for each shard."""
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's contents, read in chunks (a combined table may be large)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_bytes(data: bytes, path: Path) -> None:
@@ -152,7 +156,7 @@ def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any])
     import pyarrow as pa  # noqa: PLC0415
 
     from simulation.config import to_dict  # noqa: PLC0415
-    from simulation.layout import annotate  # noqa: PLC0415
+    from simulation.layout import METRICS_FILE, RUN_FILE, annotate  # noqa: PLC0415
     from simulation.provenance import environment  # noqa: PLC0415
 
     sim = config.simulation

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FORMAT = 2  # version of the results table layout (2: self-describing, list sweeps as JSON)
+METRICS_FILE, RUN_FILE = "metrics.parquet", "run.json"  # one run (run.py run --out DIR)
 PLAN, MANIFEST, RUNS = "plan.json", "manifest.jsonl", "runs"
 RESULTS, PROVENANCE = "results.parquet", "batch.json"
 BATCH_FILES = (PLAN, MANIFEST, RUNS, RESULTS, PROVENANCE)
@@ -93,18 +94,3 @@ def annotate(
     table_meta = {"format": str(FORMAT), "sweep_keys": json.dumps(list(sweep_keys))}
     table_meta |= {k: json.dumps(v) for k, v in (about or {}).items()}
     return pa.schema(fields, metadata=table_meta)
-
-
-def roles(schema: pa.Schema) -> dict[str, str]:
-    """Column name -> role (``id``, ``input`` or ``metric``) from a table's field metadata."""
-    return {f.name: (f.metadata or {}).get(b"role", b"").decode() for f in schema}
-
-
-def encoded(schema: pa.Schema) -> dict[str, str]:
-    """Column name -> encoding, for the sweep columns stored as JSON text."""
-    out = {}
-    for f in schema:
-        encoding = (f.metadata or {}).get(b"encoding")
-        if encoding:
-            out[f.name] = encoding.decode()
-    return out

@@ -12,6 +12,7 @@ See scenarios/experiments/counterarguments.toml for a documented example.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -252,8 +253,8 @@ def _str(where: str, value: Any) -> str:
 
 
 def _number(where: str, value: Any, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _Invalid(f"{where}: expected a finite number, got {value!r}")
     if value < 0 or (positive and value == 0):
         raise _Invalid(f"{where}: expected a number {'> 0' if positive else '>= 0'}, got {value}")
     return float(value)

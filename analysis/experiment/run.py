@@ -78,6 +78,13 @@ def run_experiment(
     results, tests, claims = analyse(experiment, load_batch(out))
     outcome = ExperimentResult(experiment, results, tests, claims, batch)
     text = verdicts_markdown(outcome)
+    if batch.failed:  # said in the files too: a partial batch must not pass for a whole one
+        shown = ", ".join(batch.failed[:5]) + (", ..." if len(batch.failed) > 5 else "")
+        text += (
+            f"\n**Note: {len(batch.failed)} of {batch.runs} runs failed** ({shown}); the verdicts "
+            "use the runs that succeeded, paired replicates only. Rerun the command to retry "
+            "the failed runs.\n"
+        )
     outcome.files = write_outputs(outcome, out, text)
     say(text)
     if results.replicates < 2:

@@ -2,9 +2,9 @@
 
 Objective (documented in docs/validation.md): the sum over targets of the squared normalised
 distance of the replicate mean outside the target range shrunk by ``margin`` range-widths on each
-side (analysis/targets.py: ``Target.distance``), in log space for ratios and growth rates. The
-margin makes the fit aim inside the ranges, so that a point fitted at a small population does not
-sit on an edge it may cross at the default population.
+side (analysis/fitting/targets.py: ``Target.distance``), in log space for ratios and growth
+rates. The margin makes the fit aim inside the ranges, so that a point fitted at a small
+population does not sit on an edge it may cross at the default population.
 
 Search: a Latin hypercube over the parameter box (log scale where the file says so; scipy's
 ``qmc.LatinHypercube``), then rounds of smaller Latin hypercubes centred on the best point so far,

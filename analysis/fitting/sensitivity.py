@@ -154,13 +154,11 @@ def bar_chart(frame: pd.DataFrame, method: Method, output: str, path: Path) -> N
         output: The output's name, for the title.
         path: The PNG file to write.
     """
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415  (no pyplot: no backend, no state)
 
     frame = frame.sort_values(RANK_BY[method], ascending=True, key=lambda s: s.fillna(-1))
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(frame) + 1.6))
+    fig = Figure(figsize=(8, 0.5 * len(frame) + 1.6))
+    ax = fig.subplots()
     pos = np.arange(len(frame))
     if method == "morris":
         ax.barh(pos, frame["mu_star"], xerr=frame["mu_star_conf"], color="tab:blue", capsize=3)
@@ -178,7 +176,6 @@ def bar_chart(frame: pd.DataFrame, method: Method, output: str, path: Path) -> N
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix[1:], dpi=120)
-    plt.close(fig)
 
 
 def file_stem(output: str) -> str:
@@ -379,11 +376,12 @@ def run_sensitivity(
         raise UsageError(f"--samples {n}: Sobol needs a power of two (e.g. 64)")
     runs = n * (len(params) + (1 if method == "morris" else 2))
     with open_runner(scenario, settings, execution) as runner:
-        say(
-            f"{method} sensitivity of {len(design.outputs)} outputs to {len(params)} parameters "
-            f"of {scenario}: {runs} samples x {settings.replicates} replicates; "
-            f"{runner.pool.description}"
-        )
+        if not runner.execution.quiet:
+            say(
+                f"{method} sensitivity of {len(design.outputs)} outputs to {len(params)} "
+                f"parameters of {scenario}: {runs} samples x {settings.replicates} replicates; "
+                f"{runner.pool.description}"
+            )
         evaluate = model_evaluator(runner, params, design.outputs, out / "batch")
         indices, x, y = sensitivity(
             method, params, design.outputs, evaluate, samples=n, seed=settings.seed

@@ -266,7 +266,20 @@ def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) ->
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: target names must be unique")
-    result = TargetSet(path, scenario, targets, raw.get("calibration", {}))
+    calibration = raw.get("calibration", {})
+    if not isinstance(calibration, dict):
+        raise ConfigError(f"{path}: [calibration] must be a table")
+    margin = calibration.get("margin", 0.1)
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, int | float)
+        or not (math.isfinite(margin) and 0 <= margin < 0.5)
+    ):
+        raise ConfigError(
+            f"{path}: calibration.margin: expected a number in [0, 0.5) range-widths, "
+            f"got {margin!r}"
+        )
+    result = TargetSet(path, scenario, targets, calibration)
     if check_metrics:
         config = load_scenario(scenario)
         known = set(metric_names(list(config.groups), list(config.labs)))
@@ -333,8 +346,8 @@ def _number(where: str, e: dict[str, Any], key: str) -> float | None:
     value = e.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: key {key!r}: expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where}: key {key!r}: expected a finite number, got {value!r}")
     return float(value)
 
 

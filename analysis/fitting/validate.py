@@ -117,11 +117,12 @@ def run_validation(
     settings = settings or RunSettings(replicates=VALIDATE_REPLICATES)
     out = Path(out)
     with open_runner(target_set.scenario, settings, execution) as runner:
-        say(
-            f"validating {target_set.scenario} against {len(target_set.targets)} targets "
-            f"({target_set.path.name}): {settings.replicates} replicates; "
-            f"{runner.pool.description}"
-        )
+        if not runner.execution.quiet:
+            say(
+                f"validating {target_set.scenario} against {len(target_set.targets)} targets "
+                f"({target_set.path.name}): {settings.replicates} replicates; "
+                f"{runner.pool.description}"
+            )
         results = run_points(runner, [{}], out / "batch")
     rows = validate(results, target_set)
     out.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def run_batch(
         out: The batch directory.
         overrides: Dotted config keys set in every run (``--set``).
         sweep: Dotted config key -> values; several keys form a full factorial (``--sweep``).
-        **options: replicates (default 10), seed, steps, researchers, workers, scheduler,
+        **options: replicates (default 10), seed, steps, researchers, workers, scheduler, security,
             force, quiet (default True).
 
     Returns:

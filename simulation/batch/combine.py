@@ -17,7 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.files import atomic_path, sha256
+from simulation.batch.store import inspect_shard
+from simulation.files import atomic_path
 from simulation.layout import ID_COLUMNS, STEP, annotate
 
 BUFFER_ROWS = 65_536  # rows per row group in the combined file
@@ -31,13 +32,13 @@ class Shard:
         run_id: The run.
         path: Its Parquet file.
         digest: The SHA-256 its manifest record holds.
-        key: (scenario, replicate, seed) its rows must carry.
+        key: What its rows must carry: scenario, replicate, seed, then its sweep values.
     """
 
     run_id: str
     path: Path
     digest: str | None
-    key: tuple[str, int, int]
+    key: tuple[Any, ...]
 
 
 class DamagedShards(Exception):
@@ -81,7 +82,7 @@ def combine(
         buffer: list[pa.Table] = []
         buffered = 0
         for shard in shards:
-            table = _checked(shard, problems)
+            table = _checked(shard, [*ID_COLUMNS, *sweep_keys], problems)
             if table is None:
                 continue
             buffer.append(_conform(table, schema))
@@ -105,7 +106,7 @@ def _one_per_point(shards: Sequence[Shard]) -> list[Shard]:
     return list(first.values())
 
 
-def _checked(shard: Shard, problems: dict[str, str]) -> pa.Table | None:
+def _checked(shard: Shard, columns: list[str], problems: dict[str, str]) -> pa.Table | None:
     """The shard's table, if its bytes and rows are what its record says.
 
     Otherwise None, with the reason added to ``problems``.
@@ -115,16 +116,9 @@ def _checked(shard: Shard, problems: dict[str, str]) -> pa.Table | None:
     except OSError as e:
         problems[shard.run_id] = f"its shard cannot be read ({e.strerror or e})"
         return None
-    if sha256(data) != shard.digest:
-        problems[shard.run_id] = "its shard changed after it was written (checksum mismatch)"
-        return None
-    table = pq.ParquetFile(pa.BufferReader(data)).read()  # no dataset machinery: faster
-    held = tuple(table.column(c)[0].as_py() for c in ID_COLUMNS)
-    if held != shard.key:
-        problems[shard.run_id] = "its shard holds another run ({}, replicate {}, seed {})".format(
-            *held
-        )
-        return None
+    problem, table = inspect_shard(data, shard.digest, shard.key, columns)
+    if problem is not None:
+        problems[shard.run_id] = problem
     return table
 
 

@@ -20,13 +20,19 @@ from typing import Any
 
 from simulation.batch.combine import DamagedShards, Shard, combine
 from simulation.batch.execute import ExecutorLost, run_all
-from simulation.batch.executors import Pool, check_scheduler, default_workers, open_pool
+from simulation.batch.executors import (
+    MAX_WORKERS,
+    Pool,
+    check_scheduler,
+    default_workers,
+    open_pool,
+)
 from simulation.batch.plan import Plan, RunSpec
 from simulation.batch.progress import make_progress
 from simulation.batch.store import BatchDir, Manifest, now, read_manifest
 from simulation.batch.worker import RunOutcome, Task
-from simulation.errors import FailedRuns, Terminated, UsageError
-from simulation.files import check_writable_dir, sha256, write_bytes, write_json
+from simulation.errors import FailedRuns, Terminated, UsageError, check_whole
+from simulation.files import check_writable_dir, sha256, sha256_file, write_bytes, write_json
 from simulation.layout import MANIFEST, PROVENANCE, RESULTS, RUNS
 from simulation.provenance import code_revision, environment
 
@@ -71,10 +77,8 @@ class Execution:
         Raises:
             UsageError: ``workers`` is not None and not a whole number >= 1 (a bool is not).
         """
-        if self.workers is not None and (
-            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
-        ):
-            raise UsageError(f"workers: expected a whole number >= 1, got {self.workers!r}")
+        if self.workers is not None:
+            check_whole("workers", self.workers, 1, MAX_WORKERS)
         check_scheduler(self.scheduler, self.security)
 
     def open_pool(self):
@@ -143,11 +147,13 @@ def run_batch(
             sub-directories a fitting command owns).
 
     Returns:
-        What the batch holds; failed runs are listed, not raised.
+        What the batch holds; runs that failed are listed, not raised.
 
     Raises:
         UsageError: ``out`` cannot be used, or holds another batch (unless ``force``).
-        BatchInterrupted: Ctrl-C; the finished runs are kept.
+        FailedRuns: the batch had to stop: a full disk, or its Dask scheduler went away (the
+            finished runs are kept; a rerun resumes).
+        BatchInterrupted: Ctrl-C or SIGTERM; the finished runs are kept.
     """
     execution = execution or Execution()
     out = Path(out)
@@ -160,10 +166,13 @@ def run_batch(
     revision = code_revision()
     say = _printer(execution.quiet)
     ctx = _Context(started, command, revision, resume, replace_other or force, say)
-    if pool is None:
-        with execution.open_pool() as own:
-            return _run(plan, store, own, ctx)
-    return _run(plan, store, pool, ctx)
+    try:  # the lock on DIR is released only once no worker of this batch can write into it
+        if pool is None:
+            with execution.open_pool() as own:
+                return _run(plan, store, own, ctx)
+        return _run(plan, store, pool, ctx)
+    finally:
+        store.close()
 
 
 @dataclass(frozen=True)
@@ -177,51 +186,48 @@ class _Context:
 
 
 def _run(plan: Plan, store: BatchDir, pool: Pool, ctx: _Context) -> BatchSummary:
+    created = {"command": ctx.command, "created": ctx.started, "code_revision": ctx.revision}
     try:
-        created = {"command": ctx.command, "created": ctx.started, "code_revision": ctx.revision}
+        store.open({**plan.describe(), **created}, ctx.resume, ctx.replace_other)
+    except OSError as e:
+        raise UsageError(f"--out {store.root}: cannot write ({e.strerror or e})") from None
+    first = store.plan()
+    if ctx.resume and first.get("code_revision") != ctx.revision:
+        print(
+            f"warning: {store.root} was started at code revision "
+            f"{first.get('code_revision')}; resuming at {ctx.revision}",
+            file=sys.stderr,
+        )
+    verified = store.verify(plan.runs, plan.fingerprint, plan.sweep_keys)
+    _recomputing(verified.redo)
+    done = verified.done
+    ctx.say(
+        f"batch {plan.fingerprint}: {len(plan.runs)} runs ({len(plan.points)} configs x "
+        f"{plan.settings.replicates} replicates)"
+        + (f", {len(done)} already done" if done else "")
+        + f"; {pool.description}; writing to {store.root}"
+    )
+    pending = [r for r in plan.runs if r.run_id not in done]
+    if not pending and _results_current(store):
+        return _summary(plan, store, done, len(done))
+    store.discard_results()
+    for _ in range(COMBINE_ATTEMPTS):
         try:
-            store.open({**plan.describe(), **created}, ctx.resume, ctx.replace_other)
-        except OSError as e:
-            raise UsageError(f"--out {store.root}: cannot write ({e.strerror or e})") from None
-        first = store.plan()
-        if ctx.resume and first.get("code_revision") != ctx.revision:
-            print(
-                f"warning: {store.root} was started at code revision "
-                f"{first.get('code_revision')}; resuming at {ctx.revision}",
-                file=sys.stderr,
-            )
-        verified = store.verify(plan.runs, plan.fingerprint)
-        _recomputing(verified.redo)
-        done = verified.done
-        ctx.say(
-            f"batch {plan.fingerprint}: {len(plan.runs)} runs ({len(plan.points)} configs x "
-            f"{plan.settings.replicates} replicates)"
-            + (f", {len(done)} already done" if done else "")
-            + f"; {pool.description}; writing to {store.root}"
-        )
-        pending = [r for r in plan.runs if r.run_id not in done]
-        if not pending and _results_current(store):
-            return _summary(plan, store, done, len(done))
-        store.discard_results()
-        for _ in range(COMBINE_ATTEMPTS):
-            try:
-                _execute(plan, pending, store, pool, ctx)
-                ok = _recorded_ok(plan, store)
-                return _finish(plan, store, ctx, first, pool.description, ok, len(done))
-            except DamagedShards as e:  # changed since verified or written: compute them again
-                _recomputing(e.problems)
-                pending = [r for r in plan.runs if r.run_id in e.problems]
-            except OSError as e:  # the manifest, a shard or the results: the disk is full, ...
-                _report_unfinished(plan, store)
-                raise FailedRuns(
-                    f"cannot write to {store.root} ({e.strerror or _strip(e)}); the runs "
-                    "finished so far are kept: make room and rerun the same command to resume"
-                ) from None
-        raise FailedRuns(
-            f"shards in {store.root / RUNS} keep changing after they are written; check the disk"
-        )
-    finally:
-        store.close()
+            _execute(plan, pending, store, pool, ctx)
+            ok = _recorded_ok(plan, store)
+            return _finish(plan, store, ctx, first, pool.description, ok, len(done))
+        except DamagedShards as e:  # changed since verified or written: compute them again
+            _recomputing(e.problems)
+            pending = [r for r in plan.runs if r.run_id in e.problems]
+        except OSError as e:  # the manifest, a shard or the results: the disk is full, ...
+            _report_unfinished(plan, store)
+            raise FailedRuns(
+                f"cannot write to {store.root} ({e.strerror or _strip(e)}); the runs "
+                "finished so far are kept: make room and rerun the same command to resume"
+            ) from None
+    raise FailedRuns(
+        f"shards in {store.root / RUNS} keep changing after they are written; check the disk"
+    )
 
 
 def _execute(plan: Plan, pending: list[RunSpec], store: BatchDir, pool: Pool, ctx: _Context):
@@ -274,7 +280,7 @@ def _results_current(store: BatchDir) -> bool:
     """Whether results.parquet is the one batch.json describes (same SHA-256)."""
     try:
         recorded = json.loads((store.root / PROVENANCE).read_text()).get("results_sha256")
-        return recorded is not None and sha256((store.root / RESULTS).read_bytes()) == recorded
+        return recorded is not None and sha256_file(store.root / RESULTS) == recorded
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -402,7 +408,7 @@ def _finish(
         "missing": list(summary.failed),
         "failures": summary.failures,
         "results": RESULTS if shards else None,
-        "results_sha256": sha256(results.read_bytes()) if shards else None,
+        "results_sha256": sha256_file(results) if shards else None,
         "rows": summary.rows,
         "manifest": MANIFEST,
     }

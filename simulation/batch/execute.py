@@ -8,6 +8,8 @@ over the rest.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -41,28 +43,66 @@ def run_all(
     """
     pending = deque(runs)
     in_flight: dict[Future[RunOutcome], RunSpec] = {}
-    while pending or in_flight:
-        while pending and len(in_flight) < pool.capacity:
-            spec = pending.popleft()
-            in_flight[pool.executor.submit(execute, make_task(spec))] = spec
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        broken = False
-        for future in done:
-            spec = in_flight.pop(future)
-            outcome, lost = _outcome(future, spec)
-            broken |= lost
-            gone = None if outcome.ok else pool.lost()
-            if gone is not None:  # the executor itself is gone: stop, say so, keep what is done
-                _lose(in_flight | {future: spec}, on_outcome, gone)
-                raise ExecutorLost(f"{gone}; {len(pending) + len(done)} runs were not finished")
-            on_outcome(spec, outcome)
-        if broken:  # the other runs in flight end at once, most with the broken pool
-            for future, spec in in_flight.items():
-                wait([future])
-                on_outcome(spec, _outcome(future, spec)[0])
-            in_flight.clear()
-            if pending:
-                pool.restart()
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < pool.capacity:
+                spec = pending.popleft()
+                in_flight[_submit(pool, make_task(spec), len(pending) + 1)] = spec
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                spec = in_flight.pop(future)
+                outcome, lost = _outcome(future, spec)
+                broken |= lost
+                gone = None if outcome.ok else pool.lost()
+                if gone is not None:  # the executor is gone: stop, say so, keep what is done
+                    in_flight[future] = spec
+                    unfinished = _lose(in_flight, on_outcome, gone) + len(pending)
+                    in_flight.clear()
+                    raise ExecutorLost(f"{gone}; {unfinished} runs were not finished")
+                on_outcome(spec, outcome)
+            if broken:  # the other runs in flight end at once, most with the broken pool
+                for future, spec in in_flight.items():
+                    wait([future])
+                    on_outcome(spec, _outcome(future, spec)[0])
+                in_flight.clear()
+                if pending:
+                    pool.restart()
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk: keep what the runs in flight finish
+        _settle(in_flight, on_outcome)
+        raise
+
+
+def _submit(pool: Pool, task: Task, left: int) -> Future[RunOutcome]:
+    """Hand a task to the executor; an executor that is gone ends the batch, in one line."""
+    try:
+        return pool.executor.submit(execute, task)
+    except Exception as e:
+        gone = pool.lost() or f"the executor refused work ({one_line(e)})"
+        raise ExecutorLost(f"{gone}; {left} runs were not started") from None
+
+
+def _settle(
+    in_flight: dict[Future[RunOutcome], RunSpec],
+    on_outcome: Callable[[RunSpec, RunOutcome], None],
+) -> None:
+    """After an interruption: cancel the runs not started, record those that finish.
+
+    The runs already running are waited for (they take a run's time at most) so that their
+    work is kept; a second Ctrl-C abandons them (a rerun computes them again).
+    """
+    running = {f: s for f, s in in_flight.items() if not f.cancel()}
+    if any(not f.done() for f in running):
+        print(
+            f"waiting for {len(running)} run(s) in progress to finish (Ctrl-C again to abandon "
+            "them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    for future, spec in running.items():
+        wait([future])
+        with contextlib.suppress(Exception):  # the disk may still be full: record what we can
+            on_outcome(spec, _outcome(future, spec)[0])
 
 
 class ExecutorLost(RuntimeError):
@@ -73,16 +113,19 @@ def _lose(
     in_flight: dict[Future[RunOutcome], RunSpec],
     on_outcome: Callable[[RunSpec, RunOutcome], None],
     why: str,
-) -> None:
+) -> int:
     """Record the runs in flight with a lost executor.
 
     Finished ones are recorded as they are, the rest as lost with it (a rerun retries them).
     """
+    lost = 0
     for future, spec in in_flight.items():
         outcome = _outcome(future, spec)[0] if future.done() else None
         if outcome is None or not outcome.ok:
             outcome = RunOutcome(spec.run_id, False, 0.0, f"lost: {why}")
+            lost += 1
         on_outcome(spec, outcome)
+    return lost
 
 
 def _outcome(future: Future[RunOutcome], spec: RunSpec) -> tuple[RunOutcome, bool]:

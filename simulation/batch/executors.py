@@ -23,6 +23,7 @@ from simulation.batch import worker
 from simulation.errors import UsageError
 
 CONNECT_TIMEOUT_S = 5.0
+MAX_WORKERS = 512  # local processes: more would only thrash the machine
 # A Dask scheduler's address: tcp:// (plain) or tls:// (encrypted, with --security), host, port.
 ADDRESS = re.compile(
     r"(?P<scheme>tcp|tls)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d+)"

@@ -35,7 +35,7 @@ from simulation.config import (
     validate,
 )
 from simulation.errors import UsageError, check_whole
-from simulation.layout import ID_COLUMNS, STEP
+from simulation.layout import ID_COLUMNS, STEP, sweep_cell
 from simulation.metrics import metric_names
 
 PLAN_FORMAT = 1  # bump when the meaning of a plan (and so of its fingerprint) changes
@@ -131,9 +131,10 @@ class RunSpec:
     replicate: int
     seed: int
 
-    def key(self) -> tuple[str, int, int]:
-        """(scenario, replicate, seed): what this run's shard holds in its first columns."""
-        return self.point.scenario, self.replicate, self.seed
+    def key(self) -> tuple[Any, ...]:
+        """What this run's shard holds in its first row: scenario, replicate, seed, sweep values."""
+        sweep = (sweep_cell(v)[0] for v in self.point.sweep.values())
+        return (self.point.scenario, self.replicate, self.seed, *sweep)
 
     def matches(self, record: dict[str, Any]) -> bool:
         """Whether a manifest record names this run (scenario, sweep point, replicate, seed)."""
@@ -142,7 +143,7 @@ class RunSpec:
             record.get("replicate"),
             record.get("seed"),
             _canonical(record.get("sweep")),
-        ) == (*self.key()[:1], self.replicate, self.seed, _canonical(self.point.sweep))
+        ) == (self.point.scenario, self.replicate, self.seed, _canonical(self.point.sweep))
 
     def command(self, settings: RunSettings) -> str:
         """The ``run.py run`` command that reproduces this run alone."""

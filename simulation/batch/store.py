@@ -1,7 +1,8 @@
 """The batch directory: which batch it holds, which runs are done, and the append-only manifest.
 
-File names are :mod:`simulation.layout`'s. A run is done when its latest manifest record
-says ok and its shard exists. Everything else is (re)computed by a rerun, so a batch killed at
+File names are :mod:`simulation.layout`'s. A run is done when its latest manifest record says
+ok for this batch and its shard passes the checks of :meth:`BatchDir.verify` (its checksum and
+its rows). Everything else is (re)computed by a rerun, so a batch killed at
 any instant, even by SIGKILL, resumes correctly: shards appear atomically, and a manifest line
 cut short by the kill is dropped on reopening.
 """
@@ -16,11 +17,22 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simulation.errors import UsageError
 from simulation.files import sha256, write_json
-from simulation.layout import BATCH_FILES, MANIFEST, PLAN, PROVENANCE, RESULTS, RUNS
+from simulation.layout import (
+    BATCH_FILES,
+    ID_COLUMNS,
+    MANIFEST,
+    PLAN,
+    PROVENANCE,
+    RESULTS,
+    RUNS,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 State = Literal["new", "same", "lost", "other"]
 
@@ -34,8 +46,8 @@ class Identity(Protocol):
         """Whether a manifest record names this run."""
         ...
 
-    def key(self) -> tuple[str, int, int]:
-        """(scenario, replicate, seed): what the run's shard must hold."""
+    def key(self) -> tuple[Any, ...]:
+        """What the run's shard must hold: scenario, replicate, seed, then its sweep values."""
         ...
 
 
@@ -52,17 +64,34 @@ class Verified:
     redo: dict[str, str]
 
 
-def shard_identity(data: bytes) -> tuple[str, int, int] | str:
-    """(scenario, replicate, seed) of the run a shard holds, or why it cannot be read."""
+def inspect_shard(
+    data: bytes, digest: str | None, key: tuple[Any, ...], columns: Sequence[str]
+) -> tuple[str | None, pa.Table | None]:
+    """A shard's table if it is the run its record says, else why not.
+
+    Args:
+        data: The shard file's bytes.
+        digest: The SHA-256 its manifest record holds.
+        key: What its first row must hold in ``columns`` (scenario, replicate, seed, sweep).
+        columns: The identifying columns, in ``key``'s order.
+
+    Returns:
+        ``(None, table)`` for a good shard, ``(reason, None)`` for a bad one.
+    """
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
+    if sha256(data) != digest:
+        return "its shard changed after it was written (checksum mismatch)", None
     try:
-        table = pq.read_table(pa.BufferReader(data), columns=["scenario", "replicate", "seed"])
-        scenario, replicate, seed = (table.column(c)[0].as_py() for c in table.column_names)
+        table = pq.ParquetFile(pa.BufferReader(data)).read()  # not the dataset API: faster
+        held = tuple(table.column(c)[0].as_py() for c in columns)
     except (pa.ArrowException, OSError, IndexError, KeyError) as e:
-        return f"unreadable: {' '.join(str(e).split())[:120]}"
-    return scenario, replicate, seed
+        return f"its shard is unreadable ({' '.join(str(e).split())[:120]})", None
+    if held != tuple(key):
+        shown = ", ".join(f"{c} {v}" for c, v in zip(columns, held, strict=True))
+        return f"its shard holds another run ({shown})", None
+    return None, table
 
 
 def now() -> str:
@@ -107,17 +136,19 @@ class Manifest:
 
 
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """The latest record per run id; unreadable lines (a truncated last one) are skipped."""
+    """The latest record per run id; anything else (a truncated or garbled line) is skipped."""
     latest: dict[str, dict[str, Any]] = {}
-    if not path.exists():
+    try:
+        f = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except FileNotFoundError:
         return latest
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with f:
         for line in f:
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
-            if isinstance(record, dict) and "run_id" in record:
+            if isinstance(record, dict) and isinstance(record.get("run_id"), str):
                 latest[record["run_id"]] = record
     return latest
 
@@ -252,7 +283,9 @@ class BatchDir:
         """The plan.json in DIR, as written when its batch started (code revision included)."""
         return json.loads((self.root / PLAN).read_text())
 
-    def verify(self, runs: Sequence[Identity], fingerprint: str) -> Verified:
+    def verify(
+        self, runs: Sequence[Identity], fingerprint: str, sweep_keys: Sequence[str]
+    ) -> Verified:
         """Which runs are done, and which must be computed again and why.
 
         A run is done when its latest manifest record says ok, names this very run (scenario,
@@ -263,6 +296,7 @@ class BatchDir:
         Args:
             runs: Every run of the plan.
             fingerprint: The plan's fingerprint.
+            sweep_keys: The sweep columns, part of what identifies a run in its shard.
 
         Returns:
             The runs done, and run id -> reason for the runs that were done but failed a check.
@@ -274,14 +308,16 @@ class BatchDir:
             record = records.get(run.run_id)
             if record is None or record.get("status") != "ok":
                 continue
-            reason = self._problem(run, record, fingerprint)
+            reason = self._problem(run, record, fingerprint, [*ID_COLUMNS, *sweep_keys])
             if reason is None:
                 done.add(run.run_id)
             else:
                 redo[run.run_id] = reason
         return Verified(done, redo)
 
-    def _problem(self, run: Identity, record: dict[str, Any], fingerprint: str) -> str | None:
+    def _problem(
+        self, run: Identity, record: dict[str, Any], fingerprint: str, columns: list[str]
+    ) -> str | None:
         """Why a run recorded as ok cannot be trusted, or None if it can."""
         if record.get("fingerprint") != fingerprint or not run.matches(record):
             return "its manifest record does not match this run"
@@ -291,14 +327,7 @@ class BatchDir:
             return "its shard is missing"
         except OSError as e:
             return f"its shard cannot be read ({e.strerror or e})"
-        if sha256(data) != record.get("sha256"):
-            return "its shard changed after it was written (checksum mismatch)"
-        held = shard_identity(data)
-        if isinstance(held, str):
-            return f"its shard is {held}"
-        if held != run.key():
-            return "its shard holds another run ({}, replicate {}, seed {})".format(*held)
-        return None
+        return inspect_shard(data, record.get("sha256"), run.key(), columns)[0]
 
     def discard_results(self) -> None:
         """Before computing more runs: the old combined table would no longer be the batch's."""

@@ -117,12 +117,9 @@ def execute(task: Task) -> RunOutcome:
 
 def installed_version() -> str:
     """This process's version of the project: a cluster's workers must match the client."""
-    from importlib import metadata  # noqa: PLC0415
+    from simulation.provenance import version  # noqa: PLC0415
 
-    try:
-        return metadata.version("open-model-ecosystem")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return version()
 
 
 def shard_table(task: Task, df) -> pa.Table:

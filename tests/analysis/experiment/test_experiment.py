@@ -221,6 +221,10 @@ BAD = {
         "did you mean 'higher'",
     ),
     "negative_margin": (EXPERIMENT.replace("margin = 0.02", "margin = -1", 1), "margin"),
+    "infinite_margin": (
+        EXPERIMENT.replace("margin = 0.02", "margin = inf", 1),
+        "expected a finite number",
+    ),
     "unknown_scenario": (
         EXPERIMENT.replace('treatment = "public_option"', 'treatment = "public_optoin"'),
         "unknown scenario 'public_optoin' (did you mean 'public_option'?)",

@@ -128,11 +128,18 @@ def test_targets_file_is_complete():
         ('[[target]]\nname="a"\nstatistic="mean"\nmetric="market.gpu_price"\nlow=2\nhigh=1\n'
          'source="s"\n', "'low' must be below"),
         ('[[target]]\nname="a"\nstatistic="median"\nmetric="x"\nlow=1\nsource="s"\n', "statistic"),
+        ('[[target]]\nname="a"\nstatistic="mean"\nmetric="market.gpu_price"\nlow=nan\n'
+         'source="s"\n', "expected a finite number"),
+        ('[calibration]\nmargin=nan\n[[target]]\nname="a"\nstatistic="mean"\n'
+         'metric="market.gpu_price"\nlow=1\nsource="s"\n', "calibration.margin"),
+        ('[calibration]\nmargin="wide"\n[[target]]\nname="a"\nstatistic="mean"\n'
+         'metric="market.gpu_price"\nlow=1\nsource="s"\n', "calibration.margin"),
+        (b'description = "caf\xe9"\n', "not UTF-8"),
     ],
 )  # fmt: skip
 def test_bad_targets_file(tmp_path, text, message):
     path = tmp_path / "t.toml"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError, match=message):
         load_targets(path)
 

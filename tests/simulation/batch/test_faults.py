@@ -158,6 +158,7 @@ MANIFEST_DAMAGE = {
         m.read_text().replace('"replicate": 1', '"replicate": 2', 1)
     ),
     "emptied": lambda m: m.write_bytes(b""),
+    "odd json": lambda m: m.write_text(m.read_text() + '{"run_id": ["x"]}\n[1, 2]\n"text"\n'),
 }
 
 
@@ -254,6 +255,8 @@ def test_sigterm_stops_the_batch_with_one_line_and_keeps_finished_runs(tmp_path,
     assert proc.returncode == 143
     assert stderr.strip().splitlines()[-1].startswith("terminated; finished runs are kept")
     assert "Traceback" not in stderr
+    recorded = {r["run_id"] for r in manifest(out) if r["status"] == "ok"}
+    assert recorded and recorded == {p.stem for p in shards(out)}  # no work left unrecorded
     assert batch(out, LONG).returncode == 0
     same_as(out, long_reference)
 
