@@ -734,6 +734,21 @@ def to_dict(config: Config) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
+def lookup(tree: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key of a config as plain data (``to_dict``).
+
+    Raises:
+        KeyError: the tree has no such key.
+    """
+    node: Any = tree
+    try:
+        for part in key.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise KeyError(key) from None
+    return node
+
+
 def toml_text(value: Any) -> str:
     """``value`` written as a TOML value, so ``--set KEY=<text>`` reads it back unchanged.
 

@@ -25,7 +25,7 @@ from analysis.fitting import SENSITIVITY_OUT, SENSITIVITY_REPLICATES
 from analysis.fitting.points import Runner, open_runner, run_points
 from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
-from simulation.config import load_scenario, to_dict
+from simulation.config import load_scenario, lookup, to_dict
 from simulation.errors import UsageError, did_you_mean
 from simulation.files import atomic_path, write_text
 from simulation.metrics import metric_names
@@ -238,7 +238,7 @@ def check_inputs(
         if p.low >= p.high:
             raise UsageError(f"--param {p.key}: LOW must be below HIGH (got {p.low:g}:{p.high:g})")
         try:
-            current = _lookup(tree, p.key)
+            current = lookup(tree, p.key)
         except (KeyError, TypeError):
             # a ConfigError naming --param, with a did-you-mean suggestion
             load_scenario(scenario, {**fixed, p.key: p.low}, option="--param")
@@ -257,13 +257,6 @@ def check_inputs(
             hint = did_you_mean(o, known)
             raise UsageError(f"--output {o}: unknown metric{hint}")
     return checked
-
-
-def _lookup(tree: dict[str, Any], key: str) -> Any:
-    node: Any = tree
-    for part in key.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
 
 
 def model_evaluator(

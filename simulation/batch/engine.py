@@ -331,6 +331,7 @@ def record(plan: Plan, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
         "command": spec.command(plan.settings),
         "fingerprint": plan.fingerprint,
         "sha256": outcome.digest,
+        "code_revision": code_revision(),  # a resume at another revision is a warning only
     }
 
 

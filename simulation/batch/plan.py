@@ -29,6 +29,7 @@ from simulation.config import (
     ConfigError,
     apply_override,
     load_scenario,
+    lookup,
     scenario_path,
     to_dict,
     toml_text,
@@ -392,13 +393,10 @@ def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
     Reading it back from the validated config (where 1e7 and 10000000 both become 10000000.0)
     gives a sweep column one type whatever the user typed.
     """
-    node: Any = config
     try:
-        for part in key.split("."):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-    except (KeyError, IndexError, ValueError, TypeError):
+        return lookup(config, key)
+    except KeyError:
         return fallback
-    return node
 
 
 def fingerprint(seed: int, replicates: int, sweep_keys: list[str], points: list[Point]) -> str:
