@@ -9,6 +9,7 @@ from pathlib import Path
 from cli.options import check_bounds, non_negative_int, parse_set, positive_int
 from simulation.batch.plan import RunSettings
 from simulation.config import Config, load_scenario, scenario_names, scenario_path
+from simulation.errors import FailedRuns
 from simulation.files import check_writable_dir
 from simulation.metrics import KEY_METRICS, TASKS
 
@@ -64,7 +65,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if args.out is not None:
         meta = {"scenario": str(args.scenario), "seed": args.seed, "seconds": round(seconds, 3)}
-        write_run(args.out, df, config, meta)
+        try:
+            write_run(args.out, df, config, meta)
+        except OSError as e:  # checked before the run, so this is a full disk or the like
+            reason = e.strerror or " ".join(str(e).split())
+            raise FailedRuns(f"cannot write the run to {args.out} ({reason})") from None
     print(summary(df, config))
     print(
         f"done in {seconds:.2f} s"
