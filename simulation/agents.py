@@ -9,7 +9,8 @@ import mesa
 import numpy as np
 
 from simulation.config import STAGES, HosterKind, LabKind, Public
-from simulation.releases import CLOSED, LICENCE_CODES, RESTRICTED
+from simulation.metrics import TASKS
+from simulation.releases import CLOSED, LICENCE_CODES, OPEN, RESTRICTED
 
 if TYPE_CHECKING:
     from simulation.model import EcosystemModel
@@ -70,6 +71,7 @@ class Lab(mesa.Agent):
         self.absorbed_private = 0.0  # of which while its releases were closed or revocable
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
         self.release_ids: list[int] = []
+        self.mandated: list[tuple[int, float, float]] = []  # (due month, capability, size)
 
     # -- decisions -----------------------------------------------------------------------------
     def potential_capability(self, gpu_hours: float) -> float:
@@ -133,6 +135,7 @@ class Lab(mesa.Agent):
         ``min_improvement`` above its best; otherwise it keeps saving.
         """
         m = self.model
+        self.release_mandated()
         self.income *= self.monthly_growth()
         self.budget += self.income + self.revenue + self.public_funding
         self.revenue = self.public_funding = 0.0
@@ -171,9 +174,8 @@ class Lab(mesa.Agent):
         top = max(sizes)
         penalty = m.config.capability.size_penalty
         caps = [flagship - penalty * math.log10(top / s) for s in sizes]
-        irrevocable = m.config.public.licence_irrevocable or (
-            self.under_commitment() and m.config.public.release_commitment
-        )
+        regulation = m.config.regulation
+        irrevocable = regulation.irrevocable_licences or self.under_commitment()
         ids = m.releases.add_family(
             self.index,
             month,
@@ -185,16 +187,50 @@ class Lab(mesa.Agent):
             irrevocable,
         )
         self.release_ids.extend(ids)
+        if not weights and not existing:
+            if (
+                regulation.release_delay_months
+                and gpu_hours >= regulation.release_threshold_gpu_hours
+            ):
+                self.mandated.append((month + regulation.release_delay_months, flagship, top))
+            c = m.config.contributions  # disclosure: a share of the run's progress to the commons
+            m.commons_inflow += regulation.transparency * gpu_hours * c.data_value_per_gpu_hour
         self.best_capability = max(self.best_capability, flagship)
         self.last_release_month = month
         if flagship > m.frontier:
             m.frontier, m.frontier_lab = flagship, self
 
-    def revoke_licences(self) -> list[int]:
-        """Withdraw the restricted licences it granted.
+    def release_mandated(self) -> None:
+        """Release the weights a delayed open-release mandate now requires.
 
-        Those made irrevocable by mandate or contract stay; future releases are closed (if any
-        licence was revoked and no public commitment binds the lab).
+        Each model it launched closed after a run above the threshold gets a weights release,
+        ``regulation.release_delay_months`` after launch, under a restricted licence (the lab's
+        own terms; irrevocable if regulation says so). The API model stays.
+        """
+        m = self.model
+        due = [x for x in self.mandated if x[0] <= m.month]
+        if not due:
+            return
+        self.mandated = [x for x in self.mandated if x[0] > m.month]
+        for _, capability, size in due:
+            ids = m.releases.add_family(
+                self.index,
+                m.month,
+                [size],
+                [capability],
+                self.spec.underserved_language_fit,
+                RESTRICTED,
+                True,
+                m.config.regulation.irrevocable_licences,
+            )
+            self.release_ids.extend(ids)
+
+    def revoke_licences(self) -> list[int]:
+        """Withdraw the restricted licences it granted, and stop releasing weights.
+
+        Licences made irrevocable by regulation or contract stay. Stopping future weight
+        releases is a separate commitment: the lab closes its future releases unless a public
+        contract binds it, whether or not any licence could be revoked.
 
         Returns:
             The ids of the releases revoked.
@@ -202,7 +238,7 @@ class Lab(mesa.Agent):
         revoked = self.model.releases.revoke(
             [i for i in self.release_ids if self.model.releases.licence[i] == RESTRICTED]
         )
-        if revoked and not self.under_commitment():
+        if not self.under_commitment():
             self.licence, self.weights = CLOSED, False
         return revoked
 
@@ -280,6 +316,7 @@ class Hoster(mesa.Agent):
         self.serves = np.array([g in served for g in groups], dtype=bool)
         self.delisted_labs: set[int] = set()
         self.price_cap: float | None = None  # x cost, while it takes public money with conditions
+        self.institution: PublicInstitution | None = None  # a public hoster's owner
         self.data_owner: Lab | None = owner  # who gets the usage data it collects
         self.listed = np.zeros(0, dtype=bool)  # over all releases
         self.used = 0.0
@@ -304,7 +341,10 @@ class Hoster(mesa.Agent):
         if self.public:
             return cost
         price = max(cost, cost * self.markup * self.scarcity)
-        return min(price, cost * self.price_cap) if self.price_cap is not None else price
+        if self.price_cap is not None:
+            price = min(price, cost * self.price_cap)
+        cap = self.model.config.regulation.max_markup
+        return min(price, cost * cap) if cap > 0 else price
 
     def step(self) -> None:
         """Set this month's price and capacity from last month's utilisation; choose listings."""
@@ -338,6 +378,14 @@ class Hoster(mesa.Agent):
             self.listed = ok & (a["lab"] == self.owner.index) & (a["licence"] == CLOSED)
             return
         pool = m.candidates[ok[m.candidates] & a["weights"][m.candidates]]
+        if self.institution is not None:  # a public hoster lists what its institution allows
+            listing = self.institution.spec.listing
+            if listing == "open_licence":
+                pool = pool[a["licence"][pool] == OPEN]
+            elif listing == "public_lab":
+                kinds = self.institution.spec.funded_lab_kinds
+                mine = np.array([lab.kind in kinds for lab in m.labs], dtype=bool)
+                pool = pool[mine[a["lab"][pool]]]
         if pool.size > self.spec.max_listed:
             pool = pool[np.argsort(-m.popularity[pool], kind="stable")[: self.spec.max_listed]]
         self.listed = np.zeros(len(a["lab"]), dtype=bool)
@@ -369,7 +417,12 @@ class Hoster(mesa.Agent):
         self.pools = pools
         self.capacity = sum(pools.values())
 
-    def settle(self, gpu_hours: float, paid: float, task: str) -> None:
+    def share_usage_data(self) -> None:
+        """A public hoster's usage data goes where its institution's ``data_to`` says."""
+        if self.institution is not None:
+            self.institution.share_data(self.used, usage=True)
+
+    def settle(self, gpu_hours: float, paid: float, task: str, routed: float = 0.0) -> None:
         """Record GPU-hours sold to researchers and the money paid for them.
 
         The GPU-hours count against its capacity (and the task's pool at a public hoster) and
@@ -380,6 +433,8 @@ class Hoster(mesa.Agent):
             gpu_hours: GPU-hours served, for real researchers (already scaled).
             paid: USD received, out of pocket plus credit.
             task: The task served; names the public hoster's pool.
+            routed: Of the GPU-hours, those paid with public credit whose data the paying
+                institution sends elsewhere (``data_to``); its data owner does not get them.
         """
         self.used += gpu_hours
         self.served += gpu_hours
@@ -390,7 +445,7 @@ class Hoster(mesa.Agent):
         if self.owner is not None:
             self.owner.revenue += paid
         if self.data_owner is not None:
-            self.data_owner.data_gpu_hours += gpu_hours
+            self.data_owner.data_gpu_hours += gpu_hours - routed
 
     def close_month(self) -> None:
         """Record this month's utilisation, which sets next month's price and capacity growth."""
@@ -398,156 +453,282 @@ class Hoster(mesa.Agent):
 
 
 class PublicInstitution(mesa.Agent):
-    """Spends a monthly budget across the five lifecycle stages through the scenario's channels.
+    """Spends a monthly budget across the five lifecycle stages through its channels.
 
     Pre-training money funds labs (optionally binding them to release openly), inference,
-    post-training and deployment money buys public hoster pools or credits, and data money buys
-    datasets. Governance capture, once drawn, is permanent and lifts the conditions attached.
+    post-training and deployment money buys public hoster capacity or credits, and data money
+    buys datasets. Every institution has the same levers and the same failure modes (capture,
+    stop-go lapses, administrative friction, build-out lag); a mode is a setting of them.
+
+    Money accounting (docs/ODD.md 7.9): ``spent`` is what left the budget this month
+    (provision, overhead and diverted rent, net of the fees researchers paid it back); money
+    not used in a month is re-channelled, carried over or returned, as ``unspent`` says.
 
     Attributes:
-        spec (Public): The scenario's ``[public]`` levers.
-        budget (float): USD a month (cut by ``budget_cut`` events).
-        captured (bool): Whether governance capture has happened.
-        spent (float): USD spent this month, overhead included.
+        name (str): ``public`` for the ``[public]`` table, else its ``[institutions]`` name.
+        program (int): Its position in ``model.institutions``; researchers record it.
+        spec (Public): Its levers.
+        budget (float): Nominal USD a month (cut by ``budget_cut`` events).
+        appropriated (float): USD appropriated this month (0 while a lapse interrupts funding).
+        captured (bool): Whether capture has happened.
+        lapse_left (int): Months of the current funding interruption still to come.
+        spent (float): USD that left the budget this month, net of fees recovered.
+        diverted (float): Of which diverted as rent.
+        carried (float): USD not used, carried into next month.
         available (float): USD it could have put to use this month.
         used (float): Of which put to use (``public.utilisation`` = used / available).
-        credit_pool (float): USD of compute credit open to researchers this month.
+        credit_pool (float): USD of credit left to researchers this month.
         funded (list[Lab]): The labs it funds this month.
+        hoster (Hoster | None): Its public hoster, if it has one.
     """
 
-    def __init__(self, model: EcosystemModel, spec: Public, rng: np.random.Generator) -> None:
-        """Create the institution, uncaptured and with nothing spent.
+    def __init__(
+        self,
+        model: EcosystemModel,
+        name: str,
+        spec: Public,
+        program: int,
+        rng: np.random.Generator,
+    ) -> None:
+        """Create the institution, uncaptured, funded, with nothing spent or carried.
 
         Args:
             model: The model it belongs to.
-            spec: The scenario's ``[public]`` levers.
-            rng: Its own stream, used only for the monthly capture draw, so that a capture
-                risk does not shift anyone else's draws.
+            name: Its name.
+            spec: Its levers.
+            program: Its position in ``model.institutions``.
+            rng: Its own stream (capture, lapses, approvals), so that its failure modes do
+                not shift anyone else's draws.
         """
         super().__init__(model)
+        self.name = name
+        self.program = program
         self.spec = spec
-        self.capture_rng = rng
+        self.draws = rng
         self.budget = spec.budget_usd_per_month
-        self.captured = False  # governance capture: conditions no longer enforced
-        self.spent = 0.0
-        self.available = 0.0  # money it could have put to use this month
-        self.used = 0.0  # of which used
-        self.credit_pool = 0.0
+        self.appropriated = 0.0
+        self.captured = False
+        self.lapse_left = 0
+        self.spent = self.diverted = self.carried = self.carried_in = 0.0
+        self.available = self.used = 0.0
+        self.credit_pool = self.reserved_left = 0.0
+        self.unused = 0.0  # money not used this month (carried or returned at its end)
         self.funded: list[Lab] = []
         self.contract_start = 0
+        self.hoster: Hoster | None = None
+        self.building: list[tuple[int, dict[str, float]]] = []  # capacity paid, not yet in service
 
-    def stage_money(self) -> dict[str, float]:
-        """Split this month's budget, net of overhead, by the scenario's ``stage_split``.
+    # -- conditions --------------------------------------------------------------------------
+    @property
+    def data_to(self) -> str:
+        """Where data goes now: a captured institution's data goes to the labs it funds."""
+        if self.captured and self.spec.data_to in ("commons", "members"):
+            return "funded_labs"
+        return self.spec.data_to
 
-        Returns:
-            USD for each of the five lifecycle stages (``STAGES``).
-        """
-        net = self.budget * (1 - self.spec.overhead)
+    @property
+    def reserved_share(self) -> float:
+        """Share of its supply reserved for the reserved group; capture lifts the reservation."""
+        return (
+            0.0 if self.captured or self.spec.reserved_group is None else self.spec.reserved_share
+        )
+
+    def stage_money(self, net: float) -> dict[str, float]:
+        """Split ``net`` USD by the ``stage_split``."""
         return {s: net * getattr(self.spec.stage_split, s) for s in STAGES}
 
+    # -- the month ---------------------------------------------------------------------------
     def step(self) -> None:
-        """Allocate this month's budget, before the labs act.
+        """Allocate this month's money, before the labs act.
 
-        Draw capture, fund labs from the pre-training money, bind the champion hoster, turn
-        the inference, post-training and deployment money into public hoster pools or a credit
-        pool, then place the data money. Overhead and public hoster capacity count as spent at
-        once (capacity is paid for whether used or not); credits only as researchers use them.
-        With no compute channel the compute money is not used.
+        Draw the failure modes (capture, a funding lapse), take the appropriation and what was
+        carried, pay overhead and any diverted rent, fund labs, buy public hoster capacity
+        (paid now, in service after ``buildout_months``) or open a credit pool, and place the
+        data money. Money a stage cannot use is ``unused``.
         """
-        m, s = self.model, self.spec
-        self.spent = self.budget * s.overhead
-        self.available = self.used = 0.0
-        if s.capture_risk and not self.captured and self.capture_rng.random() < s.capture_risk:
+        s = self.spec
+        if s.capture_risk and not self.captured and self.draws.random() < s.capture_risk:
             self.captured = True
-        money = self.stage_money()
+        stop = self.lapse_left == 0 and s.lapse_probability  # stop-go: funding interrupted
+        if stop and self.draws.random() < s.lapse_probability:
+            self.lapse_left = s.lapse_months
+        lapsed = self.lapse_left > 0
+        self.lapse_left -= lapsed
+        self.appropriated = 0.0 if lapsed else self.budget
+        self.spent = self.appropriated * s.overhead
+        self.diverted = self.appropriated * s.capture_rent_share if self.captured else 0.0
+        self.spent += self.diverted
+        self.available = self.used = self.unused = 0.0
+        money = self.stage_money(self.appropriated - self.spent)
+        self._add_carried(money)
         self.fund_labs(money["pretraining"])
         self.bind_champion()
-        compute = money["inference"] + money["posttraining"] + money["deployment"]
-        if s.compute_channel == "public_hoster":
-            stages = {"run": "inference", "finetune": "posttraining", "deploy": "deployment"}
-            m.public_hoster_capacity({t: money[st] / m.gpu_cost for t, st in stages.items()})
-            self.spent += compute  # capacity is paid for whether used or not
-            self.available += compute
-        elif s.compute_channel == "credits":
-            self.credit_pool = compute  # spent only as researchers use it
-            self.available += compute
+        self.fund_compute(money["inference"], money["posttraining"], money["deployment"])
         self.fund_data(money["data"])
+
+    def _add_carried(self, money: dict[str, float]) -> None:
+        """Put last month's unused money back to work (``unspent``)."""
+        carried, self.carried = self.carried, 0.0
+        self.carried_in = carried
+        if carried <= 0:
+            return
+        if self.spec.unspent == "carry_over":
+            for stage, amount in self.stage_money(carried).items():
+                money[stage] += amount
+            return
+        # rechannel: to the first stage that can use it: labs, then compute, then data
+        if self._labs_to_fund():
+            money["pretraining"] += carried
+        elif self.spec.compute_channel != "none":
+            compute = ("inference", "posttraining", "deployment")
+            total = sum(getattr(self.spec.stage_split, st) for st in compute)
+            for st in compute:
+                share = getattr(self.spec.stage_split, st) / total if total else 1 / 3
+                money[st] += carried * share
+        else:
+            money["data"] += carried
+
+    def _labs_to_fund(self) -> list[Lab]:
+        """The labs its pre-training money funds this month (none once contracts ended)."""
+        s, month = self.spec, self.model.month
+        if s.contract_months and month >= self.contract_start + s.contract_months:
+            return []
+        labs = [lab for lab in self.model.labs if lab.kind in s.funded_lab_kinds]
+        if labs and s.funded_labs == "largest":
+            labs = [max(labs, key=lambda lab: lab.income)]
+        return labs
 
     def fund_labs(self, amount: float) -> None:
         """Pay the pre-training money to the funded labs, committing them to open releases.
 
-        Contracts start at month 0; once ``contract_months`` (if set) have passed they lapse,
-        the money is not spent and no lab counts as funded. Otherwise the labs of the funded
-        kinds (or only the one with the highest income) share it equally; with
-        ``release_commitment`` and no capture, each is committed through next month and a lab
-        that had closed re-opens with its kind's licence and weights.
+        The labs of the funded kinds (or only the one with the highest income) share it
+        equally; with ``release_commitment`` and no capture, each is committed through next
+        month and a lab that had closed re-opens with its kind's licence and weights. With no
+        lab to fund (none of the kinds, or contracts ended) the money is unused.
 
         Args:
             amount: USD for pre-training this month.
         """
-        s, month = self.spec, self.model.month
-        if s.contract_months and month >= self.contract_start + s.contract_months:
-            self.funded = []  # contracts lapsed: the money is no longer spent on labs
+        self.funded = labs = self._labs_to_fund()
+        if amount <= 0:
             return
-        labs = [lab for lab in self.model.labs if lab.kind in s.funded_lab_kinds]
-        if not labs or amount <= 0:
+        self.available += amount
+        if not labs:
+            self.unused += amount
             return
-        if s.funded_labs == "largest":
-            labs = [max(labs, key=lambda lab: lab.income)]
         for lab in labs:
             lab.public_funding += amount / len(labs)
-            if s.release_commitment and not self.captured:
-                lab.committed_until = month + 1
+            if self.spec.release_commitment and not self.captured:
+                lab.committed_until = self.model.month + 1
                 if lab.licence == CLOSED and lab.spec.weights:
                     lab.licence, lab.weights = LICENCE_CODES[lab.spec.licence], True
-        self.funded = labs
         self.spent += amount
-        self.available += amount
         self.used += amount
 
     def bind_champion(self) -> None:
-        """Bind the champion hoster to the champion lab (state-backed integration).
+        """Bind the champion hoster to the champion lab (``credit_hosters = "largest"``).
 
         The champion hoster (the one taking credits) sends its usage data to the champion lab
         rather than keeping it in its silo, and keeps a price cap unless the institution has
-        been captured. It acts only when ``credit_hosters`` is ``"largest"``.
+        been captured.
         """
         m, s = self.model, self.spec
-        if s.credit_hosters != "largest" or not m.credit_index:
+        if s.credit_hosters != "largest" or s.compute_channel != "credits" or not m.champion_index:
             return
-        host = m.hosters[m.credit_index[0]]
+        host = m.hosters[m.champion_index[0]]
         host.price_cap = None if self.captured else s.champion_price_cap
         champion = self.funded[0] if s.funded_labs == "largest" and self.funded else None
         host.data_owner = champion
 
-    def close_month(self) -> None:
-        """Count the public hoster's used capacity as public money put to use."""
-        pub = self.model.public_hoster
-        if self.spec.compute_channel == "public_hoster" and pub is not None:
-            self.used += pub.used * self.model.gpu_cost
+    def fund_compute(self, *stages: float) -> None:
+        """Buy public hoster capacity for run, fine-tune and deploy, or open a credit pool.
+
+        Capacity is paid for when bought, used or not, and comes into service after
+        ``buildout_months``; credit costs the institution only as researchers use it. With no
+        compute channel the money is unused.
+
+        Args:
+            stages: USD of inference, post-training and deployment money.
+        """
+        m, compute = self.model, sum(stages)
+        if compute <= 0:
+            if self.hoster is not None:
+                self._open_capacity()
+            return
+        self.available += compute
+        if self.spec.compute_channel == "public_hoster" and self.hoster is not None:
+            pools = {t: amount / m.gpu_cost for t, amount in zip(TASKS, stages, strict=True)}
+            self.building.append((m.month + self.spec.buildout_months, pools))
+            self.spent += compute
+            self._open_capacity()
+        elif self.spec.compute_channel == "credits":
+            self.credit_pool = compute
+            self.reserved_left = compute * self.reserved_share
+        else:
+            self.unused += compute
+
+    def _open_capacity(self) -> None:
+        """Put the capacity whose build-out is over into service at its hoster this month."""
+        month, ready = self.model.month, {t: 0.0 for t in TASKS}
+        waiting = []
+        for due, pools in self.building:
+            if due <= month:
+                for t in TASKS:
+                    ready[t] += pools[t]
+            else:
+                waiting.append((due, pools))
+        self.building = waiting
+        self.hoster.set_pools(ready)
 
     def fund_data(self, amount: float) -> None:
-        """Data money buys datasets: into the commons, or to the funded labs when not mandated."""
+        """Data money buys datasets, which go where ``data_to`` says (unused with no recipient)."""
         if amount <= 0:
             return
-        m = self.model
-        value = amount / m.gpu_cost * m.config.contributions.data_value_per_gpu_hour
-        if self.spec.data_commons and not self.captured:
-            m.commons_inflow += value
-        elif self.funded:
-            for lab in self.funded:
-                lab.data_gpu_hours += amount / m.gpu_cost / len(self.funded)
-        else:
-            return
-        self.spent += amount
         self.available += amount
-        self.used += amount
+        if self.share_data(amount / self.model.gpu_cost):
+            self.spent += amount
+            self.used += amount
+        else:
+            self.unused += amount
+
+    def share_data(
+        self, gpu_hours: float, usage: bool = False, provider: Lab | None = None
+    ) -> bool:
+        """Send data worth ``gpu_hours`` of usage where ``data_to`` says.
+
+        ``commons``: its value enters the commons every lab absorbs; ``members``: each funded
+        lab holds all of it (a club good); ``funded_labs``: split among them; ``provider``:
+        usage data stays with whoever served it (``provider``, the lab owning the hoster; None
+        for a public or independent hoster: a silo no lab absorbs), datasets go to the funded
+        labs.
+
+        Args:
+            gpu_hours: Data, in GPU-hours of usage (or their cost's worth of datasets).
+            usage: Usage data from serving researchers, rather than datasets bought.
+            provider: For usage data, the lab that owns the hoster that served it.
+
+        Returns:
+            Whether anyone received it.
+        """
+        m, to = self.model, self.data_to
+        if gpu_hours <= 0:
+            return False
+        if to == "commons":
+            m.commons_inflow += gpu_hours * m.config.contributions.data_value_per_gpu_hour
+            return True
+        if to == "provider" and usage:
+            if provider is not None:
+                provider.data_gpu_hours += gpu_hours
+            return provider is not None
+        labs = self.funded
+        if not labs:
+            return False
+        for lab in labs:
+            lab.data_gpu_hours += gpu_hours if to == "members" else gpu_hours / len(labs)
+        return True
 
     def use_credits(self, amount: float) -> None:
         """Count credit researchers used as spent and put to use.
-
-        Unlike public hoster capacity, credit costs the institution only when it is used;
-        unused credit lapses at the end of the month.
 
         Args:
             amount: USD of credit used, for real researchers (already scaled).
@@ -555,3 +736,21 @@ class PublicInstitution(mesa.Agent):
         self.credit_pool -= amount
         self.spent += amount
         self.used += amount
+
+    def close_month(self) -> None:
+        """Settle the month: capacity put to use, fees recovered, money left unused.
+
+        Fees researchers paid at its hoster come back to it: they lower ``spent`` and are
+        money to use again. Unused credit and fees are ``unused``; ``unspent`` decides whether
+        they are carried into next month (rechannelled or carried over) or returned.
+        """
+        pub = self.hoster
+        if self.spec.compute_channel == "public_hoster" and pub is not None:
+            self.used += pub.used * self.model.gpu_cost
+            self.spent -= pub.revenue
+            self.unused += pub.revenue
+            pub.share_usage_data()
+        if self.spec.compute_channel == "credits":
+            self.unused += max(0.0, self.credit_pool)
+            self.credit_pool = 0.0
+        self.carried = 0.0 if self.spec.unspent == "lapse" else self.unused

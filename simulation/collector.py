@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from simulation.researchers import Outcome
 
 
+# Each money metric and the institution's attribute it reads.
+MONEY = {
+    "budget": "appropriated",
+    "spend": "spent",
+    "diverted": "diverted",
+    "carried_over": "carried",
+}
+
+
 class MetricsCollector(mesa.DataCollector):
     """The model's Mesa DataCollector: all metrics of a month, computed once, by column.
 
@@ -52,7 +61,9 @@ class MetricsCollector(mesa.DataCollector):
         super().__init__()  # no reporters, empty records
         self.model = model
         self.groups = list(model.config.groups)
-        self.names = metric_names(self.groups, model.lab_kinds)
+        self.names = metric_names(
+            self.groups, model.lab_kinds, [i.name for i in model.institutions]
+        )
         # Every metric is read from the row measure() computes once a month, not by a reporter
         # of its own; the reporters also tell Mesa which model variables exist.
         self.model_reporters = {name: itemgetter(name) for name in self.names}
@@ -166,13 +177,16 @@ class MetricsCollector(mesa.DataCollector):
         row["market.hosting_hhi"] = float((shares**2).sum())
         row["stranded.deployments"] = float(res.stranded.sum() * res.weight)
 
-        inst = m.institution
-        row["public.spend"] = inst.spent if inst is not None else 0.0
-        row["public.utilisation"] = (  # undefined without an institution: nothing to use
-            (inst.used / inst.available if inst.available > 0 else 0.0)
-            if inst is not None
-            else np.nan
-        )
+        every = {"": m.institutions, **{f".{i.name}": [i] for i in m.institutions}}
+        for suffix, insts in every.items():  # totals, then each institution
+            for money, attribute in MONEY.items():
+                row[f"public.{money}{suffix}"] = float(sum(getattr(i, attribute) for i in insts))
+            available = sum(i.available for i in insts)
+            row[f"public.utilisation{suffix}"] = (  # undefined without an institution
+                sum(i.used for i in insts) / available
+                if available > 0
+                else (0.0 if insts else np.nan)
+            )
         return row
 
     def frame(self) -> pd.DataFrame:

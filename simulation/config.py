@@ -246,6 +246,8 @@ class HosterKind(Strict):
         max_listed: Most releases it lists by popularity (releases with a running deployment
             stay listed on top of these).
         serves_groups: Researcher groups it serves; None: all.
+        institution: For a public hoster, the institution that buys its capacity
+            (``"public"``, the default one, or a name in ``[institutions]``).
     """
 
     kind: Literal["commercial", "public"] = "commercial"
@@ -254,6 +256,7 @@ class HosterKind(Strict):
     markup: Annotated[float, Field(ge=1.0)] = 1.3
     max_listed: Annotated[int, Field(ge=0, le=MAX_LISTED)] = 20
     serves_groups: list[str] | None = None
+    institution: str = "public"
 
 
 class Group(Strict):
@@ -346,10 +349,11 @@ class StageSplit(Strict):
         data: Buys datasets.
     """
 
-    pretraining: Share = 0.4
+    # cal: IndiaAI, 44% of the budget for compute (inference + post-training + deployment)
+    pretraining: Share = 0.46
     inference: Share = 0.2
-    posttraining: Share = 0.1
-    deployment: Share = 0.2
+    posttraining: Share = 0.08
+    deployment: Share = 0.16
     data: Share = 0.1
 
     @model_validator(mode="after")
@@ -361,33 +365,59 @@ class StageSplit(Strict):
 
 
 class Public(Strict):
-    """The public institution's levers (``[public]``); a governance mode is a setting of them.
+    """A public institution's levers (``[public]`` or ``[institutions.<name>]``).
 
-    The levers follow the paper's four parts of public AI: support (where the money goes),
-    access (who may use public compute), governance, and private commitment.
+    A governance mode is a default setting of these levers (docs/ODD.md section 8 has the
+    table of every lever by mode); every institution has all of them, and each applies to
+    every user of every channel the institution funds. They follow the paper's four parts of
+    public AI: support (where the money goes), access (who may use public compute and on what
+    terms), governance, and private commitment; and the failure modes every programme can
+    suffer.
 
     Attributes:
         mode: Label of the governance mode; changes nothing by itself.
-        budget_usd_per_month: Monthly budget; 0: there is no institution.
+        budget_usd_per_month: Monthly appropriation; 0: the institution does not exist.
         stage_split: How the budget, net of overhead, is split across stages.
-        overhead: Share of the budget lost to administration.
-        capture_risk: Monthly chance of governance capture, after which conditions lapse.
+        overhead: Share of the budget spent on administration.
         funded_lab_kinds: Lab kinds the pre-training money funds.
         funded_labs: ``"all"`` labs of those kinds, or only the ``"largest"`` by income.
-        contract_months: Months after which lab contracts lapse; 0: never.
+        contract_months: Months after which lab contracts end; 0: never.
         compute_channel: How compute money reaches researchers: ``"none"``, a
-            ``"public_hoster"`` or ``"credits"`` at commercial hosters.
+            ``"public_hoster"`` (capacity it buys) or ``"credits"`` at commercial hosters.
         credit_hosters: Where credits are taken: ``"all"`` independent commercial hosters or
             the ``"largest"`` (the champion hoster).
         champion_price_cap: Price cap on the champion hoster, x cost; None: no cap.
-        eligible_groups: Groups eligible for public compute.
+        eligible_groups: Groups eligible for its compute.
         eligible_share: Share of their members who are eligible, drawn once.
-        reserved_group: Group whose eligible members get a reserved share of public compute.
-        reserved_share: That share: of each public hoster pool, queued for first, and of the
-            credit pool, set aside.
-        data_commons: Whether public usage data and data money go to a commons all labs
-            absorb, rather than to the funded labs.
-        licence_irrevocable: Whether every release is irrevocable, by mandate.
+        reserved_group: Group whose members get a reserved share of its compute.
+        reserved_share: That share, of every pool and of the credit money.
+        price_share: Share of the cost a researcher pays at the point of use, on every
+            channel (0 free, 1 at cost); the institution pays the rest.
+        quota_gpu_hours_per_month: Most subsidised GPU-hours a researcher may use a month;
+            0: no quota.
+        rationing: Who is served when demand exceeds supply: ``"queue"`` (in order of
+            approval), ``"lottery"`` (a new random order each month) or ``"equal_share"``
+            (each approved researcher may use an equal share of the month's supply).
+        listing: Which models its public hoster serves: ``"all"`` open-weight candidates,
+            ``"open_licence"`` only fully open ones, or ``"public_lab"`` only the public lab's.
+        data_to: Where the usage data of its channels and its data money go: the
+            ``"commons"`` every lab absorbs, its ``"members"`` (the funded labs, each holding
+            all of it), the ``"funded_labs"`` (split among them) or the ``"provider"`` that
+            served the use (a silo, or the champion lab).
+        unspent: What happens to money not used in a month: ``"rechannel"`` (next month it
+            funds the first stage that can use it: labs, then compute, then data),
+            ``"carry_over"`` (added to next month's budget) or ``"lapse"`` (returned).
+        capture_risk: Monthly chance of capture; once captured, conditions lapse, insiders
+            alone stay eligible and ``capture_rent_share`` of the budget is diverted.
+        capture_rent_share: Share of the monthly budget diverted as rent once captured.
+        lapse_probability: Monthly chance that funding is interrupted (stop-go).
+        lapse_months: Months an interruption lasts.
+        approval_months: Mean months an eligible researcher waits for approval before using
+            its compute (administrative friction); 0: approved at once.
+        buildout_months: Months between paying for public hoster capacity and its coming
+            into service.
+        data_commons: Old name of ``data_to``: true is ``"commons"``, false ``"funded_labs"``.
+        licence_irrevocable: Old name of ``regulation.irrevocable_licences``.
         release_commitment: Whether funded labs must keep releasing weights, irrevocably.
     """
 
@@ -400,8 +430,7 @@ class Public(Strict):
     ] = "none"
     budget_usd_per_month: NonNegative = 0.0
     stage_split: StageSplit = StageSplit()
-    overhead: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    capture_risk: Share = 0.0
+    overhead: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05  # assumption
     # support: where the money goes
     funded_lab_kinds: list[str] = []
     funded_labs: Literal["all", "largest"] = "all"
@@ -414,11 +443,81 @@ class Public(Strict):
     eligible_share: Share = 1.0
     reserved_group: str | None = None
     reserved_share: Share = 0.0
+    # The defaults below are the same in every mode (docs/ODD.md section 8).
+    price_share: Share = 0.58  # cal: IndiaAI GPU-hour at INR 67 against INR 115 on the market
+    quota_gpu_hours_per_month: NonNegative = 0.0  # assumption: no quota
+    rationing: Literal["queue", "lottery", "equal_share"] = "equal_share"  # assumption
+    listing: Literal["all", "open_licence", "public_lab"] = "all"
     # governance
-    data_commons: bool = False
-    licence_irrevocable: bool = False
+    data_to: Literal["commons", "members", "funded_labs", "provider"] = "provider"
+    unspent: Literal["rechannel", "carry_over", "lapse"] = "rechannel"  # assumption
+    # failure modes: zero where no source gives a rate (the experiment and sensitivity vary them)
+    capture_risk: Share = 0.0
+    capture_rent_share: Share = 0.2  # assumption: acts only once captured
+    lapse_probability: Share = 0.0
+    lapse_months: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 6  # assumption
+    approval_months: Annotated[float, Field(ge=0.0, le=MAX_STEPS)] = 0.0  # see APPROVAL_MONTHS
+    buildout_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
+    # old names, kept working (see ALIASES)
+    data_commons: bool | None = None
+    licence_irrevocable: bool | None = None
     # private commitment
     release_commitment: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_data_key(cls, data: Any) -> Any:
+        """``data_commons`` (the old key) sets ``data_to``; setting both must agree."""
+        if not isinstance(data, dict) or data.get("data_commons") is None:
+            return data
+        old = data["data_commons"]
+        if not isinstance(old, bool):
+            return data  # the type error is pydantic's to report
+        implied = "commons" if old else "funded_labs"
+        if "data_to" in data and data["data_to"] != implied:
+            raise ValueError(
+                f"data_commons = {str(old).lower()} (the old name of data_to) disagrees with "
+                f"data_to = {data['data_to']!r}: set data_to only"
+            )
+        return {**data, "data_to": implied, "data_commons": None}
+
+    @property
+    def spends(self) -> bool:
+        """Whether the institution exists: it has a budget."""
+        return self.budget_usd_per_month > 0
+
+
+class Regulation(Strict):
+    """Rules that bind every month, with or without public money (``[regulation]``).
+
+    Attributes:
+        release_delay_months: A lab whose latest training run reached
+            ``release_threshold_gpu_hours`` must release the weights of each model it launches
+            closed this many months after launch; 0: no mandate.
+        release_threshold_gpu_hours: Training compute above which the mandate applies.
+        irrevocable_licences: Licences granted cannot be revoked (a lab may still stop
+            releasing weights: that is a separate commitment).
+        max_markup: Highest ratio of price to cost any hoster may charge, the same for every
+            customer; 0: no cap.
+        migration_cost_factor: Multiplier on the cost of migrating a stranded deployment
+            (portability: below 1 cheaper).
+        transparency: Share of a closed lab's progress it must disclose; a closed training run
+            adds that share of its value to the commons every lab absorbs.
+    """
+
+    release_delay_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
+    release_threshold_gpu_hours: NonNegative = 7e6
+    irrevocable_licences: bool = False
+    max_markup: NonNegative = 0.0
+    migration_cost_factor: NonNegative = 1.0
+    transparency: Share = 0.0
+
+    @field_validator("max_markup")
+    @classmethod
+    def _cap_at_or_above_cost(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError(f"must be 0 (no cap) or at least 1 (at cost), got {value}")
+        return value
 
 
 class Event(Strict):
@@ -469,10 +568,44 @@ class Config(Strict):
     contributions: Contributions = Contributions()
     adoption: Adoption = Adoption()
     public: Public = Public()
+    institutions: Annotated[dict[str, Public], Field(max_length=MAX_KINDS)] = {}
+    regulation: Regulation = Regulation()
     events: Annotated[list[Event], Field(max_length=MAX_EVENTS)] = []
+
+    def spending_institutions(self) -> dict[str, Public]:
+        """The institutions with a budget, by name: ``public`` first, then ``[institutions]``."""
+        every = {"public": self.public, **self.institutions}
+        return {name: inst for name, inst in every.items() if inst.spends}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_irrevocable_key(cls, data: Any) -> Any:
+        """``public.licence_irrevocable`` (the old key) sets ``regulation.irrevocable_licences``."""
+        if not isinstance(data, dict):
+            return data
+        public, regulation = data.get("public"), data.get("regulation")
+        old = public.get("licence_irrevocable") if isinstance(public, dict) else None
+        if not isinstance(old, bool):
+            return data
+        regulation = dict(regulation) if isinstance(regulation, dict) else {}
+        new = regulation.get("irrevocable_licences", old)
+        if new != old:
+            raise ValueError(
+                f"public.licence_irrevocable = {str(old).lower()} (the old name of "
+                f"regulation.irrevocable_licences) disagrees with regulation.irrevocable_licences "
+                f"= {str(new).lower()}: set regulation.irrevocable_licences only"
+            )
+        regulation["irrevocable_licences"] = old
+        return {**data, "public": {**public, "licence_irrevocable": None}, "regulation": regulation}
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
+        for name in self.institutions:
+            if not NAME.fullmatch(name) or name in RESERVED_NAMES or name == "public":
+                raise ValueError(
+                    f"institutions.{name}: names must be identifiers (letters, digits, _), not "
+                    "'public' (the [public] table is that one)"
+                )
         for table in ("labs", "hosters", "groups"):
             for name in getattr(self, table):
                 if not NAME.fullmatch(name) or name in RESERVED_NAMES:
@@ -494,17 +627,55 @@ class Config(Strict):
                     f"{table}.*.count: at most {MAX_COUNT} in all (each sizes per-researcher "
                     f"memory), got {total}"
                 )
-        _known("public.funded_lab_kinds", self.public.funded_lab_kinds, self.labs)
-        _known("public.eligible_groups", self.public.eligible_groups, self.groups)
-        if self.public.reserved_group is not None:
-            _known("public.reserved_group", [self.public.reserved_group], self.groups)
+        every = {"public": self.public, **self.institutions}
+        for name, inst in every.items():
+            key = "public" if name == "public" else f"institutions.{name}"
+            _known(f"{key}.funded_lab_kinds", inst.funded_lab_kinds, self.labs)
+            _known(f"{key}.eligible_groups", inst.eligible_groups, self.groups)
+            if inst.reserved_group is not None:
+                _known(f"{key}.reserved_group", [inst.reserved_group], self.groups)
+            hosts = [
+                h for h in self.hosters.values() if h.kind == "public" and h.institution == name
+            ]
+            if (
+                inst.spends
+                and inst.compute_channel == "public_hoster"
+                and not any(h.count for h in hosts)
+            ):
+                raise ValueError(
+                    f"{key}.compute_channel = 'public_hoster' needs a public hoster "
+                    f"(a [hosters.<name>] table with kind = 'public' and institution = {name!r})"
+                )
         for name, h in self.hosters.items():
             if h.serves_groups is not None:
                 _known(f"hosters.{name}.serves_groups", h.serves_groups, self.groups)
-        spends = self.public.budget_usd_per_month > 0
-        has_public_hoster = any(h.kind == "public" and h.count for h in self.hosters.values())
-        if spends and self.public.compute_channel == "public_hoster" and not has_public_hoster:
-            raise ValueError("public.compute_channel = 'public_hoster' needs a public hoster")
+            if h.kind == "public":
+                _known(f"hosters.{name}.institution", [h.institution], every)
+                if (
+                    sum(
+                        x.count
+                        for x in self.hosters.values()
+                        if x.kind == "public" and x.institution == h.institution
+                    )
+                    > 1
+                ):
+                    raise ValueError(
+                        f"hosters.{name}: institution {h.institution!r} has more than one public "
+                        "hoster; give it one (count = 1)"
+                    )
+        if (
+            len(
+                {
+                    n
+                    for n, i in self.spending_institutions().items()
+                    if i.compute_channel == "credits" and i.credit_hosters == "largest"
+                }
+            )
+            > 1
+        ):
+            raise ValueError(
+                "at most one institution may bind the champion hoster (credit_hosters = 'largest')"
+            )
         for i, e in enumerate(self.events):
             where = f"events[{i}]"
             unused = [  # a default value is no setting (a round trip through to_dict has them)
@@ -660,8 +831,34 @@ def validate(tree: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: {_describe(e, tree)}") from None
 
 
+# Old keys a new lever replaced: an override of one sets the new key (in a file, the table's
+# validator translates it, and refuses a file that sets both inconsistently).
+ALIASES = {
+    "data_commons": ("data_to", lambda old: "commons" if old else "funded_labs"),
+    "licence_irrevocable": ("regulation.irrevocable_licences", lambda old: old),
+}
+
+
+def _new_key(key: str, value: Any) -> tuple[str, Any]:
+    """The key and value an override of an old key stands for (others unchanged)."""
+    parts = key.split(".")
+    in_institution = (len(parts) == 2 and parts[0] == "public") or (
+        len(parts) == 3 and parts[0] == "institutions"
+    )
+    if not in_institution or parts[-1] not in ALIASES or not isinstance(value, bool):
+        return key, value
+    new, translate = ALIASES[parts[-1]]
+    if new.startswith("regulation."):
+        return (new, translate(value)) if parts[0] == "public" else (key, value)
+    return ".".join([*parts[:-1], new]), translate(value)
+
+
 def apply_override(tree: dict, key: str, value: Any, source: str = "--set") -> dict:
-    """Return a copy of ``tree`` with the dotted ``key`` set; the key must already exist."""
+    """Return a copy of ``tree`` with the dotted ``key`` set; the key must already exist.
+
+    An old key a new lever replaced (``public.data_commons``) sets the new one.
+    """
+    key, value = _new_key(key, value)
     parts = key.split(".")
     out = _merge(tree, {})
     node = out

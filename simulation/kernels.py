@@ -34,13 +34,17 @@ class Population(NamedTuple):
     group: np.ndarray  # int64: the researcher's group
     friction: np.ndarray  # multiplier on commercial prices
     hardware: np.ndarray  # GB of local accelerator memory (0: none)
-    eligible: np.ndarray  # bool: may use the public hoster
+    eligible: np.ndarray  # bool: approved by their institution, may use its compute
     underserved: np.ndarray  # bool: needs a language the models serve badly
     deploy_users: np.ndarray  # users a deployment must serve
     taste: np.ndarray  # (researchers, hosters) felt price / price: accounts, trust, latency
     budget: np.ndarray  # USD they can still spend this month (in/out)
-    credit: np.ndarray  # USD of public credit left this month (in/out)
+    credit: np.ndarray  # USD of public credit left this month (in/out; inf: rationed later)
     weight: float  # real researchers each simulated one stands for
+    program: np.ndarray  # int64: their institution (-1: none)
+    public_host: np.ndarray  # int64: their institution's public hoster (-1: none)
+    price_share: np.ndarray  # share of the cost they pay on a public channel
+    quota: np.ndarray  # subsidised GPU-hours they may still use this month (in/out)
 
 
 class Requests(NamedTuple):
@@ -63,8 +67,7 @@ class Hosters(NamedTuple):
     full: np.ndarray  # (hosters,) turned someone away this month
     cheapest_price: np.ndarray  # (groups, releases) lowest market USD per GPU-hour (inf: none)
     cheapest_hoster: np.ndarray  # (groups, releases) the market hoster offering it
-    public_index: int  # the public hoster (-1: none)
-    public_listed: np.ndarray  # (releases,) on a public hoster that has capacity
+    public_listed: np.ndarray  # (hosters, releases) a public hoster with capacity offers it
 
 
 class Offers(NamedTuple):
@@ -107,12 +110,12 @@ class Candidates(NamedTuple):
     weights: np.ndarray  # weights available (local runs possible)
     finetune_ok: np.ndarray  # licence allows derivatives
     max_users: np.ndarray  # largest deployment the licence allows (0: none)
-    public_listed: np.ndarray  # on the public hoster
+    public_listed: np.ndarray  # (hosters, candidates) on a public hoster with capacity
     capability: np.ndarray
     penalty: np.ndarray  # capability lost by who needs an underserved language
     appeal: np.ndarray  # openness + popularity utility
     best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
-    best_credit: np.ndarray  # (groups, candidates) cheapest credit-hoster GPU-hour
+    best_credit: np.ndarray  # (programs x groups, candidates) cheapest credit-hoster GPU-hour
 
 
 class Choosers(NamedTuple):
@@ -126,7 +129,8 @@ class Choosers(NamedTuple):
 class ChoiceRule(NamedTuple):
     """Parameters of the model choice this month."""
 
-    service_rate: np.ndarray  # (3,) share of public requests served last month, per task
+    service_rate: np.ndarray  # (programs, 3) share of public requests served last month
+    price: np.ndarray  # (hosters,) USD per GPU-hour
     threshold: float  # capable if effective capability is at least this
     capability_weight: float
     cost_weight: float
@@ -181,6 +185,7 @@ def choose_models(
         model was affordable.
     """
     n, n_cand = who.idx.size, cand.capability.size
+    n_groups = cand.best_market.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)
     plan_cost = np.empty((n_cand, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
@@ -192,27 +197,42 @@ def choose_models(
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
         users = pop.deploy_users[i]
-        public_ok = rule.use_public and pop.eligible[i]
-        for t in range(3):  # expects a free public slot for task t (if the model is listed)
-            public[t] = public_ok and who.slot_draw[j] < rule.service_rate[t]
+        prog, ph, share = pop.program[i], pop.public_host[i], pop.price_share[i]
+        public_ok = rule.use_public and pop.eligible[i] and ph >= 0
+        for t in range(3):  # expects a public slot for task t (if the model is listed)
+            public[t] = public_ok and who.slot_draw[j] < rule.service_rate[max(prog, 0), t]
+        credit_row = max(prog, 0) * n_groups + g
         best_capable, best_any = 0, 0
         for c in range(n_cand):
             p_mk = cand.best_market[g, c] * fr
-            p_cr = cand.best_credit[g, c] * fr if rule.use_credit else 0.0
-            gross_mk = gross_cr = 0.0
+            p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
+            gross_mk = gross_cr = subsidisable = 0.0
+            quota = pop.quota[i]  # subsidised hours the plan may still use
             affordable = 0
             for t in range(3):
                 if t == FINETUNE and not cand.finetune_ok[c]:
                     break  # the licence stops the plan here
                 if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
+                hours = cand.hours[t, c]
                 own = cand.weights[c] and hw >= cand.mem[t, c]
-                if not (own or (public[t] and cand.public_listed[c])):  # hosted: pay by the hour
-                    gross_mk += p_mk * cand.hours[t, c]
-                    gross_cr += p_cr * cand.hours[t, c]
+                if own:
+                    pass
+                elif public[t] and cand.public_listed[ph, c] and hours <= quota:
+                    quota -= hours  # its share of the cost at the public hoster
+                    gross_mk += share * rule.price[ph] * hours
+                    gross_cr += share * rule.price[ph] * hours
+                else:  # hosted: pay by the hour, the subsidised part within the quota
+                    gross_mk += p_mk * hours
+                    if rule.use_credit and hours <= quota:
+                        quota -= hours
+                        subsidisable += p_cr * hours
+                    else:
+                        gross_cr += p_cr * hours
                 cost = gross_mk
                 if rule.use_credit:
-                    cost = min(gross_mk, max(0.0, gross_cr - pop.credit[i]))
+                    subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
+                    cost = min(gross_mk, gross_cr + subsidisable - subsidy)
                 plan_cost[c, t] = cost
                 if cost <= money:  # plans are nested: count the affordable ones
                     affordable += 1
@@ -312,9 +332,14 @@ def choose_venues(
         if task.local_ok[r] and pop.hardware[i] >= task.mem[r]:
             kind[k] = LOCAL
             continue
-        if pop.eligible[i] and hosters.public_listed[r] and task.use_public:
-            kind[k], hoster[k] = PUBLIC, hosters.public_index
-            continue
+        share, quota = pop.price_share[i], pop.quota[i]
+        ph = pop.public_host[i]
+        subsidised = pop.eligible[i] and hours <= quota
+        if subsidised and task.use_public and ph >= 0 and hosters.public_listed[ph, r]:
+            cost_public = share * (hosters.price[ph] * hours + task.surcharge[i])
+            if cost_public <= money:
+                kind[k], hoster[k], out_of_pocket[k] = PUBLIC, ph, cost_public
+                continue
         cost_credit = offers.credit_price[i] * hours + task.surcharge[i]
         cost_market = offers.market_price[i] * hours + task.surcharge[i]
         h_market = offers.market_hoster[i]
@@ -323,10 +348,11 @@ def choose_venues(
             cheap = hosters.cheapest_price[g, r] * pop.friction[i] * hours + task.surcharge[i]
             if cheap <= money:
                 cost_market, h_market = cheap, hosters.cheapest_hoster[g, r]
-        own_share = max(0.0, cost_credit - credit)
-        if credit > 0 and own_share <= money:  # an infinite cost never fits
+        subsidy = min(credit, (1.0 - share) * cost_credit) if subsidised else 0.0
+        own_share = cost_credit - subsidy
+        if subsidy > 0 and own_share <= money:  # an infinite cost never fits
             kind[k], hoster[k] = CREDIT, offers.credit_hoster[i]
-            out_of_pocket[k], credit_used[k] = own_share, min(cost_credit, credit)
+            out_of_pocket[k], credit_used[k] = own_share, subsidy
         elif cost_market <= money:
             kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
     return Venue(kind, hoster, out_of_pocket, credit_used)
@@ -334,35 +360,52 @@ def choose_venues(
 
 @njit(cache=True)
 def pay(
-    req: Requests, venue: Venue, served: np.ndarray, task: Task, pop: Population, n_hosters: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Served requests pay from their budget and credit (``pop`` is updated in place).
+    req: Requests,
+    venue: Venue,
+    served: np.ndarray,
+    task: Task,
+    pop: Population,
+    routes_data: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Served requests pay from their budget, credit and quota (``pop`` updated in place).
 
     Args:
         req: who asked for which release.
         venue: where each request was to be done and its bill.
         served: per request, whether it was served.
         task: the task (its GPU-hours per release).
-        pop: the population; ``budget`` and ``credit`` are spent.
-        n_hosters: number of hosters.
+        pop: the population; ``budget``, ``credit`` and ``quota`` are spent.
+        routes_data: (programs,) whether the institution sends credit-paid usage data
+            somewhere other than the hoster's data owner.
 
     Returns:
-        GPU-hours and USD per hoster and the public credit used, all in real researchers.
+        Per hoster: GPU-hours, USD received and credit-paid GPU-hours whose data is routed;
+        per program: credit used (USD) and credit-paid GPU-hours; all in real researchers.
     """
-    gpu_by, paid_by = np.zeros(n_hosters), np.zeros(n_hosters)
-    credit_total = 0.0
+    n_hosters = pop.taste.shape[1]
+    gpu_by, paid_by, routed_by = np.zeros(n_hosters), np.zeros(n_hosters), np.zeros(n_hosters)
+    n_programs = routes_data.size
+    credit_by, credit_hours = np.zeros(n_programs), np.zeros(n_programs)
     for k in range(req.idx.size):
         if not served[k]:
             continue
         i = req.idx[k]
+        hours = task.hours[req.release[k]]
         pop.budget[i] -= venue.out_of_pocket[k]
-        pop.credit[i] -= venue.credit[k]
-        credit_total += venue.credit[k]
         h = venue.hoster[k]
         if h >= 0:
-            gpu_by[h] += task.hours[req.release[k]] * pop.weight
+            gpu_by[h] += hours * pop.weight
             paid_by[h] += (venue.out_of_pocket[k] + venue.credit[k]) * pop.weight
-    return gpu_by, paid_by, credit_total * pop.weight
+        if venue.kind[k] == PUBLIC or venue.kind[k] == CREDIT:
+            pop.quota[i] -= hours
+        if venue.kind[k] == CREDIT:
+            p = pop.program[i]
+            pop.credit[i] -= venue.credit[k]
+            credit_by[p] += venue.credit[k] * pop.weight
+            credit_hours[p] += hours * pop.weight
+            if routes_data[p]:
+                routed_by[h] += hours * pop.weight
+    return gpu_by, paid_by, routed_by, credit_by, credit_hours
 
 
 @njit(cache=True)

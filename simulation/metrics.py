@@ -7,6 +7,11 @@ here, light to import; :mod:`simulation.collector` measures them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulation.config import Config
+
 TASKS = ("run", "finetune", "deploy")
 # The headline metrics beyond access: the run summary prints them, plots draw them by default.
 KEY_METRICS = (
@@ -19,14 +24,20 @@ KEY_METRICS = (
     "public.spend",
     "public.utilisation",
 )
+# Money an institution accounts for each month: the totals, then one column per institution.
+PUBLIC_MONEY = ("budget", "spend", "diverted", "carried_over", "utilisation")
 
 
-def metric_names(groups: list[str], lab_kinds: list[str]) -> list[str]:
+def metric_names(
+    groups: list[str], lab_kinds: list[str], institutions: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     """The metric columns of a scenario, in the order runs report them.
 
     Args:
         groups: The scenario's researcher group names.
         lab_kinds: The scenario's lab kind names.
+        institutions: The names of its institutions with a budget
+            (``Config.spending_institutions``): each gets its own money columns.
 
     Returns:
         The dotted metric names.
@@ -38,14 +49,17 @@ def metric_names(groups: list[str], lab_kinds: list[str]) -> list[str]:
     names += [f"downloads.{k}" for k in lab_kinds]
     names += [f"downloads.top_release.{k}" for k in lab_kinds]
     names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
-    names += [
-        "market.gpu_price",
-        "market.hosting_hhi",
-        "stranded.deployments",
-        "public.spend",
-        "public.utilisation",
-    ]
+    names += ["market.gpu_price", "market.hosting_hhi", "stranded.deployments"]
+    names += [f"public.{money}" for money in PUBLIC_MONEY]
+    names += [f"public.{money}.{i}" for i in institutions for money in PUBLIC_MONEY]
     return names
+
+
+def scenario_metric_names(config: Config) -> list[str]:
+    """The metric columns a run of ``config`` reports (``metric_names`` for its tables)."""
+    return metric_names(
+        list(config.groups), list(config.labs), list(config.spending_institutions())
+    )
 
 
 SHARE = "share, 0-1"
@@ -87,14 +101,33 @@ _EXACT = {
         "deployments stranded by a revoked licence or a withdrawn host, not yet migrated or "
         "abandoned",
     ),
-    "public.spend": ("USD per month", "public money spent this month (0 without an institution)"),
+    "public.budget": (
+        "USD per month",
+        "public money appropriated this month: nominal budgets after cuts, 0 while a lapse "
+        "interrupts funding (0 without an institution)",
+    ),
+    "public.spend": (
+        "USD per month",
+        "public money that left the budget this month: provision, overhead and diverted rent, "
+        "net of fees researchers paid back (0 without an institution)",
+    ),
+    "public.diverted": ("USD per month", "public money diverted as rent after capture"),
+    "public.carried_over": (
+        "USD",
+        "public money not used this month, carried into the next (rechannelled or carried over)",
+    ),
     "public.utilisation": (
         SHARE,
         "share of the public money available this month that was put to use (undefined, NaN, "
         "without a public institution)",
     ),
 }
-_FAMILIES = (  # {} is the group or lab kind the column is about
+_FAMILIES = (  # {} is the group, lab kind or institution the column is about
+    ("public.budget.", "USD per month", "money appropriated to the {} institution this month"),
+    ("public.spend.", "USD per month", "money that left the {} institution's budget this month"),
+    ("public.diverted.", "USD per month", "money the {} institution lost to rent this month"),
+    ("public.carried_over.", "USD", "money the {} institution carried into next month"),
+    ("public.utilisation.", SHARE, "share of the {} institution's available money put to use"),
     ("access.run.", GROUP_SHARE, "share of {} researchers who ran a capable model this month"),
     (
         "access.finetune.",

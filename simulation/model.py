@@ -132,8 +132,19 @@ class EcosystemModel(mesa.Model):
                         self.hosters.append(Hoster(self, name, spec, len(self.hosters)))
         self._index_hosters()
 
-        spends = config.public.budget_usd_per_month > 0
-        self.institution = PublicInstitution(self, config.public, inst_rng) if spends else None
+        spending = config.spending_institutions()
+        self.institutions = [
+            PublicInstitution(self, name, spec, program, rng)
+            for program, ((name, spec), rng) in enumerate(
+                zip(spending.items(), inst_rng.spawn(len(spending)), strict=True)
+            )
+        ]
+        for hoster in self.hosters:
+            if hoster.public:
+                owner = [i for i in self.institutions if i.name == hoster.spec.institution]
+                hoster.institution = owner[0] if owner else None
+                if hoster.institution is not None:
+                    hoster.institution.hoster = hoster
         n = researchers if researchers is not None else config.simulation.researchers
         self.researchers = Researchers(self, n, pop_rng, dyn_rng)
 
@@ -154,20 +165,35 @@ class EcosystemModel(mesa.Model):
         return self.datacollector
 
     def _index_hosters(self) -> None:
-        cfg = self.config.public
-        public = [h.position for h in self.hosters if h.public]
-        self.public_index = public[0] if public else -1
         self.commercial_index = [h.position for h in self.hosters if not h.public]
         independent = [i for i in self.commercial_index if self.hosters[i].owner is None]
-        if cfg.credit_hosters == "largest" and independent:
-            independent = [max(independent, key=lambda i: self.hosters[i].capacity)]
+        self.gpu_market_index = independent
+        self.champion_index = (
+            [max(independent, key=lambda i: self.hosters[i].capacity)] if independent else []
+        )
         self.credit_index = independent
-        self.gpu_market_index = [i for i in self.commercial_index if self.hosters[i].owner is None]
+        if any(
+            i.compute_channel == "credits" and i.credit_hosters == "largest"
+            for i in self.config.spending_institutions().values()
+        ):
+            self.credit_index = self.champion_index
+
+    @property
+    def institution(self) -> PublicInstitution | None:
+        """The first institution with a budget (``[public]`` if it has one), or None."""
+        return self.institutions[0] if self.institutions else None
 
     @property
     def public_hoster(self) -> Hoster | None:
-        """The public hoster, if the scenario has one."""
-        return self.hosters[self.public_index] if self.public_index >= 0 else None
+        """The first public hoster with an institution, if any."""
+        hosts = [i.hoster for i in self.institutions if i.hoster is not None]
+        return hosts[0] if hosts else None
+
+    def credit_hosters(self, institution: PublicInstitution) -> list[int]:
+        """Positions of the hosters where ``institution``'s credits are taken."""
+        if institution.spec.credit_hosters == "largest":
+            return self.champion_index
+        return self.gpu_market_index
 
     @property
     def gpu_cost(self) -> float:
@@ -188,15 +214,6 @@ class EcosystemModel(mesa.Model):
         """
         return self.standard - self.config.capability.capable_gap
 
-    def public_hoster_capacity(self, pools: dict[str, float]) -> None:
-        """Give the public hoster (if any) this month's GPU-hour pools.
-
-        Args:
-            pools: GPU-hours by pool name.
-        """
-        if self.public_hoster is not None:
-            self.public_hoster.set_pools(pools)
-
     # -- schedule ------------------------------------------------------------------------------
     def step(self) -> None:
         """Simulate one month and collect its metrics.
@@ -208,8 +225,8 @@ class EcosystemModel(mesa.Model):
         for event in self.events_by_month.get(self.month, []):
             self.apply_event(event)
         self.commons_inflow = 0.0
-        if self.institution is not None:
-            self.institution.step()
+        for institution in self.institutions:
+            institution.step()
         for lab in self.labs:
             lab.step()
         self.standard += (
@@ -222,9 +239,8 @@ class EcosystemModel(mesa.Model):
         self.outcome = self.researchers.step()
         for hoster in self.hosters:
             hoster.close_month()
-        if self.institution is not None:
-            self.institution.close_month()
-        self._flow_public_data()
+        for institution in self.institutions:
+            institution.close_month()
         self._absorb_commons()
         self.datacollector.collect(self)
         self.month += 1
@@ -241,17 +257,6 @@ class EcosystemModel(mesa.Model):
         brand = lab_users[rel["lab"]]
         fresh = np.arange(len(self.releases)) >= old.size
         self.popularity = np.where(fresh, 0.5 * brand, users)
-
-    def _flow_public_data(self) -> None:
-        """Usage data at the public hoster goes to the commons when governance says so."""
-        pub, inst = self.public_hoster, self.institution
-        if pub is None or inst is None or pub.used <= 0:
-            return
-        if inst.spec.data_commons and not inst.captured:
-            self.commons_inflow += pub.used * self.config.contributions.data_value_per_gpu_hour
-        else:
-            for lab in inst.funded:
-                lab.data_gpu_hours += pub.used / max(1, len(inst.funded))
 
     def _absorb_commons(self) -> None:
         """Let the labs absorb this month's contributions and data-commons inflow.
@@ -294,8 +299,9 @@ class EcosystemModel(mesa.Model):
                     h.serves[g] = False
         elif e.type == "price_shock":
             self.price_shock *= e.factor
-        elif e.type == "budget_cut" and self.institution is not None:
-            self.institution.budget *= e.factor
+        elif e.type == "budget_cut":
+            for institution in self.institutions:
+                institution.budget *= e.factor
 
 
 def _configure(

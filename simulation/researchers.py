@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import kernels
-from simulation.kernels import LOCAL, PUBLIC, Venue
+from simulation.kernels import CREDIT, LOCAL, PUBLIC, Venue
 from simulation.releases import OPEN
 
 if TYPE_CHECKING:
@@ -85,16 +85,7 @@ class Researchers:
         self.underserved = u[2] < per_group("underserved_language_share")
         self.deploy_users = per_group("deploy_users_median") * np.exp(z[2])
         self.friction = per_group("commercial_price_friction")
-        pub = cfg.public
-        self.eligible = np.isin(
-            self.group, [self.group_names.index(g) for g in pub.eligible_groups]
-        )
-        self.eligible &= u[3] < pub.eligible_share
-        self.reserved = (
-            self.group == self.group_names.index(pub.reserved_group)
-            if pub.reserved_group
-            else np.zeros(n, dtype=bool)
-        )
+        self._join_programs(u[3])
         self.queue_key = u[4]  # redrawn monthly; first month uses this
         n_hosters = len(model.hosters)
         taste = rng.standard_normal((n_hosters, n))  # hoster by hoster: stable across scenarios
@@ -109,10 +100,94 @@ class Researchers:
         self.users = np.zeros(0)  # researchers (simulated) per release last month
         # Share of requests the public hoster served last month: researchers expect a slot
         # with this probability when they plan (they sense congestion; they do not predict it).
-        self.public_service_rate = dict.fromkeys(TASKS, 1.0)
-        self._public_asked = dict.fromkeys(TASKS, 0)
-        self._public_served = dict.fromkeys(TASKS, 0)
+        # (programs, tasks); one row when there is no institution
+        self.public_service_rate = np.ones((max(1, len(model.institutions)), len(TASKS)))
+        self._public_asked = np.zeros_like(self.public_service_rate)
+        self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
+
+    def _join_programs(self, draw: np.ndarray) -> None:
+        """Who belongs to which institution's programme, drawn once.
+
+        A researcher of an eligible group is a member of the first institution (config order)
+        that takes them, if ``draw`` < its ``eligible_share``; members start unapproved
+        (``approval_months``). Insiders are the members of its best-funded eligible group:
+        after capture they alone stay eligible.
+        """
+        insts, groups = self.model.institutions, self.model.config.groups
+        n = self.n
+        self.program = np.full(n, -1, dtype=np.int64)
+        self.reserved = np.zeros(n, dtype=bool)
+        self.insider = np.zeros(n, dtype=bool)
+        for p, inst in enumerate(insts):
+            s = inst.spec
+            codes = [self.group_names.index(g) for g in s.eligible_groups]
+            joins = (self.program < 0) & np.isin(self.group, codes) & (draw < s.eligible_share)
+            self.program[joins] = p
+            if s.reserved_group is not None:
+                self.reserved |= joins & (self.group == self.group_names.index(s.reserved_group))
+            if s.eligible_groups:
+                richest = max(s.eligible_groups, key=lambda g: groups[g].budget_median_usd)
+                self.insider |= joins & (self.group == self.group_names.index(richest))
+        self.approved = np.zeros(n, dtype=bool)
+        self.approval_key = np.zeros(n)  # month approved + a random place: the queue's order
+        host = [i.hoster.position if i.hoster is not None else -1 for i in insts]
+        self.public_host = np.where(self.program >= 0, np.array(host + [-1])[self.program], -1)
+        shares = np.array([i.spec.price_share for i in insts] + [1.0])
+        self.price_share = shares[self.program]  # -1 picks 1.0: no programme pays in full
+        self.eligible = np.zeros(n, dtype=bool)
+
+    def _open_programs(self) -> tuple[np.ndarray, np.ndarray]:
+        """This month's approvals, eligibility, credit and quota.
+
+        Each institution approves its waiting members with probability 1 / (1 +
+        ``approval_months``) a month (a mean wait of ``approval_months``), drawn from its own
+        stream. With ``equal_share`` rationing each approved member may use an equal share of
+        the month's supply (the reserved group's share set aside for it): credit in USD, or
+        public hoster GPU-hours as a quota; otherwise credit is rationed when it is used.
+
+        Returns:
+            Per researcher: USD of credit and subsidised GPU-hours they may use this month.
+        """
+        m = self.model
+        credit = np.zeros(self.n)
+        quota = np.full(self.n, np.inf)
+        self.eligible = np.zeros(self.n, dtype=bool)
+        for p, inst in enumerate(m.institutions):
+            s = inst.spec
+            waiting = np.flatnonzero((self.program == p) & ~self.approved)
+            if waiting.size:
+                draw = inst.draws.random(waiting.size)
+                new = waiting[draw < 1.0 / (1.0 + s.approval_months)]
+                self.approved[new] = True
+                self.approval_key[new] = m.month + inst.draws.random(new.size)
+            members = (self.program == p) & self.approved
+            if inst.captured:
+                members &= self.insider
+            self.eligible |= members
+            if s.quota_gpu_hours_per_month > 0:
+                quota[members] = s.quota_gpu_hours_per_month
+            equal = s.rationing == "equal_share"
+            if s.compute_channel == "credits" and inst.credit_pool > 0:
+                credit[members] = (
+                    self._equal_shares(inst.credit_pool, members, inst) if equal else np.inf
+                )[members]
+            if s.compute_channel == "public_hoster" and inst.hoster is not None and equal:
+                hours = self._equal_shares(inst.hoster.capacity, members, inst)
+                quota[members] = np.minimum(quota[members], hours[members])
+        return credit, quota
+
+    def _equal_shares(self, supply: float, members: np.ndarray, inst) -> np.ndarray:
+        """Split ``supply`` (for real researchers) equally per real member, reserve first."""
+        out = np.zeros(self.n)
+        supply /= self.weight
+        reserved = members & self.reserved
+        if reserved.any() and inst.reserved_share > 0:
+            out[reserved] += supply * inst.reserved_share / reserved.sum()
+            supply *= 1 - inst.reserved_share
+        if members.any():
+            out[members] += supply / members.sum()
+        return out
 
     def deployed_on(self, hoster: int) -> np.ndarray:
         """Whether each release has a healthy deployment at ``hoster``."""
@@ -132,8 +207,8 @@ class Researchers:
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
         self.need_mem, self.need_hours = self._task_needs(rel["params_b"])
-        # The month's budget and credit, spent in place as tasks are paid for.
-        pop = self._population(self.budget.copy(), self._credits())
+        # The month's budget, credit and quota, spent in place as tasks are paid for.
+        pop = self._population(self.budget.copy(), *self._open_programs())
 
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
@@ -186,21 +261,23 @@ class Researchers:
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
         self.queue_key = self.rng.random(self.n)
-        for task, asked in self._public_asked.items():
-            if asked:
-                self.public_service_rate[task] = self._public_served[task] / asked
-        self._public_asked = dict.fromkeys(TASKS, 0)
-        self._public_served = dict.fromkeys(TASKS, 0)
+        asked = self._public_asked > 0
+        self.public_service_rate[asked] = self._public_served[asked] / self._public_asked[asked]
+        self._public_asked[:] = 0
+        self._public_served[:] = 0
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
 
-    def _population(self, budget: np.ndarray, credit: np.ndarray) -> kernels.Population:
+    def _population(
+        self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray
+    ) -> kernels.Population:
         """The researchers' own arrays as the kernels take them.
 
         Args:
             budget: USD each can still spend this month (the kernels spend it in place).
             credit: USD of public credit each has left this month (spent in place).
+            quota: Subsidised GPU-hours each may still use this month (spent in place).
 
         Returns:
             A ``kernels.Population`` viewing this object's arrays (nothing is copied).
@@ -216,6 +293,10 @@ class Researchers:
             budget,
             credit,
             float(self.weight),
+            self.program,
+            self.public_host,
+            self.price_share,
+            quota,
         )
 
     # -- prices and venues ---------------------------------------------------------------------
@@ -228,53 +309,47 @@ class Researchers:
         (``kernels.preferred_offers``).
         """
         m = self.model
-        n_h = len(m.hosters)
-        listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, len(rel["lab"]))
+        n_h, n_rel = len(m.hosters), len(rel["lab"])
+        listed = np.array([h.listed for h in m.hosters], dtype=bool).reshape(n_h, n_rel)
         serves = np.array([h.serves for h in m.hosters], dtype=bool).reshape(n_h, -1)
         price = np.array([h.price for h in m.hosters])
-        kinds = {"market": m.commercial_index, "credit": m.credit_index}
-        self.listed_by = {}
-        for name, hosters in kinds.items():
+
+        def channel(hosters: list[int]) -> np.ndarray:
             kind = np.zeros((n_h, 1), dtype=bool)
             kind[hosters] = True
-            self.listed_by[name] = listed & kind
-        self.best, self.cheapest = {}, {}  # per (group, release): lowest price and its hoster
-        for name, lst in self.listed_by.items():  # (hosters, groups, releases) -> min over hosters
+            return listed & kind
+
+        def cheapest(lst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per (group, release): the lowest price and its hoster (min over hosters)."""
             offer = np.where(lst[:, None, :] & serves[:, :, None], price[:, None, None], np.inf)
-            self.best[name] = offer.min(axis=0) if n_h else np.full(offer.shape[1:], np.inf)
-            self.cheapest[name] = offer.argmin(axis=0) if n_h else np.full(offer.shape[1:], -1)
-        pub = m.public_hoster
-        self.public_listed = (
-            pub.listed if pub is not None and pub.capacity > 0 else np.zeros(listed.shape[1], bool)
-        )
+            if not n_h:
+                return np.full(offer.shape[1:], np.inf), np.full(offer.shape[1:], -1)
+            return offer.min(axis=0), offer.argmin(axis=0)
+
+        self.listed_by = {"market": channel(m.commercial_index)}
+        best_market, cheapest_market = cheapest(self.listed_by["market"])
+        # Credit: each institution's own credit hosters; one block of groups per programme.
+        self.credit_listed = [channel(m.credit_hosters(inst)) for inst in m.institutions]
+        blocks = [cheapest(lst)[0] for lst in self.credit_listed] or [
+            np.full_like(best_market, np.inf)
+        ]
+        self.best_credit = np.concatenate(blocks, axis=0)
+        public_listed = np.zeros((n_h, n_rel), dtype=bool)
+        for inst in m.institutions:
+            pub = inst.hoster
+            if pub is not None and pub.capacity > 0:
+                public_listed[pub.position] = pub.listed
+        self.price = price
+        self.best_market = best_market
         self.hosting = kernels.Hosters(
-            listed,  # all hosters; ``listed_by`` has the market and credit channels
+            listed,  # all hosters; ``listed_by`` and ``credit_listed`` hold the channels
             serves,
             price,
             np.zeros(n_h, dtype=bool),  # none full yet; ``_do_task`` marks who turns people away
-            self.best["market"],
-            self.cheapest["market"],
-            int(m.public_index),
-            self.public_listed,
+            best_market,
+            cheapest_market,
+            public_listed,
         )
-
-    def _credits(self) -> np.ndarray:
-        """Public credit (USD per real researcher) for this month.
-
-        The pool is split among the eligible, with the reserved group's share set aside for it.
-        """
-        inst = self.model.institution
-        credit = np.zeros(self.n)
-        if inst is None or inst.spec.compute_channel != "credits" or inst.credit_pool <= 0:
-            return credit
-        pool, share = inst.credit_pool / self.weight, inst.spec.reserved_share
-        reserved = self.eligible & self.reserved
-        if reserved.any() and share > 0:
-            credit[reserved] += pool * share / reserved.sum()
-            pool *= 1 - share
-        if self.eligible.any():
-            credit[self.eligible] += pool / self.eligible.sum()
-        return credit
 
     def _offers(
         self,
@@ -300,12 +375,16 @@ class Researchers:
         hosting = self.hosting if full is None else self.hosting._replace(full=full)
         if into is None:
             into = kernels.Offers(*(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1)))
-        for name, charged, hoster in zip(("market", "credit"), into[::2], into[1::2], strict=True):
-            if name == "credit" and not pop.credit[req.idx].any():
-                charged[req.idx], hoster[req.idx] = np.inf, -1
-                continue
-            channel = hosting._replace(listed=self.listed_by[name])
-            kernels.preferred_offers(channel, pop, req, charged, hoster)
+        market = hosting._replace(listed=self.listed_by["market"])
+        kernels.preferred_offers(market, pop, req, into.market_price, into.market_hoster)
+        into.credit_price[req.idx], into.credit_hoster[req.idx] = np.inf, -1
+        program = self.program[req.idx]
+        for p, listed in enumerate(self.credit_listed):
+            mine = (program == p) & (pop.credit[req.idx] > 0)
+            if mine.any():
+                sub = kernels.Requests(req.idx[mine], req.release[mine])
+                channel = hosting._replace(listed=listed)
+                kernels.preferred_offers(channel, pop, sub, into.credit_price, into.credit_hoster)
         return into
 
     def _venue(
@@ -370,13 +449,14 @@ class Researchers:
         # Whoever a full hoster turns away tries again elsewhere: the market after the public
         # hoster, the next preferred hoster after a full commercial one.
         full = np.zeros(len(self.model.hosters), dtype=bool)
+        t = TASKS.index(name)
         for attempt in range(len(full) + 1):
             req = kernels.Requests(idx, r[idx])
             v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
-            served = self._serve(name, idx, v, task.hours[req.release], priority)
+            served, no_credit = self._serve(name, idx, v, task.hours[req.release], priority)
             asked_public = v.kind == PUBLIC
-            self._public_asked[name] += int(asked_public.sum())
-            self._public_served[name] += int((served & asked_public).sum())
+            np.add.at(self._public_asked[:, t], self.program[idx[asked_public]], 1)
+            np.add.at(self._public_served[:, t], self.program[idx[asked_public & served]], 1)
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
             self._pay(name, req, v, served, task, pop)
@@ -385,44 +465,79 @@ class Researchers:
                 break
             if (turned & asked_public).any():  # the public hoster is full: not asked again
                 task = task._replace(use_public=False)
-            full[v.hoster[turned & ~asked_public]] = True
+            pop.credit[idx[no_credit]] = 0.0  # the credit ran out before their turn
+            full[v.hoster[turned & ~asked_public & ~no_credit]] = True
             idx = idx[turned]
         return done, where
 
-    def _serve(self, task, idx, v: Venue, hours, priority=None) -> np.ndarray:
-        """Decide which requests are served, rationing hosted capacity.
+    def _rationing_key(self, inst, idx: np.ndarray) -> np.ndarray:
+        """Queue places in [0, 1) for ``inst``'s supply: by approval for ``queue``, else drawn."""
+        if inst.spec.rationing == "queue":
+            return self.approval_key[idx] / (self.model.month + 1)
+        return self.queue_key[idx]
 
-        Local tasks always run; hosted ones are served in a random queue until each hoster's
-        capacity for the month (a public hoster: its pool for this task) is used. Running
-        deployments renew first; the public hoster serves its reserved group first from the
-        reserved share of each pool.
+    def _serve(self, task, idx, v: Venue, hours, priority=None) -> tuple[np.ndarray, np.ndarray]:
+        """Decide which requests are served, rationing credit and hosted capacity.
+
+        Local tasks always run. Credit that ``queue`` or ``lottery`` rations is granted in the
+        institution's order until the month's pool is used (the reserved group first, from
+        its share); who it does not cover is refused credit and tries again without. Hosted
+        requests are served in a random queue until each hoster's capacity for the month is
+        used; at a public hoster, in its institution's order, the reserved group first from
+        the reserved share of each pool. Running deployments renew first.
+
+        Returns:
+            Per request: served, and refused credit.
         """
         m = self.model
         ok = v.kind == LOCAL
+        no_credit = np.zeros(idx.size, dtype=bool)
         hosted = v.hoster >= 0
         if not hosted.any():
-            return ok
+            return ok, no_credit
+        program, reserved = self.program[idx], self.reserved[idx]
+        for p, inst in enumerate(m.institutions):
+            if inst.spec.compute_channel != "credits" or inst.spec.rationing == "equal_share":
+                continue
+            asks = (v.kind == CREDIT) & (program == p)
+            if asks.any():
+                key = self._rationing_key(inst, idx)
+                usd, one = v.credit * self.weight, np.zeros(idx.size, dtype=np.int64)
+                got = np.zeros(idx.size, dtype=bool)
+                if inst.reserved_share > 0:  # the reserved group first, from its share
+                    got = _queue(one, usd, key, asks & reserved, np.array([inst.reserved_left]))
+                    inst.reserved_left -= usd[got].sum()
+                left = inst.credit_pool - usd[got].sum()
+                got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
+                no_credit |= asks & ~got
+        hosted &= ~no_credit
         demand = hours * self.weight
         remaining = np.array([h.remaining(task) for h in m.hosters])
-        key = self.queue_key[idx]
-        if priority is not None:
-            key = (key + ~priority[idx]) / 2
-        pub = m.public_index
-        if pub >= 0 and m.institution is not None and m.institution.spec.reserved_share > 0:
-            first = hosted & (v.hoster == pub) & self.reserved[idx]
-            cap = remaining.copy()
-            host = m.hosters[pub]
-            share = m.institution.spec.reserved_share
-            cap[pub] = max(
-                0.0, host.pools.get(task, 0.0) * share - host.reserved_used.get(task, 0.0)
-            )
-            got = _queue(v.hoster, demand, key, first, cap)
-            host.reserved_used[task] = host.reserved_used.get(task, 0.0) + demand[got].sum()
-            remaining[pub] -= demand[got].sum()
-            ok |= got
-            hosted &= ~got
-        ok |= _queue(v.hoster, demand, key, hosted, remaining)
-        return ok
+
+        def queue_place(key: np.ndarray) -> np.ndarray:
+            return key if priority is None else (key + ~priority[idx]) / 2
+
+        for inst in m.institutions:
+            host = inst.hoster
+            if host is None or not (at := hosted & (v.hoster == host.position)).any():
+                continue
+            pub, key = host.position, queue_place(self._rationing_key(inst, idx))
+            if inst.reserved_share > 0:
+                cap = remaining.copy()
+                cap[pub] = max(
+                    0.0,
+                    host.pools.get(task, 0.0) * inst.reserved_share
+                    - host.reserved_used.get(task, 0.0),
+                )
+                got = _queue(v.hoster, demand, key, at & reserved, cap)
+                host.reserved_used[task] = host.reserved_used.get(task, 0.0) + demand[got].sum()
+                remaining[pub] -= demand[got].sum()
+                ok |= got
+                at &= ~got
+            ok |= _queue(v.hoster, demand, key, at, remaining)
+            hosted &= v.hoster != pub
+        ok |= _queue(v.hoster, demand, queue_place(self.queue_key[idx]), hosted, remaining)
+        return ok, no_credit
 
     def _pay(
         self,
@@ -433,7 +548,10 @@ class Researchers:
         task: kernels.Task,
         pop: kernels.Population,
     ) -> None:
-        """Served requests pay (``kernels.pay``); hosters and the institution are settled.
+        """Served requests pay (``kernels.pay``); hosters and institutions are settled.
+
+        Credit-paid usage data goes where the paying institution's ``data_to`` says: with
+        ``provider`` it stays with the hoster's data owner, else the institution sends it on.
 
         Args:
             name: the task, one of ``TASKS`` (hosters keep their pools per task).
@@ -441,15 +559,27 @@ class Researchers:
             v: where each request was to be done and its bill.
             served: per request, whether it was served.
             task: the task (its GPU-hours per release).
-            pop: the population; budget and credit are spent in place.
+            pop: the population; budget, credit and quota are spent in place.
         """
         m = self.model
-        gpu_by, paid_by, credit_used = kernels.pay(req, v, served, task, pop, len(m.hosters))
-        for h, g_h, p_h in zip(m.hosters, gpu_by, paid_by, strict=True):
+        routes = np.array(
+            [
+                i.spec.compute_channel == "credits" and i.data_to != "provider"
+                for i in m.institutions
+            ]
+            or [False]
+        )
+        gpu_by, paid_by, routed_by, credit_by, credit_hours = kernels.pay(
+            req, v, served, task, pop, routes
+        )
+        for h, g_h, p_h, routed in zip(m.hosters, gpu_by, paid_by, routed_by, strict=True):
             if g_h > 0:
-                h.settle(g_h, p_h, name)
-        if m.institution is not None and credit_used > 0:
-            m.institution.use_credits(credit_used)
+                h.settle(g_h, p_h, name, routed)
+        for p, inst in enumerate(m.institutions):
+            if credit_by[p] > 0:
+                inst.use_credits(credit_by[p])
+            if routes[p]:
+                inst.share_data(credit_hours[p], usage=True)
 
     # -- choices -------------------------------------------------------------------------------
     def _effective_capability(self, rel, r) -> np.ndarray:
@@ -491,15 +621,16 @@ class Researchers:
             rel["weights"][cand],
             terms["finetune"][cand],
             terms["max_users"][cand],
-            self.public_listed[cand],
+            np.ascontiguousarray(self.hosting.public_listed[:, cand]),
             rel["capability"][cand],
             penalty,
             appeal,
-            np.ascontiguousarray(self.best["market"][:, cand]),
-            np.ascontiguousarray(self.best["credit"][:, cand]),
+            np.ascontiguousarray(self.best_market[:, cand]),
+            np.ascontiguousarray(self.best_credit[:, cand]),
         )
         rule = kernels.ChoiceRule(
-            np.array([self.public_service_rate[task] for task in TASKS]),
+            self.public_service_rate,
+            self.price,
             float(m.capable_threshold),
             float(a.capability_weight),
             float(a.cost_weight),
@@ -580,7 +711,7 @@ class Researchers:
             rel["revoked"],
             terms["max_users"],
             hours,
-            float(tk.migration_cost_months),
+            float(tk.migration_cost_months * self.model.config.regulation.migration_cost_factor),
         )
         current = kernels.Deployments(
             self.deployment, self.deploy_host, self.stranded, self.stranded_months

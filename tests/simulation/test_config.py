@@ -39,7 +39,7 @@ def test_a_scenario_extends_base_and_overrides_only_what_it_names():
 def test_a_scenario_can_be_loaded_by_path(scenario_file):
     path = scenario_file('extends = "base"\n[public]\nlicence_irrevocable = true\n')
     config = load_scenario(path)
-    assert config.public.licence_irrevocable
+    assert config.regulation.irrevocable_licences  # the old key sets the new one
     assert load_scenario(str(path)) == config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers import SIX
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -103,12 +104,18 @@ def check_month(model: simulation.EcosystemModel, row) -> None:
         reached = row[f"capability.reached.{g}"]
         assert np.isnan(reached) or reached <= row["capability.frontier"] + TOL
 
-    # money: no lab in debt; the institution never spends more than its monthly budget
+    # money: no lab in debt; an institution spends no more than this month's appropriation and
+    # what it carried in, diverts no more than it spends, and carries nothing negative
     for lab in model.labs:
         assert lab.budget >= 0.0, (lab.kind, lab.budget)
     inst = model.institution
-    budget = inst.budget if inst is not None else 0.0
-    assert 0.0 <= row["public.spend"] <= budget * (1 + TOL) + TOL
+    for i in model.institutions:
+        assert 0.0 <= i.appropriated <= i.budget
+        assert -TOL <= i.spent <= (i.appropriated + i.carried_in) * (1 + TOL) + TOL
+        assert 0.0 <= i.diverted <= i.spent + TOL and i.carried >= 0.0
+    total = sum(i.appropriated + i.carried_in for i in model.institutions)
+    assert -TOL <= row["public.spend"] <= total * (1 + TOL) + TOL
+    assert row["public.budget"] == pytest.approx(sum(i.appropriated for i in model.institutions))
     if inst is None:  # no public money: utilisation does not apply
         assert np.isnan(row["public.utilisation"])
     else:

@@ -24,6 +24,10 @@ def _population(n: int = 1, **over) -> kernels.Population:
         budget=np.full(n, 1000.0),
         credit=np.zeros(n),
         weight=1.0,
+        program=np.zeros(n, np.int64),
+        public_host=np.full(n, -1, np.int64),
+        price_share=np.zeros(n),
+        quota=np.full(n, INF),
     )
     fields.update(over)
     return kernels.Population(**fields)
@@ -39,8 +43,7 @@ def _hosters(n_rel: int = 1, n_groups: int = 1, **over) -> kernels.Hosters:
         full=np.zeros(1, bool),
         cheapest_price=np.ones((n_groups, n_rel)),
         cheapest_hoster=np.zeros((n_groups, n_rel), np.int64),
-        public_index=-1,
-        public_listed=np.zeros(n_rel, bool),
+        public_listed=np.zeros((1, n_rel), bool),
     )
     fields.update(over)
     return kernels.Hosters(**fields)
@@ -57,7 +60,7 @@ def _choice_inputs(n: int = 1, **over):
         weights=np.ones(cand, bool),
         finetune_ok=np.ones(cand, bool),
         max_users=np.full(cand, INF),
-        public_listed=np.zeros(cand, bool),
+        public_listed=np.zeros((1, cand), bool),
         capability=np.full(cand, 10.0),
         penalty=np.zeros(cand),
         appeal=np.zeros(cand),
@@ -70,7 +73,8 @@ def _choice_inputs(n: int = 1, **over):
         logit_draw=np.full(n, 0.5),
     )
     rule = dict(
-        service_rate=np.ones(3),
+        service_rate=np.ones((1, 3)),
+        price=np.ones(1),
         threshold=9.0,
         capability_weight=1.0,
         cost_weight=1.0,
@@ -161,10 +165,11 @@ def test_an_expected_public_slot_makes_hosting_free():
     over = dict(
         budget=np.array([0.0]),
         eligible=np.array([True]),
-        public_listed=np.array([True, True]),
+        public_host=np.array([0]),
+        public_listed=np.array([[True, True]]),
     )
     assert choose(**over)[0][0] >= 0
-    assert choose(**over, service_rate=np.zeros(3))[0][0] == -1  # expects no slot
+    assert choose(**over, service_rate=np.zeros((1, 3)))[0][0] == -1  # expects no slot
     assert choose(**over, use_public=False)[0][0] == -1  # plan B: the public hoster is out
 
 
@@ -216,9 +221,9 @@ def _venues(full=False, use_public=True, **pop):
         full=np.array([False, False, False, full]),
         cheapest_price=np.array([[2.0]]),
         cheapest_hoster=np.array([[2]]),
-        public_index=3,
-        public_listed=np.ones(1, bool),
+        public_listed=np.array([[False], [False], [False], [True]]),
     )
+    pop.setdefault("public_host", np.array([3]))
     req = kernels.Requests(np.array([0]), np.array([0]))
     v = kernels.choose_venues(req, task, _population(**pop), offers, hosters)
     return v.kind[0], v.hoster[0], v.out_of_pocket[0], v.credit[0]
@@ -228,7 +233,9 @@ def test_a_task_goes_local_then_public_then_credit_then_market():
     assert _venues(hardware=np.array([2.0]))[:2] == (kernels.LOCAL, -1)
     assert _venues(eligible=np.array([True]))[:2] == (kernels.PUBLIC, 3)
     assert _venues(eligible=np.array([True]), use_public=False)[:2] == (kernels.MARKET, 0)
-    assert _venues(credit=np.array([4.0])) == (kernels.CREDIT, 1, 6.0, 4.0)
+    approved = dict(eligible=np.array([True]), credit=np.array([4.0]))
+    assert _venues(**approved, public_host=np.array([-1])) == (kernels.CREDIT, 1, 6.0, 4.0)
+    assert _venues(credit=np.array([4.0]))[0] == kernels.MARKET  # credit needs approval
     assert _venues() == (kernels.MARKET, 0, 30.0, 0.0)
 
 
@@ -239,7 +246,14 @@ def test_a_budget_short_of_the_preferred_hoster_falls_back_to_the_cheapest():
 
 
 def test_served_requests_pay_and_hosters_are_credited_in_real_researchers():
-    pop = _population(2, budget=np.array([100.0, 100.0]), credit=np.array([5.0, 5.0]), weight=2.0)
+    pop = _population(
+        2,
+        budget=np.array([100.0, 100.0]),
+        credit=np.array([5.0, 5.0]),
+        weight=2.0,
+        taste=np.ones((2, 2)),
+        quota=np.array([50.0, 50.0]),
+    )
     req = kernels.Requests(np.array([0, 1]), np.array([0, 0]))
     venue = kernels.Venue(
         np.array([kernels.CREDIT, kernels.MARKET]),
@@ -248,45 +262,60 @@ def test_served_requests_pay_and_hosters_are_credited_in_real_researchers():
         np.array([4.0, 0.0]),
     )
     task = kernels.Task(np.ones(1), np.array([10.0]), np.ones(1, bool), np.zeros(2), True)
-    gpu, paid, credit = kernels.pay(req, venue, np.array([True, False]), task, pop, 2)
+    served = np.array([True, False])
+    gpu, paid, routed, credit, hours = kernels.pay(req, venue, served, task, pop, np.ones(1, bool))
     assert list(pop.budget) == [99.0, 100.0] and list(pop.credit) == [1.0, 5.0]
-    assert list(gpu) == [20.0, 0.0] and list(paid) == [10.0, 0.0] and credit == 8.0
+    assert list(gpu) == [20.0, 0.0] and list(paid) == [10.0, 0.0] and list(credit) == [8.0]
+    assert list(hours) == [20.0] and list(routed) == [20.0, 0.0]  # credit-paid data is routed
+    assert list(pop.quota) == [40.0, 50.0]  # the subsidised hours count against the quota
 
 
-def test_a_revoked_deployment_is_stranded_and_pays_to_migrate():
-    # Three researchers, all deployed at hoster 0: on release 0 (re-deploys release 2, which
-    # it ran), on revoked release 1 (ran release 2) and on release 0 (ran nothing: keeps it).
-    stranded = np.zeros(3, bool)
-    dep = kernels.Deployments(
-        np.array([0, 1, 0]), np.zeros(3, np.int64), stranded, np.zeros(3, np.int64)
+def test_the_price_share_is_paid_on_every_public_channel():
+    # At the public hoster (cost 1 USD an hour, 10 hours): the share of the cost.
+    assert _venues(eligible=np.array([True]), price_share=np.array([0.5]))[:3] == (
+        kernels.PUBLIC,
+        3,
+        5.0,
     )
-    terms = kernels.DeployTerms(
-        weights=np.ones(3, bool),
-        revoked=np.array([False, True, False]),  # release 1 revoked
-        max_users=np.full(3, INF),
-        hours=np.full(3, 10.0),  # GPU-hours a month
-        migration_months=1.5,  # months of hosting a migration costs
+    # Credit pays (1 - share) of the credit hoster's bill (10 USD), at most what is left.
+    assert _venues(
+        credit=np.array([100.0]),
+        eligible=np.array([True]),
+        use_public=False,
+        price_share=np.array([0.4]),
+    ) == (kernels.CREDIT, 1, 4.0, 6.0)
+    assert _venues(
+        credit=np.array([2.0]),
+        eligible=np.array([True]),
+        use_public=False,
+        price_share=np.array([0.4]),
+    ) == (kernels.CREDIT, 1, 8.0, 2.0)
+    # At cost (share 1) credit buys nothing: the preferred market hoster.
+    assert (
+        _venues(
+            credit=np.array([100.0]),
+            eligible=np.array([True]),
+            use_public=False,
+            price_share=np.array([1.0]),
+        )[0]
+        == kernels.MARKET
     )
-    hosters = _hosters(n_rel=3, cheapest_price=np.full((1, 3), 2.0))  # USD per GPU-hour
-    target, surcharge, renewing = kernels.plan_deployments(
-        _population(3),
-        dep,
-        np.array([True, True, False]),  # ran a model
-        np.array([2, 2, 0]),  # the release run
-        terms,
-        hosters,
-    )
-    assert list(stranded) == [False, True, False]
-    assert list(target) == [2, 2, 0]
-    assert list(surcharge) == [0.0, 1.5 * 2.0 * 10.0, 0.0]
-    assert list(renewing) == [False, False, True]
 
 
-def test_a_stranded_deployment_is_abandoned_after_the_limit():
-    deployment, host = np.array([3]), np.array([1])
-    stranded, months = np.array([True]), np.array([0])
-    dep = kernels.Deployments(deployment, host, stranded, months)
-    for month in range(3):
-        kernels.settle_deployments(dep, np.array([False]), np.array([-1]), np.array([0]), 2)
-        assert deployment[0] == (3 if month < 2 else -1)
-    assert not stranded[0] and months[0] == 0
+def test_a_task_beyond_the_quota_is_not_subsidised():
+    over = dict(eligible=np.array([True]), credit=np.array([100.0]))
+    assert _venues(**over, quota=np.array([10.0]))[:2] == (kernels.PUBLIC, 3)
+    assert _venues(**over, quota=np.array([9.0]))[:2] == (kernels.MARKET, 0)
+
+
+def test_a_plan_is_costed_at_the_price_share_within_the_quota():
+    over = dict(
+        budget=np.array([0.5]),  # a run takes 1 GPU-hour, at 1 USD on the public hoster
+        eligible=np.array([True]),
+        public_host=np.array([0]),
+        public_listed=np.array([[True, True]]),
+    )
+    assert choose(**over, price_share=np.array([0.4]))[0][0] >= 0  # pays 0.4 USD
+    assert choose(**over, price_share=np.array([0.6]))[0][0] == -1  # 0.6 USD: beyond budget
+    # Beyond the quota the public hoster is not planned on: the market's 1 USD is too dear.
+    assert choose(**over, price_share=np.array([0.4]), quota=np.array([0.5]))[0][0] == -1
