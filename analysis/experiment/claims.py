@@ -4,7 +4,15 @@ A claim names a treatment and a baseline *side*, metrics, and for each metric th
 claim predicts and a margin below which a difference counts as negligible. A side is a scenario
 measured over a window of months, optionally minus another scenario (so two sides make a
 difference-in-differences, e.g. "how much do shocks hurt here vs there"); a metric may be divided
-by another metric of the same scenario (e.g. access gained per million USD of public spend).
+by another metric of the same scenario (e.g. access gained per million USD of public spend). A
+claim may also state premises: metrics its sides must hold equal for the comparison to mean what
+the claim says (e.g. equal realised spend).
+
+A claim whose sides set no window is judged in each of the experiment's windows (by default
+``early``, months 12-35, the years the calibration facts describe, and ``late``, the final 12
+months), because a claim about "the market" or "the public option" may hold in one period and not
+the other. A claim that sets a window on any side asks a question about those months (a trend,
+the months after a shock, a whole run's spending) and is judged once, in window ``own``.
 Everything is validated when the file is loaded, before any run starts; each problem is one line
 naming the file and key.
 See scenarios/experiments/counterarguments.toml for a documented example.
@@ -27,36 +35,45 @@ from simulation.errors import did_you_mean
 EXPERIMENT_DIR = SCENARIO_DIR / "experiments"
 PREDICTIONS = ("higher", "lower", "not_higher", "not_lower")
 COMBINE = ("all", "any")
-DEFAULT_WINDOW = (-12, -1)
+EARLY = (12, 35)  # 2025-26: month 0 is early 2024
+LATE = (-12, -1)  # the final 12 months
+WINDOWS = {"early": EARLY, "late": LATE}  # an experiment's windows unless it sets [windows]
+OWN = "own"  # the window label of a claim whose sides set their own windows
 
 
 @dataclass(frozen=True)
 class Side:
     """One side of a comparison: a scenario, or the difference between two.
 
-    Its value is a scenario's metric averaged over ``window`` months, per replicate, minus the
+    Its value is a scenario's metric averaged over a window of months, per replicate, minus the
     same for the ``minus`` scenario (paired by replicate) if given.
 
     Attributes:
         scenario: The scenario measured.
         minus: A scenario subtracted from it, replicate by replicate; None for none.
         window: First and last month, inclusive; negative months count from the end (-1 = the
-            last month). Default: the final 12 months.
+            last month). None: the window the claim is judged in (each of the experiment's
+            windows, or the final 12 months in a claim whose other side sets one).
     """
 
     scenario: str
     minus: str | None = None
-    window: tuple[int, int] = DEFAULT_WINDOW
+    window: tuple[int, int] | None = None
 
     def describe(self) -> str:
         """The side as verdict tables name it, e.g. ``(a - b) in months 12-23``.
 
-        The default window goes unmentioned.
+        A window is mentioned only if the side sets its own; the table's window column says
+        the rest.
         """
         text = self.scenario if self.minus is None else f"({self.scenario} - {self.minus})"
-        if self.window != DEFAULT_WINDOW:
-            text += f" in months {describe_window(self.window)}"
+        if self.window is not None:
+            text += f" in {window_phrase(self.window)}"
         return text
+
+    def window_in(self, window: tuple[int, int]) -> tuple[int, int]:
+        """The side's months when its claim is judged in ``window``: its own if it sets one."""
+        return self.window if self.window is not None else window
 
     @property
     def scenarios(self) -> list[str]:
@@ -98,20 +115,41 @@ class Test:
 
 
 @dataclass(frozen=True)
+class Premise:
+    """A metric the claim's sides must hold equal for its comparison to mean what it says.
+
+    E.g. "at equal realised spend": each treatment's paired difference from the baseline in
+    public spend must be negligible (its whole 95% interval within ``margin``). Where it is not,
+    that treatment's tests in that window are inconclusive, whatever their effects: the claim
+    says nothing about unequal spend.
+
+    Attributes:
+        metric: The metric held equal.
+        margin: The largest difference still counted as equal, in the metric's unit.
+        note: Free text shown with the premise.
+    """
+
+    metric: str
+    margin: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Claim:
     """A claim to test: treatments against a baseline, judged on one or more metrics.
 
     Every treatment is compared with the baseline on every test; the verdicts are combined
-    into one for the claim.
+    into one for the claim, per window.
 
     Attributes:
         id: Short unique name, used in tables and figure names.
-        statement: The claim in words.
+        statement: The claim in words, its combination rule included.
         treatments: The treatment sides, one or more.
         baseline: The side they are compared with.
         tests: The metrics, each with its prediction and margin.
         combine: ``"all"``: supported only if every test is; ``"any"``: supported if one is.
         rationale: Why these scenarios and metrics test the claim.
+        premises: Metrics each treatment must hold equal to the baseline (see ``Premise``).
     """
 
     id: str
@@ -121,6 +159,25 @@ class Claim:
     tests: tuple[Test, ...]
     combine: str = "all"
     rationale: str = ""
+    premises: tuple[Premise, ...] = ()
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """The treatments, then the baseline."""
+        return (*self.treatments, self.baseline)
+
+    @property
+    def own_window(self) -> bool:
+        """Whether a side sets its window: then the claim is judged once, in window ``own``."""
+        return any(side.window is not None for side in self.sides)
+
+    def windows(self, windows: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        """The windows the claim is judged in, label -> window for its sides without one.
+
+        ``{"own": LATE}`` if a side sets its own window (a side without one then takes the final
+        12 months); else the given windows (those of the experiment that fit the run).
+        """
+        return {OWN: LATE} if self.own_window else dict(windows)
 
 
 @dataclass(frozen=True)
@@ -134,6 +191,7 @@ class Experiment:
         claims: The claims, in file order.
         derived: Derived metrics to add before judging, name -> expression.
         scenario_files: Scenarios that are files beside the experiment, not in scenarios/.
+        windows: The windows every claim without its own is judged in, label -> [first, last].
     """
 
     name: str
@@ -142,13 +200,52 @@ class Experiment:
     claims: tuple[Claim, ...]
     derived: dict[str, str] = field(default_factory=dict)
     scenario_files: dict[str, Path] = field(default_factory=dict)  # name -> file, beyond scenarios/
+    windows: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(WINDOWS))
+
+    def fitting_windows(self, steps: int) -> tuple[dict[str, tuple[int, int]], list[str]]:
+        """The experiment's windows a run of ``steps`` months holds, and a note per window skipped.
+
+        A window that does not fit whole is skipped, not cut short: months 12-23 labelled
+        "early" would describe other years than the label says. The final-12-months window
+        fits every run (a shorter run uses all its months).
+
+        Args:
+            steps: Months in each run.
+
+        Returns:
+            (label -> window, notes): the windows to judge in, in file order, and one sentence
+            for each window skipped.
+
+        Raises:
+            ValueError: No window fits, and a claim without its own window needs one.
+        """
+        fit: dict[str, tuple[int, int]] = {}
+        skipped = []
+        for label, window in self.windows.items():
+            try:
+                resolve_window(window, steps)
+            except ValueError:
+                skipped.append(label)
+                continue
+            fit[label] = window
+        if not fit and not all(c.own_window for c in self.claims):
+            named = ", ".join(f"{k} {list(w)}" for k, w in self.windows.items())
+            raise ValueError(f"no window of the experiment ({named}) fits in {steps} months")
+        rest = ", ".join(fit) or "no window"
+        notes = [
+            f"the {label} window ({window_phrase(self.windows[label])}) does not fit "
+            f"in runs of {steps} months and is skipped; claims without their own window are "
+            f"judged in {rest} only"
+            for label in skipped
+        ]
+        return fit, notes
 
     @property
     def scenarios(self) -> list[str]:
         """Every scenario the claims use, in order of first mention."""
         names: list[str] = []
         for c in self.claims:
-            for side in (*c.treatments, c.baseline):
+            for side in c.sides:
                 names += side.scenarios
         return list(dict.fromkeys(names))
 
@@ -177,10 +274,18 @@ def describe_window(window: tuple[int, int]) -> str:
     return f"{month(first)}{sep}{month(last)}"
 
 
+def window_phrase(window: tuple[int, int]) -> str:
+    """``[12, 23]`` -> "months 12-23", ``[-12, -1]`` -> "the final 12 months"."""
+    first, last = window
+    if first < 0 and last == -1:
+        return f"the final {-first} months" if first < -1 else "the final month"
+    return f"months {describe_window(window)}"
+
+
 def resolve_window(window: tuple[int, int], steps: int) -> tuple[int, int]:
     """Months ``first..last`` of a run with ``steps`` months.
 
-    Negative months count from the end (-1 = the last month). The default window is the final
+    Negative months count from the end (-1 = the last month). The late window is the final
     12 months, or every month of a shorter run (as in ``compare``); any other window must fit.
 
     Args:
@@ -194,7 +299,7 @@ def resolve_window(window: tuple[int, int], steps: int) -> tuple[int, int]:
         ValueError: A window other than the default does not fit the run.
     """
     first, last = (m + steps if m < 0 else m for m in window)
-    if window == DEFAULT_WINDOW:
+    if window == LATE:
         first = max(first, 0)
     if not 0 <= first <= last < steps:
         raise ValueError(
@@ -277,8 +382,10 @@ def _window(where: str, value: Any) -> tuple[int, int]:
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Experiment:
-    _keys("top level", raw, {"description", "scenarios", "derived", "claims"}, {"claims"})
+    allowed = {"description", "scenarios", "derived", "windows", "claims"}
+    _keys("top level", raw, allowed, {"claims"})
     files = _scenario_files(path, raw.get("scenarios", {}))
+    windows = _windows(raw["windows"]) if "windows" in raw else dict(WINDOWS)
     derived = raw.get("derived", {})
     if not isinstance(derived, dict):
         raise _Invalid('derived: expected a table of name = "expression"')
@@ -304,9 +411,24 @@ def _build(path: Path, raw: dict[str, Any]) -> Experiment:
         claims=tuple(claims),
         derived=dict(derived),
         scenario_files=files,
+        windows=windows,
     )
     _check_references(experiment)
     return experiment
+
+
+def _windows(table: Any) -> dict[str, tuple[int, int]]:
+    if not isinstance(table, dict) or not table:
+        raise _Invalid("windows: expected a table of label = [first, last], one or more")
+    windows = {}
+    for label, value in table.items():
+        if label == OWN or not label.replace("_", "").replace("-", "").isalnum():
+            raise _Invalid(
+                f"windows.{label}: a label is letters, digits, '_' or '-', and not {OWN!r} "
+                "(the label of claims that set their own windows)"
+            )
+        windows[label] = _window(f"windows.{label}", value)
+    return windows
 
 
 def _scenario_files(path: Path, table: Any) -> dict[str, Path]:
@@ -331,6 +453,7 @@ def _claim(i: int, raw: Any) -> Claim:
     if not isinstance(raw, dict):
         raise _Invalid(f"{where}: expected a table")
     allowed = {"id", "statement", "rationale", "treatment", "baseline", "metrics", "combine"}
+    allowed.add("premises")
     _keys(where, raw, allowed, {"id", "statement", "treatment", "baseline", "metrics"})
     cid = _str(f"{where}.id", raw["id"])
     where = f"claims[{i}] ({cid!r})"
@@ -351,6 +474,10 @@ def _claim(i: int, raw: Any) -> Claim:
     if not isinstance(metrics_raw, list) or not metrics_raw:
         raise _Invalid(f"{where}.metrics: expected one or more [[claims.metrics]] tables")
     tests = tuple(_test(f"{where}.metrics[{j}]", m) for j, m in enumerate(metrics_raw))
+    premises_raw = raw.get("premises", [])
+    if not isinstance(premises_raw, list):
+        raise _Invalid(f"{where}.premises: expected [[claims.premises]] tables")
+    premises = tuple(_premise(f"{where}.premises[{j}]", p) for j, p in enumerate(premises_raw))
     return Claim(
         id=cid,
         statement=_str(f"{where}.statement", raw["statement"]),
@@ -359,6 +486,7 @@ def _claim(i: int, raw: Any) -> Claim:
         tests=tests,
         combine=combine,
         rationale=str(raw.get("rationale", "")).strip(),
+        premises=premises,
     )
 
 
@@ -371,7 +499,7 @@ def _side(where: str, raw: Any) -> Side:
     return Side(
         scenario=_str(f"{where}.scenario", raw["scenario"]),
         minus=_str(f"{where}.minus", raw["minus"]) if "minus" in raw else None,
-        window=_window(f"{where}.window", raw["window"]) if "window" in raw else DEFAULT_WINDOW,
+        window=_window(f"{where}.window", raw["window"]) if "window" in raw else None,
     )
 
 
@@ -392,6 +520,17 @@ def _test(where: str, raw: Any) -> Test:
         margin=_number(f"{where}.margin", raw.get("margin", 0.0)),
         per=_str(f"{where}.per", raw["per"]) if "per" in raw else None,
         per_unit=_number(f"{where}.per_unit", raw.get("per_unit", 1.0), positive=True),
+        note=str(raw.get("note", "")).strip(),
+    )
+
+
+def _premise(where: str, raw: Any) -> Premise:
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: expected a table with 'metric' and 'margin'")
+    _keys(where, raw, {"metric", "margin", "note"}, {"metric", "margin"})
+    return Premise(
+        metric=_str(f"{where}.metric", raw["metric"]),
+        margin=_number(f"{where}.margin", raw["margin"], positive=True),
         note=str(raw.get("note", "")).strip(),
     )
 
@@ -430,10 +569,11 @@ def _check_references(experiment: Experiment) -> None:
         produced.add(dname)
     derived = set(experiment.derived)
     for claim in experiment.claims:
-        for side in (*claim.treatments, claim.baseline):
+        names = [t.metric for t in claim.tests] + [t.per for t in claim.tests if t.per]
+        names += [p.metric for p in claim.premises]
+        for side in claim.sides:
             for scenario in side.scenarios:
                 known = available[scenario] | derived
-                names = [t.metric for t in claim.tests] + [t.per for t in claim.tests if t.per]
                 for metric in names:
                     if metric not in known:
                         hint = did_you_mean(metric, sorted(known))

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from analysis.experiment.claims import Claim, resolve_window
-from analysis.experiment.summary import TEST_HEADER, ExperimentResult, test_cells
+from analysis.experiment.claims import OWN, Claim, resolve_window
+from analysis.experiment.summary import (
+    TEST_HEADER,
+    ExperimentResult,
+    combine_text,
+    test_cells,
+    windows_text,
+)
 from analysis.experiment.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from analysis.results.load import Results
 from analysis.results.plots import STYLE, WIDTH, grid, plot_metric, save, shared_legend
@@ -26,27 +32,47 @@ within &plusmn;margin, and <em>unclear</em> otherwise. A claim predicting <code>
 supported by a clearly higher effect and not supported by a clearly lower one;
 <code>not_higher</code> is supported by a clearly lower or negligible effect and not supported by
 a clearly higher one (<code>lower</code> and <code>not_lower</code> mirror these); anything else
-is inconclusive.</p>"""
+is inconclusive. Beside the interval, <em>replicates beyond margin</em> counts the replicates whose
+own effect lies beyond the margin in the predicted direction (higher: &gt; +margin; lower:
+&lt; &minus;margin; not_higher: &lt; +margin; not_lower: &gt; &minus;margin): when replicates
+split into two clusters the interval straddles 0, and this count still says how often the claim
+holds. It is reported, not used in the verdict. A premise (e.g. equal realised spend) counts the
+replicates within its margin; a treatment whose premise is not met has its tests
+inconclusive.</p>"""
 
 
-def claim_figure(results: Results, claim: Claim, out: Path) -> Path:
-    """Curves of the claim's metrics for the scenarios it compares; windows shaded."""
-    scenarios = list(dict.fromkeys(s for side in (*claim.treatments, claim.baseline)
-                                   for s in side.scenarios))  # fmt: skip
+def claim_figure(results: Results, claim: Claim, windows: dict, out: Path) -> Path:
+    """Curves of the claim's metrics for the scenarios it compares; its windows shaded.
+
+    Args:
+        results: The batch, derived metrics included.
+        claim: The claim.
+        windows: The experiment windows it was judged in, label -> window.
+        out: The figures directory.
+    """
+    scenarios = list(dict.fromkeys(s for side in claim.sides for s in side.scenarios))
     metrics = list(dict.fromkeys(t.metric for t in claim.tests))
     steps = results.months[-1] + 1
-    windows = {resolve_window(side.window, steps) for side in (*claim.treatments, claim.baseline)}
+    spans = {
+        resolve_window(side.window_in(window), steps)
+        for window in claim.windows(windows).values()
+        for side in claim.sides
+    }
     with plt.rc_context(STYLE):
         fig, axes = grid(len(metrics), min(3, len(metrics)))
         for ax, metric in zip(axes.flat, metrics, strict=False):
             plot_metric(results, metric, ax=ax, scenarios=scenarios, legend=False)
-            for first, last in sorted(windows):
+            for first, last in sorted(spans):
                 ax.axvspan(first, last, color="0.85", alpha=0.5, lw=0, zorder=0)
         shared_legend(fig, axes)
         fig.set_size_inches(WIDTH, fig.get_size_inches()[1])
         fig.suptitle(f"{claim.id}: compared windows shaded")
         paths = save(fig, out / f"claim_{claim.id}")
     return paths[0]
+
+
+def _verdict(verdict: str) -> str:
+    return f'<span class="{CLASSES[verdict]}">{esc(verdict)}</span>'
 
 
 def write_page(outcome: ExperimentResult, out: Path) -> Path:
@@ -64,26 +90,34 @@ def write_page(outcome: ExperimentResult, out: Path) -> Path:
     """
     exp = outcome.experiment
     summary = [
-        [esc(r.claim), f'<span class="{CLASSES[r.verdict]}">{esc(r.verdict)}</span>', esc(r.tests)]
+        [esc(r.claim), esc(r.window), _verdict(r.verdict), esc(r.tests)]
         for r in outcome.claims.itertuples()
     ]
+    fitting, skipped = exp.fitting_windows(outcome.results.months[-1] + 1)
     body = [
         f"<h1>Experiment: {esc(exp.name)}</h1>",
         f"<p>{esc(exp.description)}</p>",
         RULES,
-        table(["claim", "verdict", "tests"], summary, raw=True),
+        f"<p>{esc(windows_text(exp))}</p>",
+        *[f"<p><strong>Note: {esc(note)}.</strong></p>" for note in skipped],
+        table(["claim", "window", "verdict", "tests"], summary, raw=True),
     ]
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     for claim in exp.claims:
-        verdict = outcome.claims.loc[outcome.claims["claim"] == claim.id, "verdict"].iloc[0]
+        mine = outcome.claims[outcome.claims["claim"] == claim.id]
+        verdicts = "; ".join(
+            _verdict(r.verdict) if r.window == OWN else f"{esc(r.window)} {_verdict(r.verdict)}"
+            for r in mine.itertuples()
+        )
         rows = outcome.tests[outcome.tests["claim"] == claim.id].to_dict("records")
         body += [
-            f'<h2>{esc(claim.id)}: <span class="{CLASSES[verdict]}">{esc(verdict)}</span></h2>',
-            f"<p><strong>{esc(claim.statement)}</strong></p>",
+            f"<h2>{esc(claim.id)}: {verdicts}</h2>",
+            f"<p><strong>{esc(claim.statement)}</strong> (combined: {esc(combine_text(claim))})"
+            "</p>",
             f"<p>{esc(claim.rationale)}</p>" if claim.rationale else "",
             table(TEST_HEADER, [test_cells(r) for r in rows]),
-            figure(claim_figure(outcome.results, claim, figures), f"{claim.id}: curves"),
+            figure(claim_figure(outcome.results, claim, fitting, figures), f"{claim.id}: curves"),
         ]
     body += [
         "<h2>Batch</h2>",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.experiment.claims import Claim, Experiment
+from analysis.experiment.claims import OWN, Claim, Experiment, window_phrase
 from analysis.results.compare import markdown_table
 from analysis.results.load import Results
 from analysis.results.stats import LEVEL
@@ -48,34 +48,49 @@ def _scale(results: Results) -> str:
 def verdicts_markdown(outcome: ExperimentResult) -> str:
     """The verdicts and the numbers behind them, as Markdown (also the command's output)."""
     exp, tests, claims = outcome.experiment, outcome.tests, outcome.claims
+    _, skipped = exp.fitting_windows(outcome.results.months[-1] + 1)
     lines = [
         f"# Experiment: {exp.name}",
         "",
         f"{exp.description} ({_scale(outcome.results)}). Effects are treatment minus baseline, "
-        f"paired by replicate (common random numbers), with {LEVEL:.0%} t-intervals; windows "
-        "are the final 12 months unless stated. Verdict rules: see "
-        f"{exp.path.name} or docs/analysis.md.",
+        f"paired by replicate (common random numbers), with {LEVEL:.0%} t-intervals and the "
+        "share of replicates beyond the margin in the predicted direction. "
+        f"{windows_text(exp)} Verdict rules: see {exp.path.name} or docs/analysis.md.",
+        *[f"\n**Note: {note}.**" for note in skipped],
         "",
         *markdown_table(
-            ["claim", "verdict", "tests"],
-            [[r.claim, f"**{r.verdict}**", r.tests] for r in claims.itertuples()],
+            ["claim", "window", "verdict", "tests"],
+            [[r.claim, r.window, f"**{r.verdict}**", r.tests] for r in claims.itertuples()],
         ),
     ]
     for claim in exp.claims:
         rows = tests[tests["claim"] == claim.id]
-        verdict_ = claims.loc[claims["claim"] == claim.id, "verdict"].iloc[0]
+        mine = claims[claims["claim"] == claim.id]
+        verdicts = "; ".join(
+            r.verdict if r.window == OWN else f"{r.window} {r.verdict}" for r in mine.itertuples()
+        )
         lines += [
             "",
-            f"## {claim.id}: {verdict_}",
+            f"## {claim.id}: {verdicts}",
             "",
-            f"*{claim.statement}* (combined: {_combine_text(claim)})",
+            f"*{claim.statement}* (combined: {combine_text(claim)})",
             "",
             *markdown_table(TEST_HEADER, [test_cells(r) for r in rows.to_dict("records")]),
         ]
     return "\n".join(lines) + "\n"
 
 
+def windows_text(exp: Experiment) -> str:
+    """How windows work, in one sentence naming the experiment's windows."""
+    named = ", ".join(f"{label} ({window_phrase(w)})" for label, w in exp.windows.items())
+    return (
+        f"Each claim is judged in each window, separately: {named}; a claim whose sides set "
+        f'their own months is judged once, in window "{OWN}" (the table gives the months).'
+    )
+
+
 TEST_HEADER = [
+    "window (months)",
     "treatment",
     "baseline",
     "metric",
@@ -83,6 +98,7 @@ TEST_HEADER = [
     "treatment value",
     "baseline value",
     "effect [95% CI]",
+    "replicates beyond margin",
     "finding",
     "verdict",
 ]
@@ -91,7 +107,8 @@ TEST_HEADER = [
 def test_cells(r: dict) -> list[str]:
     """One test's row of the verdict table, formatted for people.
 
-    Shared by the Markdown table and the HTML page, so both show the same numbers.
+    Shared by the Markdown table and the HTML page, so both show the same numbers. A premise
+    row's share counts the replicates within its margin.
 
     Args:
         r: A row of ``evaluate``'s tests table, as a dict.
@@ -100,20 +117,35 @@ def test_cells(r: dict) -> list[str]:
         The cells, in the order of ``TEST_HEADER``.
     """
     low, high = fmt(r["low"], True), fmt(r["high"], True)
+    predicts = r["predicts"] if r.get("role", "test") == "test" else f"premise: {r['predicts']}"
     return [
+        f"{r['window']} ({r['months']})",
         r["treatment"],
         r["baseline"],
         r["metric"],
-        f"{r['predicts']} ({r['margin']:g})",
+        f"{predicts} ({r['margin']:g})",
         fmt(r["treatment_mean"]),
         fmt(r["baseline_mean"]),
         f"{fmt(r['effect'], True)} [{low}, {high}]",
+        share_text(r["share_beyond_margin"], r["n"]),
         r["finding"],
         r["verdict"],
     ]
 
 
-def _combine_text(claim: Claim) -> str:
+def share_text(share: float, n: int) -> str:
+    """E.g. "7/10 (70%)": the count shows how few replicates a share may rest on."""
+    if n == 0 or share != share:  # NaN: no paired replicate
+        return "n/a"
+    return f"{round(share * n)}/{n} ({share:.0%})"
+
+
+def combine_text(claim: Claim) -> str:
+    """How a claim's tests combine into its verdict (in each window), in words."""
     if claim.combine == "all":
-        return "supported only if every test is; not supported if any test is not"
-    return "supported if any test is; not supported only if every test is not"
+        text = "supported only if every test is; not supported if any one test is not"
+    else:
+        text = "supported if any test is; not supported only if every test is not"
+    if claim.premises:
+        text += "; a treatment whose premise is not met has its tests inconclusive"
+    return text

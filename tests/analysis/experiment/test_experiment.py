@@ -250,6 +250,29 @@ BAD = {
         EXPERIMENT.replace("access.finetune.well_funded -", "access.finetune.wellfunded -"),
         "not produced by any scenario",
     ),
+    "window_label_own": (
+        EXPERIMENT + "\n[windows]\nown = [0, 11]\n",
+        "windows.own: a label is letters, digits",
+    ),
+    "empty_windows": (EXPERIMENT + "\n[windows]\n", "windows: expected a table"),
+    "premise_without_margin": (
+        EXPERIMENT.replace(
+            'id = "raises"', 'id = "raises"\npremises = [{ metric = "public.spend" }]'
+        ),
+        "missing key 'margin'",
+    ),
+    "premise_zero_margin": (
+        EXPERIMENT.replace(
+            'id = "raises"', 'id = "raises"\npremises = [{ metric = "public.spend", margin = 0 }]'
+        ),
+        "expected a number > 0",
+    ),
+    "premise_unknown_metric": (
+        EXPERIMENT.replace(
+            'id = "raises"', 'id = "raises"\npremises = [{ metric = "public.spent", margin = 1 }]'
+        ),
+        "did you mean 'public.spend'",
+    ),
     "scenario_file_missing": (
         EXPERIMENT + '\n[scenarios]\nmine = "mine.toml"\n',
         "not found beside the experiment",
@@ -287,7 +310,7 @@ def test_unknown_experiment_name_and_windows_too_long_for_steps(tmp_path: Path, 
 # -- the shipped counter-arguments ----------------------------------------------------------------
 
 
-def test_counterarguments_file_defines_the_five_claims():
+def test_counterarguments_file_defines_the_five_claims_and_the_positive_one():
     exp = load_experiment("counterarguments")
     assert [c.id for c in exp.claims] == [
         "market_works",
@@ -295,12 +318,27 @@ def test_counterarguments_file_defines_the_five_claims():
         "hosting_suffices",
         "regulation_better",
         "public_inefficient",
+        "public_option_best",
     ]
     assert {"market", "public_option", "market_shocks", "public_option_shocks"} <= set(
         exp.scenarios
     )
     assert all(c.statement and c.rationale for c in exp.claims)
     assert exp.source("public_option_shocks").endswith("public_option_shocks.toml")
+    assert exp.windows == {"early": (12, 35), "late": (-12, -1)}
+    own = {c.id for c in exp.claims if c.own_window}
+    assert own == {"open_source_wins", "hosting_suffices", "public_inefficient"}
+    inefficient = next(c for c in exp.claims if c.id == "public_inefficient")
+    assert {side.window for side in inefficient.sides} == {(0, -1)}  # the whole run
+
+
+def test_every_statement_says_how_many_tests_must_hold():
+    # "all" refutes a claim on one test going the wrong way: the statement must say so
+    for claim in load_experiment("counterarguments").claims:
+        n = len(claim.treatments) * len(claim.tests)
+        said = f"all {n} tests" if n > 2 else "both tests"
+        assert claim.combine == "all" and said in claim.statement.lower(), claim.id
+        assert "refutes it" in claim.statement, claim.id
 
 
 def test_public_option_shocks_has_exactly_the_market_shocks_events():
@@ -340,13 +378,18 @@ def test_tiny_experiment_runs_through_the_batch_and_writes_its_report(
     argv += ["--researchers", "200", "--workers", "2", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "| claim | verdict | tests |" in text and "public_spends" in text
+    assert "| claim | window | verdict | tests |" in text and "public_spends" in text
+    assert "**Note: the early window (months 12-35) does not fit in runs of 6 months" in text
     tests = pd.read_csv(out / "verdicts.csv")
+    assert {"window", "months", "share_beyond_margin"} <= set(tests.columns)
+    assert set(tests.window) == {"late"} and set(tests.months) == {"0-5"}  # all 6 months
     spend = tests[tests.metric == "public.spend"].iloc[0]
     assert spend["effect"] == pytest.approx(2e7) and spend["verdict"] == S
+    assert spend["share_beyond_margin"] == 1.0 and "| 2/2 (100%) |" in text
     assert set(tests.verdict) <= {S, N, U}
     html = (out / "tiny.html").read_text()
     assert len(re.findall(r"<img ", html)) == 1 and "public_spends" in html
+    assert "replicates beyond margin" in html and "2/2 (100%)" in html
     assert (out / "verdicts.md").read_text() in text
     first = (out / "verdicts.csv").read_bytes()
     assert main(argv) == 0  # rerun: the batch is complete, the analysis is the same
