@@ -225,7 +225,7 @@ def test_an_unknown_scenario_in_a_target_is_one_line_naming_file_and_key(tmp_pat
 def test_targets_file_is_complete():
     targets = load_targets()
     names = {t.name for t in targets.targets}
-    assert len(names) >= 8
+    assert len(names) >= 9
     by = {t.name: t for t in targets.targets}
     ratio = by["downloads_commercial_over_nonprofit"]
     assert ratio.metrics == (
@@ -234,6 +234,13 @@ def test_targets_file_is_complete():
     )
     assert (ratio.low, ratio.high) == (3.0, 30.0)
     assert all(t.source for t in targets.targets)
+    uptake = by["public_compute_uptake"]
+    assert (uptake.statistic, uptake.metrics) == ("mean", ("public.utilisation",))
+    assert targets.scenario_of(uptake) == "outsourced_provision"
+    assert uptake.window == (24, 27)  # early 2026: months 24-26, month 0 = early 2024
+    assert (uptake.low, uptake.high) == (0.25, 0.55)
+    assert "15,100" in uptake.source and "40,000" in uptake.source
+    assert targets.scenarios() == ["market", "outsourced_provision"]
 
 
 @pytest.mark.parametrize(
@@ -288,6 +295,9 @@ def test_validate_command_tiny_run(tmp_path, capsys):
     targets = load_targets()
     assert len(table) == len(targets.targets)
     assert table["scenario"].to_list() == [targets.scenario_of(t) for t in targets.targets]
+    assert "outsourced_provision" in set(table["scenario"])
+    uptake = table.set_index("target").loc["public_compute_uptake"]
+    assert 0 <= uptake["value"] <= 1  # a share of the money, read from outsourced_provision
     assert "PASS" in text or "FAIL" in text
     manifest = (out / "batch" / "manifest.jsonl").read_text()
     assert manifest.count("\n") == 2 * len(targets.scenarios())  # every scenario, one batch
