@@ -28,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "validate",
-        help="run the market baseline and check it against the stylized facts (exit 1 on FAIL)",
-        description="Run the targets' scenario through the batch engine and print, for each "
-        "target, its range, the simulated value with a 95% CI across replicates, and PASS/FAIL.",
+        help="run the market baseline (and any scenario a target names) and check them against "
+        "the stylized facts (exit 1 on FAIL)",
+        description="Run the targets' scenarios (the file's default, the market baseline, and any "
+        "a target names) through the batch engine and print, for each target, its scenario, its "
+        "range, the simulated value with a 95% CI across replicates, and PASS/FAIL.",
     )
     p.set_defaults(func=cmd_validate)
     add_run_options(
@@ -45,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibrate",
         help="fit the targets file's free parameters; writes scenarios/calibration/fitted.toml",
         description="Latin-hypercube search with shrinking refinement rounds over the "
-        "[[calibration.parameter]] ranges of the targets file.",
+        "[[calibration.parameter]] ranges of the targets file; each design point runs in every "
+        "scenario the targets need.",
     )
     p.set_defaults(func=cmd_calibrate)
     add_run_options(

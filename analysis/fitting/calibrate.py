@@ -8,18 +8,20 @@ population does not sit on an edge it may cross at the default population.
 
 Search: a Latin hypercube over the parameter box (log scale where the file says so; scipy's
 ``qmc.LatinHypercube``), then rounds of smaller Latin hypercubes centred on the best point so far,
-each round's box half as wide. Every point of a round is one batch through the batch machinery
-(parallel, Dask, resumable), and all points share the replicate seeds (common random numbers), so
-differences between points are not replicate noise. The best point is rounded to three
-significant figures and evaluated once more; that evaluation is what fitted.toml reports. The
-search itself is :func:`search`, a function of an objective callback, so tests can drive it with
-a cheap synthetic objective through the same code path.
+each round's box half as wide. Every round is one batch through the batch machinery (parallel,
+Dask, resumable) that runs each point in every scenario the targets need (a target may name its
+own scenario; each is scored on its scenario's runs), and all points and scenarios share the
+replicate seeds (common random numbers), so differences between points are not replicate noise.
+The best point is rounded to three significant figures and evaluated once more; that evaluation
+is what fitted.toml reports. The search itself is :func:`search`, a function of an objective
+callback, so tests can drive it with a cheap synthetic objective through the same code path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,15 +41,15 @@ from analysis.fitting import (
 )
 from analysis.fitting.points import Runner, open_runner, run_points
 from analysis.fitting.targets import (
-    Target,
     TargetSet,
     load_targets,
     objective,
-    per_run_values,
+    scenario_label,
+    target_values,
 )
 from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
-from simulation.config import ConfigError, load_scenario, toml_text
+from simulation.config import ConfigError, load_scenario, lookup, to_dict, toml_text
 from simulation.errors import UsageError
 from simulation.files import check_writable_dir, write_text
 from simulation.provenance import code_revision
@@ -68,6 +70,8 @@ class Parameter:
         high: Highest value searched.
         log: Search on a log scale, evenly over orders of magnitude.
         why: What it moves among the targets, in words (the file's ``why``).
+        integer: The keys hold whole numbers (the config refuses 3.0 for a count), so values
+            are rounded; set by :func:`parameters_from` from the config itself.
     """
 
     keys: tuple[str, ...]
@@ -75,6 +79,7 @@ class Parameter:
     high: float
     log: bool = False
     why: str = ""
+    integer: bool = False
 
     @property
     def name(self) -> str:
@@ -88,10 +93,14 @@ class Parameter:
         whatever its range.
         """
         if self.log:
-            return float(
-                math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-            )
-        return float(self.low + u * (self.high - self.low))
+            value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            value = self.low + u * (self.high - self.low)
+        return self.cast(value)
+
+    def cast(self, value: float) -> float:
+        """``value`` as the config takes it: rounded to a whole number for an integer key."""
+        return int(round(value)) if self.integer else float(value)
 
     def to_unit(self, value: float) -> float:
         """Where ``value`` lies in its range, from 0 to 1: the inverse of ``from_unit``."""
@@ -103,11 +112,17 @@ class Parameter:
 
     def overrides(self, value: float) -> dict[str, float]:
         """The config overrides that set every tied key to ``value``."""
-        return dict.fromkeys(self.keys, value)
+        return dict.fromkeys(self.keys, self.cast(value))
 
 
 def parameters_from(targets: TargetSet) -> list[Parameter]:
-    """The ``[[calibration.parameter]]`` tables of the targets file, checked."""
+    """The ``[[calibration.parameter]]`` tables of the targets file, checked.
+
+    The list is data: a parameter is added to the fit by adding a table (``keys``, ``low``,
+    ``high``, optionally ``scale`` and ``why``), with no change here. Each key must exist and
+    accept both ends of its range in every scenario the targets need, since every design point
+    runs in each of them; a key holding a whole number is searched over whole numbers.
+    """
     where = f"{targets.path}: calibration.parameter"
     entries = targets.calibration.get("parameter", [])
     if not isinstance(entries, list) or not entries:
@@ -127,10 +142,23 @@ def parameters_from(targets: TargetSet) -> list[Parameter]:
             raise ConfigError(f"{where} {keys[0]}: 'scale' must be 'linear' or 'log' (low > 0)")
         params.append(Parameter(tuple(keys), float(low), float(high), scale == "log",
                                 str(e.get("why", ""))))  # fmt: skip
-    for p in params:  # every key must exist and accept both ends of its range
-        for v in (p.low, p.high):
-            load_scenario(targets.scenario, p.overrides(v))
-    return params
+    scenarios = targets.scenarios()
+    tree = to_dict(load_scenario(scenarios[0]))
+    checked = []
+    for p in params:
+        try:
+            integer = all(
+                isinstance(v, int) and not isinstance(v, bool)
+                for v in (lookup(tree, k) for k in p.keys)
+            )
+        except (KeyError, TypeError):
+            integer = False  # not a key: load_scenario below says so, with a suggestion
+        p = replace(p, integer=integer)
+        for scenario in scenarios:  # every key must exist and accept both ends of its range
+            for v in (p.low, p.high):
+                load_scenario(scenario, p.overrides(v))
+        checked.append(p)
+    return checked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,15 +257,18 @@ def round_sig(value: float, digits: int = 3) -> float:
 
 
 def point_scores(
-    results: pd.DataFrame, targets: Sequence[Target], margin: float
+    results: pd.DataFrame, targets: TargetSet, margin: float
 ) -> list[tuple[float, dict[str, float]]]:
-    """Objective and per-target replicate means (display units) for each design point."""
-    values = per_run_values(results, targets, by=["point"])
+    """Objective and per-target replicate means (display units) for each design point.
+
+    Each target is computed on its own scenario's runs of the point (``target_values``).
+    """
+    values = target_values(results, targets, by=["point"])
     out = []
     for _, runs in values.groupby("point", sort=True):
-        means = {t.name: float(np.mean(runs[t.name])) for t in targets}
-        shown = {t.name: t.to_shown(means[t.name]) for t in targets}
-        out.append((objective(means, targets, margin), shown))
+        means = {t.name: float(np.mean(runs[t.name])) for t in targets.targets}
+        shown = {t.name: t.to_shown(means[t.name]) for t in targets.targets}
+        out.append((objective(means, targets.targets, margin), shown))
     return out
 
 
@@ -254,7 +285,7 @@ def model_objective(
         overrides = [to_overrides(params, u) for u in points]
         name = f"round{round_}" if isinstance(round_, int) else str(round_)
         results = run_points(runner, overrides, out / name)
-        return point_scores(results, targets.targets, margin)
+        return point_scores(results, targets, margin)
 
     return evaluate
 
@@ -314,7 +345,10 @@ def calibrate(
     evaluate = model_objective(runner, targets, params, out, margin)
 
     def logged(round_: int | str, points: np.ndarray) -> list[tuple[float, dict[str, float]]]:
-        say(f"round {round_}: {len(points)} points x {runner.settings.replicates} replicates")
+        say(
+            f"round {round_}: {len(points)} points x {len(runner.scenarios)} scenario(s) x "
+            f"{runner.settings.replicates} replicates"
+        )
         scores = evaluate(round_, points)
         say(f"  best objective this round: {min(s[0] for s in scores):.4g}")
         return scores
@@ -322,7 +356,8 @@ def calibrate(
     history = search(logged, len(params), budget, runner.settings.seed)
     top = best(history)
     values = {
-        p.name: round_sig(p.from_unit(float(u))) for p, u in zip(params, top.unit, strict=True)
+        p.name: p.cast(round_sig(p.from_unit(float(u))))
+        for p, u in zip(params, top.unit, strict=True)
     }
     unit = np.array([p.to_unit(values[p.name]) for p in params])
     say("final: the best point, rounded to 3 significant figures")
@@ -369,11 +404,12 @@ def fitted_toml(
     for p in params:
         for key in p.keys:
             lines.append(f'"{key}" = {toml_text(fit.values[p.name])}')
-    lines += ["", "[targets]  # replicate means at the fitted values, at the fit's population"]
+    lines += ["", "[targets]  # replicate means at the fitted values, each on its scenario's runs"]
     for t in targets.targets:
         v = fit.details[t.name]
         lines.append(
-            f"{t.name} = {{ value = {toml_text(round_sig(v, 4))}, "
+            f"{t.name} = {{ scenario = {toml_text(scenario_label(targets.scenario_of(t)))}, "
+            f"value = {toml_text(round_sig(v, 4))}, "
             f"range = {toml_text(t.range_text())}, pass = {toml_text(t.passes(v))} }}"
         )
     return "\n".join(lines) + "\n"
@@ -417,13 +453,18 @@ def run_calibration(
         raise UsageError(f"budget: expected at least 2 design points, got {budget}")
     check_writable_dir(fitted.parent, "--fitted")  # written last: check it before computing
     check_writable_dir(out)
-    with open_runner(target_set.scenario, settings, execution) as runner:
-        config = load_scenario(target_set.scenario, settings.fixed())
+    scenarios = target_set.scenarios()
+    labels = [scenario_label(s) for s in scenarios]
+    with open_runner(scenarios, settings, execution) as runner:
+        config = runner.configs[scenarios[0]]
+        steps = {s: c.simulation.steps for s, c in runner.configs.items()}
+        for line in target_set.outside_runs(steps):
+            print(f"warning: {line}", file=sys.stderr)
         say(
-            f"calibrating {len(params)} parameters of {target_set.scenario} against "
+            f"calibrating {len(params)} parameters of {', '.join(labels)} against "
             f"{len(target_set.targets)} targets: budget {budget} points x "
-            f"{settings.replicates} replicates at {config.simulation.researchers:,} "
-            f"researchers; {runner.pool.description}"
+            f"{len(scenarios)} scenario(s) x {settings.replicates} replicates at "
+            f"{config.simulation.researchers:,} researchers; {runner.pool.description}"
         )
         fit = calibrate(
             runner.quietly(), target_set, params, budget=budget, margin=margin, out=out, say=say
@@ -435,7 +476,7 @@ def run_calibration(
         "targets_file": str(target_set.path.relative_to(Path.cwd()))
         if target_set.path.is_relative_to(Path.cwd())
         else str(target_set.path),
-        "scenario": target_set.scenario,
+        "scenarios": labels,
         "researchers": config.simulation.researchers,
         "steps": config.simulation.steps,
         "replicates": settings.replicates,

@@ -4,7 +4,8 @@ Calibration and sensitivity designs are lists of config overrides, not full fact
 becomes a :func:`simulation.batch.plan.design_plan` run by :func:`simulation.batch.run_batch`,
 so workers, Dask, resume and provenance are the batch's own, every point shares the replicate
 seeds (common random numbers), and one executor is opened per command and reused for every
-round of a search.
+round of a search. When the targets need several scenarios, each design point is run in every
+one of them, in one batch (:func:`points_plan`), so a round still fills the pool at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +22,31 @@ import pandas as pd
 
 from simulation.batch.engine import Execution, run_batch
 from simulation.batch.executors import Pool
-from simulation.batch.plan import Plan, RunSettings, design_plan
-from simulation.config import load_scenario
-from simulation.errors import FailedRuns
+from simulation.batch.plan import Plan, RunSettings, design_plan, fingerprint
+from simulation.config import Config, load_scenario
+from simulation.errors import FailedRuns, UsageError
 from simulation.layout import MANIFEST
 
 
 @dataclass(frozen=True)
 class Runner:
-    """What every batch of one fitting command shares: scenario, settings, executor.
+    """What every batch of one fitting command shares: scenarios, settings, executor.
 
     Attributes:
-        scenario: The scenario every design point modifies.
+        scenarios: The scenarios every design point modifies (each point runs in each).
         settings: Replicates, seed, steps, researchers and overrides of every run.
         execution: How the batches run (force applies to each sub-batch).
         pool: The executor, open for the whole command.
         command: The command, for provenance.
+        configs: Each scenario's config under ``settings`` (before any design point).
     """
 
-    scenario: str
+    scenarios: tuple[str, ...]
     settings: RunSettings
     execution: Execution
     pool: Pool
     command: str
+    configs: dict[str, Config] = field(default_factory=dict)
 
     def quietly(self) -> Runner:
         """This runner with its batches silent (a command printing its own progress)."""
@@ -52,13 +55,26 @@ class Runner:
 
 @contextmanager
 def open_runner(
-    scenario: str | Path, settings: RunSettings, execution: Execution | None = None
+    scenarios: str | Path | Sequence[str | Path],
+    settings: RunSettings,
+    execution: Execution | None = None,
 ) -> Iterator[Runner]:
-    """Validate the scenario and settings, then open the executor for the whole command."""
+    """Validate the scenarios and settings, then open the executor for the whole command.
+
+    Args:
+        scenarios: One scenario (a name in scenarios/ or a path), or several.
+        settings: What every run shares.
+        execution: Workers, scheduler, force, quiet.
+    """
     execution = execution or Execution()
-    load_scenario(scenario, settings.fixed())  # bad input fails before any pool starts
+    names = (scenarios,) if isinstance(scenarios, str | Path) else tuple(scenarios)
+    names = tuple(str(s) for s in names)
+    if not names:
+        raise UsageError("no scenario given")
+    fixed = settings.fixed()
+    configs = {s: load_scenario(s, fixed) for s in names}  # bad input fails before any pool
     with execution.open_pool() as pool:
-        yield Runner(str(scenario), settings, execution, pool, command_line())
+        yield Runner(names, settings, execution, pool, command_line(), configs)
 
 
 def run_points(runner: Runner, points: Sequence[Mapping[str, Any]], out: Path) -> pd.DataFrame:
@@ -68,12 +84,13 @@ def run_points(runner: Runner, points: Sequence[Mapping[str, Any]], out: Path) -
     command owns.
 
     Returns:
-        The combined long table with a ``point`` column (the design row).
+        The combined long table with a ``point`` column (the design row); its ``scenario``
+        column tells the scenarios apart.
 
     Raises:
         FailedRuns: some runs failed (a rerun retries them).
     """
-    plan = design_plan(runner.scenario, points, runner.settings)
+    plan = points_plan(runner.scenarios, points, runner.settings)
     summary = run_batch(
         plan, out, runner.execution, pool=runner.pool, command=runner.command, replace_other=True
     )
@@ -83,6 +100,45 @@ def run_points(runner: Runner, points: Sequence[Mapping[str, Any]], out: Path) -
             f"{summary.failed[0]}; see {MANIFEST}); rerun the same command to retry them"
         )
     return with_point_column(pd.read_parquet(summary.results), plan)
+
+
+def points_plan(
+    scenarios: Sequence[str], points: Sequence[Mapping[str, Any]], settings: RunSettings
+) -> Plan:
+    """Every design point in every scenario, as one plan (one batch, one resume).
+
+    Each scenario's part is its :func:`design_plan`, so one scenario gives exactly that plan
+    (and an existing batch directory still resumes). Runs are in scenario order, then point,
+    then replicate; replicate r has the same seed in every scenario (common random numbers).
+
+    Args:
+        scenarios: Names in scenarios/ or paths, each with a different file stem.
+        points: The design rows (config overrides), all with the same keys.
+        settings: What every run shares.
+
+    Raises:
+        UsageError: Two scenarios with the same stem (their runs could not be told apart).
+    """
+    plans = [design_plan(s, points, settings) for s in scenarios]
+    if len(plans) == 1:
+        return plans[0]
+    labels: dict[str, str] = {}
+    for plan in plans:
+        for label, source in plan.scenarios.items():
+            if label in labels:
+                raise UsageError(f"scenario {label!r} is given twice ({labels[label]}, {source})")
+            labels[label] = source
+    merged_points = [p for plan in plans for p in plan.points]
+    first = plans[0]
+    return replace(
+        first,
+        scenarios=labels,
+        points=tuple(merged_points),
+        runs=tuple(r for plan in plans for r in plan.runs),
+        fingerprint=fingerprint(
+            settings.seed, settings.replicates, first.sweep_keys, merged_points
+        ),
+    )
 
 
 def with_point_column(results: pd.DataFrame, plan: Plan) -> pd.DataFrame:

@@ -6,25 +6,32 @@ the target's range. The same distances drive the calibration objective, so valid
 calibration can never disagree about what a target means. Metric, group and lab-kind names come
 from the targets file only; nothing here knows about particular groups or labs.
 
-Statistics (per run; ``space`` is where replicates are averaged):
+Statistics (per run; ``space`` is where replicates are averaged). The months a statistic reads
+are the final ``months`` months of the run, or the months in the target's own ``window`` =
+[first, end) when it gives one (a fact about a particular year rather than about the long run):
 
-- ``mean``: the metric averaged over the final ``months`` months (linear space).
-- ``ratio``: mean of the numerator over the final months divided by mean of the denominator,
+- ``mean``: the metric averaged over those months (linear space).
+- ``ratio``: mean of the numerator over those months divided by mean of the denominator,
   both floored at ``floor`` (the resolution of the metric) so that a zero gives a large or small
   but finite ratio, and 0/0 gives 1 (log space: replicates are combined as a geometric mean).
-- ``lag``: open-weight lag in months; for each of the final months, how many months earlier the
+- ``lag``: open-weight lag in months; for each of those months, how many months earlier the
   frontier first reached the current best open capability (the Epoch AI definition), averaged
   (linear space). When the open level is below the frontier's first value the lag is censored
   at the month index (a lower bound).
 - ``growth``: annual growth from a least-squares line through log(metric) over the months in
-  ``window`` = [first, end) (log space: the slope per year). ``report = "factor"`` shows
-  exp(slope) (2.4 = 2.4x a year), ``"change"`` shows exp(slope) - 1 (-0.2 = -20% a year).
+  ``window`` (default [0, 36): ``[settings] window``; log space: the slope per year).
+  ``report = "factor"`` shows exp(slope) (2.4 = 2.4x a year), ``"change"`` shows
+  exp(slope) - 1 (-0.2 = -20% a year).
+
+Each target is a fact about one scenario: the file's ``[settings] scenario`` unless the target
+names its own (``scenario = "outsourced_provision"``), and it is scored on that scenario's runs
+only. Replicate r of every scenario shares one seed (common random numbers).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +41,7 @@ import pandas as pd
 
 from analysis.fitting import TARGETS_FILE
 from analysis.results.stats import t_interval
-from simulation.config import ConfigError, load_scenario, read_toml
+from simulation.config import ConfigError, load_scenario, read_toml, scenario_path
 from simulation.metrics import metric_names
 
 STATISTICS = ("mean", "ratio", "lag", "growth")
@@ -45,6 +52,7 @@ METRIC_FIELDS = {
     "growth": ("metric",),
 }
 Statistic = Literal["mean", "ratio", "lag", "growth"]
+GROWTH_WINDOW = (0, 36)  # a growth target's months when neither it nor [settings] gives a window
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,15 @@ class Target:
         high: Upper bound in display units; None: no upper bound.
         source: Where the range comes from.
         description: What the target measures, in words.
-        months: Final months averaged by ``mean``, ``ratio`` and ``lag``.
-        window: Months [first, end) a ``growth`` line is fitted over.
+        months: Final months averaged by ``mean``, ``ratio`` and ``lag`` without a ``window``.
+        window: Months [first, end) the statistic reads: a ``growth`` line is fitted over them
+            (None: ``GROWTH_WINDOW``); ``mean``, ``ratio`` and ``lag`` average over them
+            instead of the final ``months`` (None: the final months).
         floor: ``ratio`` only: floor on numerator and denominator (the metric's resolution).
         report: ``growth`` only: shown as a ``"factor"`` a year or a ``"change"`` a year.
         scale: Overrides ``width()``, the unit of normalised distance.
+        scenario: The scenario whose runs it is scored on; None: the targets file's
+            ``[settings] scenario`` (``load_targets`` fills it in).
     """
 
     name: str
@@ -84,10 +96,11 @@ class Target:
     source: str
     description: str = ""
     months: int = 12
-    window: tuple[int, int] = (0, 36)
+    window: tuple[int, int] | None = None
     floor: float = 0.0
     report: Literal["factor", "change"] = "factor"
     scale: float | None = None
+    scenario: str | None = None
 
     # -- units --------------------------------------------------------------------------------
     @property
@@ -181,24 +194,37 @@ class Target:
         return min(outside / w, 10.0)
 
     # -- per-run statistic ----------------------------------------------------------------------
+    def months_read(self, steps: int) -> tuple[int, int]:
+        """The months [first, end) this target reads in a run of ``steps`` months.
+
+        ``first`` is negative when ``months`` exceeds the run (``TargetSet.outside_runs``
+        says so); the statistic then reads the whole run.
+        """
+        if self.window is not None:
+            return self.window
+        if self.statistic == "growth":
+            return GROWTH_WINDOW
+        return steps - self.months, steps
+
     def per_run(self, run: pd.DataFrame) -> float:
         """This target's statistic for one run (rows sorted by step), in averaging space."""
         step = run["step"].to_numpy()
+        first, end = self.months_read(int(step.max()) + 1)
         if self.statistic == "growth":
-            return growth_per_year(step, run[self.metrics[0]].to_numpy(float), self.window)
-        final = step >= step.max() - self.months + 1
+            return growth_per_year(step, run[self.metrics[0]].to_numpy(float), (first, end))
+        read = (step >= first) & (step < end)
         if self.statistic == "mean":
-            return float(_nanmean(run[self.metrics[0]].to_numpy(float)[final]))
+            return float(_nanmean(run[self.metrics[0]].to_numpy(float)[read]))
         if self.statistic == "ratio":
-            num = max(float(_nanmean(run[self.metrics[0]].to_numpy(float)[final])), self.floor)
-            den = max(float(_nanmean(run[self.metrics[1]].to_numpy(float)[final])), self.floor)
+            num = max(float(_nanmean(run[self.metrics[0]].to_numpy(float)[read])), self.floor)
+            den = max(float(_nanmean(run[self.metrics[1]].to_numpy(float)[read])), self.floor)
             if num <= 0 or den <= 0:  # no floor given and a zero mean
                 return math.inf if num > 0 else (-math.inf if den > 0 else math.nan)
             return math.log(num / den)
         lags = open_lag_months(
             step, run[self.metrics[0]].to_numpy(float), run[self.metrics[1]].to_numpy(float)
         )
-        return float(_nanmean(lags[final]))
+        return float(_nanmean(lags[read]))
 
     def estimate(self, values: Sequence[float]) -> Estimate:
         """Replicate mean and 95% t-interval of per-run values, shown in display units."""
@@ -238,7 +264,14 @@ def open_lag_months(step: np.ndarray, frontier: np.ndarray, best_open: np.ndarra
 
 @dataclass(frozen=True)
 class TargetSet:
-    """The targets file: where it came from, the scenario it describes, and its targets."""
+    """The targets file: where it came from, its default scenario, and its targets.
+
+    Attributes:
+        path: The file.
+        scenario: ``[settings] scenario``: the scenario of every target that names none.
+        targets: The targets, in file order.
+        calibration: The file's ``[calibration]`` table (margin, parameters).
+    """
 
     path: Path
     scenario: str
@@ -249,20 +282,67 @@ class TargetSet:
         """Every metric the targets read, once each, in order of first use."""
         return list(dict.fromkeys(m for t in self.targets for m in t.metrics))
 
+    def scenario_of(self, target: Target) -> str:
+        """The scenario ``target`` is scored on: its own, or the file's default."""
+        return target.scenario or self.scenario
+
+    def scenarios(self) -> list[str]:
+        """Every scenario some target is scored on, once each: the default first, if used.
+
+        Only these are run, so a file whose targets all name other scenarios does not pay for
+        runs of the default.
+        """
+        used = dict.fromkeys(self.scenario_of(t) for t in self.targets)
+        return sorted(used, key=lambda s: s != self.scenario)  # stable: then order of first use
+
+    def outside_runs(self, steps: Mapping[str, int]) -> list[str]:
+        """Lines naming each target whose months are not all inside its scenario's runs.
+
+        Such a target's value would not be the fact it stands for (a window past the end is
+        NaN, a FAIL), so commands warn before they run anything.
+
+        Args:
+            steps: Scenario (as ``scenario_of`` gives it) -> months per run.
+        """
+        lines = []
+        for t in self.targets:
+            scenario = self.scenario_of(t)
+            n = steps[scenario]
+            first, end = t.months_read(n)
+            if first < 0 or end > n:
+                lines.append(
+                    f"target {t.name!r} reads months [{first}, {end}) but runs of "
+                    f"{scenario_label(scenario)} have months [0, {n})"
+                )
+        return lines
+
+
+def scenario_label(scenario: str | Path) -> str:
+    """The label a scenario's rows carry in a batch's ``scenario`` column: its file's stem."""
+    return Path(scenario).stem
+
 
 def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) -> TargetSet:
-    """Read and check the targets file; errors are one-line ConfigErrors naming file and key."""
+    """Read and check the targets file; errors are one-line ConfigErrors naming file and key.
+
+    Args:
+        path: The targets file.
+        check_metrics: Check each target's metrics against its scenario (loads every scenario
+            the targets name; their existence is checked either way).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such targets file")
     raw = read_toml(path)
     settings = raw.get("settings", {})
-    scenario = str(settings.get("scenario", "market"))
-    defaults = {k: settings[k] for k in ("months", "window") if k in settings}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: [settings] must be a table")
+    scenario = settings.get("scenario", "market")
+    _check_scenario(f"{path}: settings.scenario", scenario)
     entries = raw.get("target")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: expected one or more [[target]] tables")
-    targets = tuple(_target(path, i, {**defaults, **e}) for i, e in enumerate(entries))
+    targets = tuple(_target(path, i, e, scenario, settings) for i, e in enumerate(entries))
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: target names must be unique")
@@ -281,18 +361,39 @@ def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) ->
         )
     result = TargetSet(path, scenario, targets, calibration)
     if check_metrics:
-        config = load_scenario(scenario)
-        known = set(metric_names(list(config.groups), list(config.labs)))
+        known = {}
+        for name in result.scenarios():
+            config = load_scenario(name)
+            known[name] = set(metric_names(list(config.groups), list(config.labs)))
         for t in targets:
             for m in t.metrics:
-                if m not in known:
+                if m not in known[result.scenario_of(t)]:
                     raise ConfigError(
-                        f"{path}: target {t.name!r}: no metric {m!r} in scenario {scenario!r}"
+                        f"{path}: target {t.name!r}: no metric {m!r} in scenario "
+                        f"{result.scenario_of(t)!r}"
                     )
     return result
 
 
-def _target(path: Path, index: int, e: dict[str, Any]) -> Target:
+def _check_scenario(where: str, scenario: Any) -> None:
+    """A scenario name in scenarios/ or a path to one; anything else is a one-line error."""
+    if not isinstance(scenario, str) or not scenario:
+        raise ConfigError(f"{where}: expected a scenario name, got {scenario!r}")
+    try:
+        scenario_path(scenario)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _target(
+    path: Path, index: int, e: dict[str, Any], scenario: str, settings: dict[str, Any]
+) -> Target:
+    """One ``[[target]]`` table, checked, with the ``[settings]`` defaults it does not override.
+
+    ``[settings] months`` applies to every target, ``[settings] window`` to growth targets only:
+    a window on a mean, ratio or lag is a deliberate choice of months, so it must be the
+    target's own.
+    """
     where = f"{path}: target {e.get('name', index + 1)!r}"
     statistic = e.get("statistic")
     if statistic not in STATISTICS:
@@ -302,26 +403,32 @@ def _target(path: Path, index: int, e: dict[str, Any]) -> Target:
         raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
     allowed = {
         "name", "statistic", "low", "high", "source", "description", "months", "window", "floor",
-        "report", "scale", "unit", *METRIC_FIELDS[statistic],
+        "report", "scale", "unit", "scenario", *METRIC_FIELDS[statistic],
     }  # fmt: skip
     unknown = sorted(set(e) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+    if "scenario" in e:
+        _check_scenario(f"{where}: key 'scenario'", e["scenario"])
+    if "months" in e and "window" in e:
+        raise ConfigError(f"{where}: give 'months' (the final months) or 'window', not both")
     low, high = _number(where, e, "low"), _number(where, e, "high")
     if low is None and high is None:
         raise ConfigError(f"{where}: give 'low', 'high' or both")
     if low is not None and high is not None and low >= high:
         raise ConfigError(f"{where}: 'low' must be below 'high'")
-    window = e.get("window", (0, 36))
-    if (
+    window = e.get("window", settings.get("window") if statistic == "growth" else None)
+    if window is not None and (
         not isinstance(window, list | tuple)
         or len(window) != 2
-        or not all(isinstance(w, int) for w in window)
-        or window[0] >= window[1]
+        or not all(isinstance(w, int) and not isinstance(w, bool) for w in window)
+        or not 0 <= window[0] < window[1]
     ):
-        raise ConfigError(f"{where}: key 'window': expected [first, end) months, first < end")
-    months = e.get("months", 12)
-    if not isinstance(months, int) or months < 1:
+        raise ConfigError(
+            f"{where}: key 'window': expected [first, end) months, 0 <= first < end, got {window!r}"
+        )
+    months = e.get("months", settings.get("months", 12))
+    if not isinstance(months, int) or isinstance(months, bool) or months < 1:
         raise ConfigError(f"{where}: key 'months': expected a whole number >= 1")
     report = e.get("report", "factor")
     if report not in ("factor", "change"):
@@ -335,10 +442,11 @@ def _target(path: Path, index: int, e: dict[str, Any]) -> Target:
         source=str(e["source"]),
         description=str(e.get("description", "")),
         months=months,
-        window=(window[0], window[1]),
+        window=None if window is None else (window[0], window[1]),
         floor=float(_number(where, e, "floor") or 0.0),
         report=report,
         scale=_number(where, e, "scale"),
+        scenario=e.get("scenario", scenario),
     )
 
 
@@ -358,7 +466,11 @@ def _number(where: str, e: dict[str, Any], key: str) -> float | None:
 def per_run_values(
     results: pd.DataFrame, targets: Sequence[Target], by: Sequence[str]
 ) -> pd.DataFrame:
-    """One row per run (grouped by ``by`` + replicate), one column per target (averaging space)."""
+    """One row per run (grouped by ``by`` + replicate), one column per target (averaging space).
+
+    Every run in ``results`` is scored on every target: pass one scenario's runs, or use
+    :func:`target_values`, which does that for each scenario.
+    """
     keys = [*by, "replicate"]
     rows = []
     for key, run in results.sort_values([*keys, "step"]).groupby(keys, sort=True):
@@ -367,6 +479,44 @@ def per_run_values(
             {**dict(zip(keys, key, strict=True)), **{t.name: t.per_run(run) for t in targets}}
         )
     return pd.DataFrame(rows)
+
+
+def target_values(results: pd.DataFrame, targets: TargetSet, by: Sequence[str]) -> pd.DataFrame:
+    """Per-run values of every target, each computed on its own scenario's runs only.
+
+    Runs of different scenarios with the same ``by`` values and replicate (the same seed: common
+    random numbers) share a row.
+
+    Args:
+        results: A batch's long table, with its ``scenario`` column.
+        targets: The targets; each is scored on the rows of ``targets.scenario_of(t)``.
+        by: Columns besides ``replicate`` that tell runs apart (``point`` for a design).
+
+    Returns:
+        One row per ``by`` + replicate, one column per target (averaging space).
+
+    Raises:
+        ValueError: ``results`` has no scenario column, or no runs of a scenario a target needs
+            (scoring another scenario's runs instead would pass or fail the wrong fact).
+    """
+    if "scenario" not in results.columns:
+        raise ValueError("results have no 'scenario' column: expected a batch's results table")
+    keys = [*by, "replicate"]
+    frames = []
+    for scenario in targets.scenarios():
+        label = scenario_label(scenario)
+        mine = [t for t in targets.targets if targets.scenario_of(t) == scenario]
+        runs = results[results["scenario"] == label]
+        if runs.empty:
+            raise ValueError(
+                f"no runs of scenario {label!r} in the results, needed by target(s) "
+                f"{', '.join(t.name for t in mine)}"
+            )
+        frames.append(per_run_values(runs, mine, by))
+    merged = frames[0]
+    for frame in frames[1:]:
+        merged = merged.merge(frame, on=keys, how="outer")
+    return merged.sort_values(keys, ignore_index=True)[[*keys, *(t.name for t in targets.targets)]]
 
 
 def objective(means: dict[str, float], targets: Sequence[Target], margin: float = 0.0) -> float:

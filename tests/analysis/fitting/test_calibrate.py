@@ -7,24 +7,28 @@ import math
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import simulation
 from analysis.fitting.calibrate import (
     FITTED_FILE,
+    Fit,
     Parameter,
     best,
     calibrate,
+    fitted_toml,
     parameters_from,
+    point_scores,
     round_sig,
     search,
 )
-from analysis.fitting.points import open_runner
+from analysis.fitting.points import open_runner, points_plan
 from analysis.fitting.targets import Target, TargetSet, load_targets
 from cli import main
 from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings, replicate_seeds
-from simulation.config import SCENARIO_DIR
+from simulation.config import SCENARIO_DIR, ConfigError
 
 
 def test_parameter_scales():
@@ -114,3 +118,70 @@ def test_calibrate_bad_parameter_is_one_line(tmp_path, capsys):
     assert main(["calibrate", "--targets", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "capability_wieght" in err and err.count("\n") == 1
+
+
+def test_point_scores_read_each_target_from_its_scenario():
+    """Two design points; the market runs move x one way, outsourced_provision the other."""
+    rows = []
+    for scenario, x in (("market", (0.1, 0.3)), ("outsourced_provision", (0.9, 0.4))):
+        for point in (0, 1):
+            for r in range(2):
+                for step in range(12):
+                    rows.append({"scenario": scenario, "point": point, "replicate": r,
+                                 "step": step, "x": x[point]})  # fmt: skip
+    targets = TargetSet(
+        FITTED_FILE,
+        "market",
+        (
+            Target("m", "mean", ("x",), None, 0.2, "t"),
+            Target("op", "mean", ("x",), 0.5, None, "t", scenario="outsourced_provision"),
+        ),
+    )
+    (first, d0), (second, d1) = point_scores(pd.DataFrame(rows), targets, margin=0.0)
+    assert d0 == pytest.approx({"m": 0.1, "op": 0.9}) and first == 0  # both in range
+    assert d1 == pytest.approx({"m": 0.3, "op": 0.4})
+    assert second == pytest.approx((0.1 / 0.2) ** 2 + (0.1 / 0.5) ** 2)
+
+
+def test_fitted_toml_records_each_targets_scenario():
+    targets = TargetSet(
+        FITTED_FILE,
+        "market",
+        (
+            Target("m", "mean", ("x",), None, 0.2, "t"),
+            Target("op", "mean", ("x",), 0.5, None, "t", scenario="outsourced_provision"),
+        ),
+    )
+    fit = Fit({}, 0.0, {"m": 0.1, "op": 0.4}, [])
+    text = fitted_toml(fit, targets, [], {"scenarios": ["market", "outsourced_provision"]})
+    table = tomllib.loads(text)["targets"]
+    assert table["m"] == {"scenario": "market", "value": 0.1, "range": "<= 0.200", "pass": True}
+    assert table["op"]["scenario"] == "outsourced_provision" and table["op"]["pass"] is False
+
+
+def test_parameters_are_checked_in_every_scenario_and_counts_stay_whole():
+    targets = load_targets()
+    calibration = {"parameter": [{"keys": ["public.contract_months"], "low": 12, "high": 48}]}
+    (p,) = parameters_from(TargetSet(targets.path, "market", targets.targets, calibration))
+    assert p.integer  # the config holds a count: 30.0 would be refused
+    assert p.from_unit(0.5) == 30 and isinstance(p.from_unit(0.51), int)
+    assert p.overrides(29.6) == {"public.contract_months": 30}
+    bad = {"parameter": [{"keys": ["public.contract_months"], "low": -5, "high": 48}]}
+    with pytest.raises(ConfigError, match="contract_months"):
+        parameters_from(TargetSet(targets.path, "market", targets.targets, bad))
+
+
+def test_one_plan_runs_every_scenario_with_shared_seeds():
+    settings = RunSettings(replicates=2, steps=12, researchers=100)
+    points = [{"adoption.popularity_weight": 0.3}, {"adoption.popularity_weight": 0.6}]
+    single = points_plan(["market"], points, settings)
+    both = points_plan(["market", "outsourced_provision"], points, settings)
+    assert len(both.runs) == 2 * len(single.runs) == 8
+    assert len({r.run_id for r in both.runs}) == 8
+    assert list(both.scenarios) == ["market", "outsourced_provision"]
+    by_scenario: dict[str, list[int]] = {}
+    for r in both.runs:
+        by_scenario.setdefault(r.point.scenario, []).append(r.seed)
+    assert by_scenario["market"] == by_scenario["outsourced_provision"]  # common random numbers
+    assert both.fingerprint != single.fingerprint
+    assert single.runs[0].point.config["adoption"]["popularity_weight"] == 0.3

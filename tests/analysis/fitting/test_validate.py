@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ from analysis.fitting.targets import (
     load_targets,
     open_lag_months,
 )
-from analysis.fitting.validate import format_table, validate
+from analysis.fitting.validate import format_table, table_frame, validate
 from analysis.results.stats import t_interval
 from cli import main
 from simulation.config import ConfigError
@@ -78,12 +79,12 @@ def test_ratio_floors_zero_counts():
     assert t.to_shown(t.per_run(run)) == pytest.approx(50.0)
 
 
-def synthetic_results(shares: list[float]) -> pd.DataFrame:
+def synthetic_results(shares: list[float], scenario: str = "market") -> pd.DataFrame:
     frames = []
     for r, share in enumerate(shares):
         steps = np.arange(24)
-        frames.append(pd.DataFrame({"replicate": r, "step": steps, "x": share,
-                                    "p": 3.0 * 0.8 ** (steps / 12)}))  # fmt: skip
+        frames.append(pd.DataFrame({"scenario": scenario, "replicate": r, "step": steps,
+                                    "x": share, "p": 3.0 * 0.8 ** (steps / 12)}))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 
@@ -104,13 +105,127 @@ def test_validate_table_on_synthetic_results():
     assert [r.passed for r in rows] == [False, True]
     text = format_table(rows)
     assert "FAIL" in text and "1 of 2 targets pass" in text
-    assert format_table(rows, markdown=True).startswith("| target |")
+    assert format_table(rows, markdown=True).startswith("| target | scenario |")
+
+
+def two_scenario_targets() -> TargetSet:
+    """The same metric as two facts: one about the market baseline, one about another scenario."""
+    return TargetSet(
+        TARGETS_FILE,
+        "market",
+        (
+            Target("market_share", "mean", ("x",), None, 0.5, "test"),
+            Target("op_share", "mean", ("x",), 0.5, None, "test", scenario="outsourced_provision"),
+        ),
+    )
+
+
+def test_a_target_naming_another_scenario_is_scored_on_its_runs():
+    results = pd.concat(
+        [synthetic_results([0.10, 0.12, 0.14]),
+         synthetic_results([0.80, 0.90, 1.00], scenario="outsourced_provision")],
+        ignore_index=True,
+    )  # fmt: skip
+    targets = two_scenario_targets()
+    assert targets.scenarios() == ["market", "outsourced_provision"]
+    rows = validate(results, targets)
+    assert [r.scenario for r in rows] == ["market", "outsourced_provision"]
+    assert rows[0].estimate.value == pytest.approx(0.12)  # market rows only
+    assert rows[1].estimate.value == pytest.approx(0.90)  # outsourced_provision rows only
+    assert [r.passed for r in rows] == [True, True]
+    assert (rows[0].estimate.n, rows[1].estimate.n) == (3, 3)
+    # the output says which scenario each target used
+    frame = table_frame(rows)
+    assert frame.set_index("target")["scenario"].to_dict() == {
+        "market_share": "market",
+        "op_share": "outsourced_provision",
+    }
+    lines = format_table(rows).splitlines()
+    assert lines[0].split()[:2] == ["target", "scenario"]
+    assert lines[3].split()[:2] == ["op_share", "outsourced_provision"]
+    md = format_table(rows, markdown=True).splitlines()
+    assert md[3].startswith("| op_share | outsourced_provision |")
+
+
+def test_a_scenario_missing_from_the_results_is_an_error_not_another_scenarios_score():
+    market_only = synthetic_results([0.80, 0.90, 1.00])
+    with pytest.raises(ValueError, match="no runs of scenario 'outsourced_provision'.*op_share"):
+        validate(market_only, two_scenario_targets())
+
+
+def test_the_window_sets_the_months_a_mean_reads():
+    run = pd.DataFrame({"scenario": "market", "replicate": 0, "step": np.arange(36),
+                        "x": np.arange(36.0)})  # fmt: skip
+    final = Target("final", "mean", ("x",), 0.0, None, "test")
+    early = Target("early", "mean", ("x",), 0.0, None, "test", window=(24, 27))
+    assert final.per_run(run) == pytest.approx(np.mean(np.arange(24, 36)))  # the final 12
+    assert early.per_run(run) == pytest.approx(25.0)  # months 24, 25, 26: end exclusive
+    assert early.months_read(120) == (24, 27) and final.months_read(120) == (108, 120)
+    ratio = Target("r", "ratio", ("x", "y"), 1.0, None, "test", window=(24, 27))
+    assert ratio.to_shown(ratio.per_run(run.assign(y=5.0))) == pytest.approx(5.0)
+    # through validate: the window is what the table reports
+    targets = TargetSet(TARGETS_FILE, "market", (early,))
+    assert validate(run, targets)[0].estimate.value == pytest.approx(25.0)
+
+
+def targets_text(*entries: str, settings: str = 'scenario = "market"\nwindow = [0, 36]\n') -> str:
+    return "[settings]\n" + settings + "".join(f"\n[[target]]\n{e}" for e in entries)
+
+
+MEAN = 'statistic = "mean"\nmetric = "market.gpu_price"\nlow = 1\nsource = "s"\n'
+
+
+def test_targets_file_windows_and_scenarios(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text(
+        targets_text(
+            f'name = "own"\nwindow = [24, 27]\n{MEAN}',
+            f'name = "final"\n{MEAN}',
+            'name = "g"\nstatistic = "growth"\nmetric = "market.gpu_price"\nlow = 0.1\n'
+            'source = "s"\n',
+            f'name = "op"\nscenario = "outsourced_provision"\n{MEAN}',
+        )
+    )
+    targets = load_targets(path)
+    by = {t.name: t for t in targets.targets}
+    assert by["own"].window == (24, 27)
+    assert by["final"].window is None  # [settings] window is for growth targets only
+    assert by["final"].months_read(120) == (108, 120)
+    assert by["g"].window == (0, 36)
+    assert [targets.scenario_of(t) for t in targets.targets] == [
+        "market", "market", "market", "outsourced_provision"
+    ]  # fmt: skip
+    assert targets.scenarios() == ["market", "outsourced_provision"]
+    warnings = targets.outside_runs({"market": 26, "outsourced_provision": 120})
+    assert len(warnings) == 2 and "'own'" in warnings[0] and "'g'" in warnings[1]
+    assert targets.outside_runs({"market": 36, "outsourced_provision": 36}) == []
+
+
+def test_only_the_scenarios_targets_need_are_run(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text(targets_text(f'name = "op"\nscenario = "outsourced_provision"\n{MEAN}'))
+    assert load_targets(path).scenarios() == ["outsourced_provision"]
+
+
+def test_an_unknown_scenario_in_a_target_is_one_line_naming_file_and_key(tmp_path, capsys):
+    path = tmp_path / "t.toml"
+    path.write_text(targets_text(f'name = "op"\nscenario = "outsourced_provison"\n{MEAN}'))
+    with pytest.raises(ConfigError) as err:
+        load_targets(path, check_metrics=False)  # checked even without loading scenarios
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: target 'op': key 'scenario': unknown scenario")
+    assert "did you mean 'outsourced_provision'" in message
+    assert main(["validate", "--targets", str(path), "--out", str(tmp_path / "o")]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and str(path) in stderr and "'scenario'" in stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_targets_file_is_complete():
     targets = load_targets()
     names = {t.name for t in targets.targets}
-    assert len(names) >= 8
+    assert len(names) >= 9
     by = {t.name: t for t in targets.targets}
     ratio = by["downloads_commercial_over_nonprofit"]
     assert ratio.metrics == (
@@ -119,6 +234,13 @@ def test_targets_file_is_complete():
     )
     assert (ratio.low, ratio.high) == (3.0, 30.0)
     assert all(t.source for t in targets.targets)
+    uptake = by["public_compute_uptake"]
+    assert (uptake.statistic, uptake.metrics) == ("mean", ("public.utilisation",))
+    assert targets.scenario_of(uptake) == "outsourced_provision"
+    assert uptake.window == (24, 27)  # early 2026: months 24-26, month 0 = early 2024
+    assert (uptake.low, uptake.high) == (0.25, 0.55)
+    assert "15,100" in uptake.source and "40,000" in uptake.source
+    assert targets.scenarios() == ["market", "outsourced_provision"]
 
 
 @pytest.mark.parametrize(
@@ -135,6 +257,16 @@ def test_targets_file_is_complete():
         ('[calibration]\nmargin="wide"\n[[target]]\nname="a"\nstatistic="mean"\n'
          'metric="market.gpu_price"\nlow=1\nsource="s"\n', "calibration.margin"),
         (b'description = "caf\xe9"\n', "not UTF-8"),
+        ('[[target]]\nname="a"\nstatistic="mean"\nmetric="market.gpu_price"\nlow=1\n'
+         'months=12\nwindow=[24, 27]\nsource="s"\n', "'months' .* or 'window', not both"),
+        ('[[target]]\nname="a"\nstatistic="mean"\nmetric="market.gpu_price"\nlow=1\n'
+         'window=[27, 24]\nsource="s"\n', "key 'window'"),
+        ('[[target]]\nname="a"\nstatistic="mean"\nmetric="market.gpu_price"\nlow=1\n'
+         'scenario=3\nsource="s"\n', "key 'scenario': expected a scenario name"),
+        ('[settings]\nscenario="nowhere"\n[[target]]\nname="a"\nstatistic="mean"\n'
+         'metric="market.gpu_price"\nlow=1\nsource="s"\n', "settings.scenario: unknown scenario"),
+        ('[[target]]\nname="a"\nstatistic="mean"\nmetric="downloads.top_release.nope"\nlow=1\n'
+         'scenario="outsourced_provision"\nsource="s"\n', "in scenario 'outsourced_provision'"),
     ],
 )  # fmt: skip
 def test_bad_targets_file(tmp_path, text, message):
@@ -160,10 +292,20 @@ def test_validate_command_tiny_run(tmp_path, capsys):
     text = capsys.readouterr().out
     table = pd.read_csv(out / "validation.csv")
     assert code == (0 if table["pass"].all() else 1)
-    assert len(table) == len(load_targets().targets)
+    targets = load_targets()
+    assert len(table) == len(targets.targets)
+    assert table["scenario"].to_list() == [targets.scenario_of(t) for t in targets.targets]
+    assert "outsourced_provision" in set(table["scenario"])
+    uptake = table.set_index("target").loc["public_compute_uptake"]
+    assert 0 <= uptake["value"] <= 1  # a share of the money, read from outsourced_provision
     assert "PASS" in text or "FAIL" in text
     manifest = (out / "batch" / "manifest.jsonl").read_text()
-    assert manifest.count("\n") == 2
+    assert manifest.count("\n") == 2 * len(targets.scenarios())  # every scenario, one batch
+    seeds = {}
+    for line in manifest.splitlines():
+        record = json.loads(line)
+        seeds.setdefault(record["replicate"], set()).add(record["seed"])
+    assert all(len(s) == 1 for s in seeds.values())  # common random numbers across scenarios
     assert main([*argv, "--workers", "1", "--out", str(out), "--quiet"]) == code  # resumes
     assert (out / "batch" / "manifest.jsonl").read_text() == manifest  # nothing was rerun
     pd.testing.assert_frame_equal(pd.read_csv(out / "validation.csv"), table)
