@@ -510,6 +510,7 @@ class PublicInstitution(mesa.Agent):
         self.captured = False
         self.lapse_left = 0
         self.spent = self.diverted = self.carried = self.carried_in = 0.0
+        self.compute_available = self.compute_used = 0.0
         self.available = self.used = 0.0
         self.credit_pool = self.reserved_left = 0.0
         self.unused = 0.0  # money not used this month (carried or returned at its end)
@@ -559,6 +560,7 @@ class PublicInstitution(mesa.Agent):
         self.diverted = self.appropriated * s.capture_rent_share if self.captured else 0.0
         self.spent += self.diverted
         self.available = self.used = self.unused = 0.0
+        self.compute_available = self.compute_used = 0.0
         money = self.stage_money(self.appropriated - self.spent)
         self._add_carried(money)
         self.fund_labs(money["pretraining"])
@@ -656,6 +658,7 @@ class PublicInstitution(mesa.Agent):
                 self._open_capacity()
             return
         self.available += compute
+        self.compute_available = compute
         if self.spec.compute_channel == "public_hoster" and self.hoster is not None:
             pools = {t: amount / m.gpu_cost for t, amount in zip(TASKS, stages, strict=True)}
             self.building.append((m.month + self.spec.buildout_months, pools))
@@ -736,6 +739,7 @@ class PublicInstitution(mesa.Agent):
         self.credit_pool -= amount
         self.spent += amount
         self.used += amount
+        self.compute_used += amount
 
     def close_month(self) -> None:
         """Settle the month: capacity put to use, fees recovered, money left unused.
@@ -747,6 +751,7 @@ class PublicInstitution(mesa.Agent):
         pub = self.hoster
         if self.spec.compute_channel == "public_hoster" and pub is not None:
             self.used += pub.used * self.model.gpu_cost
+            self.compute_used += pub.used * self.model.gpu_cost
             self.spent -= pub.revenue
             self.unused += pub.revenue
             pub.share_usage_data()

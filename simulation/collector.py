@@ -187,6 +187,10 @@ class MetricsCollector(mesa.DataCollector):
                 if available > 0
                 else (0.0 if insts else np.nan)
             )
+            compute = sum(i.compute_available for i in insts)
+            row[f"public.compute_uptake{suffix}"] = (
+                sum(i.compute_used for i in insts) / compute if compute > 0 else np.nan
+            )
         return row
 
     def frame(self) -> pd.DataFrame:

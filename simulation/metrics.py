@@ -25,7 +25,7 @@ KEY_METRICS = (
     "public.utilisation",
 )
 # Money an institution accounts for each month: the totals, then one column per institution.
-PUBLIC_MONEY = ("budget", "spend", "diverted", "carried_over", "utilisation")
+PUBLIC_MONEY = ("budget", "spend", "diverted", "carried_over", "utilisation", "compute_uptake")
 
 
 def metric_names(
@@ -121,6 +121,11 @@ _EXACT = {
         "share of the public money available this month that was put to use (undefined, NaN, "
         "without a public institution)",
     ),
+    "public.compute_uptake": (
+        SHARE,
+        "share of the public compute money (credits or public hoster capacity) researchers used "
+        "this month (NaN without a compute channel)",
+    ),
 }
 _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     ("public.budget.", "USD per month", "money appropriated to the {} institution this month"),
@@ -128,6 +133,11 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     ("public.diverted.", "USD per month", "money the {} institution lost to rent this month"),
     ("public.carried_over.", "USD", "money the {} institution carried into next month"),
     ("public.utilisation.", SHARE, "share of the {} institution's available money put to use"),
+    (
+        "public.compute_uptake.",
+        SHARE,
+        "share of the {} institution's compute money researchers used",
+    ),
     ("access.run.", GROUP_SHARE, "share of {} researchers who ran a capable model this month"),
     (
         "access.finetune.",

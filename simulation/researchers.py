@@ -169,9 +169,8 @@ class Researchers:
                 quota[members] = s.quota_gpu_hours_per_month
             equal = s.rationing == "equal_share"
             if s.compute_channel == "credits" and inst.credit_pool > 0:
-                credit[members] = (
-                    self._equal_shares(inst.credit_pool, members, inst) if equal else np.inf
-                )[members]
+                shares = self._equal_shares(inst.credit_pool, members, inst) if equal else None
+                credit[members] = shares[members] if equal else np.inf
             if s.compute_channel == "public_hoster" and inst.hoster is not None and equal:
                 hours = self._equal_shares(inst.hoster.capacity, members, inst)
                 quota[members] = np.minimum(quota[members], hours[members])

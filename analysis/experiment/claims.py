@@ -542,7 +542,7 @@ def _check_references(experiment: Experiment) -> None:
     (after derived metrics).
     """
     from simulation.config import ConfigError, load_scenario, scenario_names  # noqa: PLC0415
-    from simulation.metrics import metric_names  # noqa: PLC0415
+    from simulation.metrics import scenario_metric_names  # noqa: PLC0415
 
     available: dict[str, set[str]] = {}
     for name in experiment.scenarios:
@@ -556,7 +556,7 @@ def _check_references(experiment: Experiment) -> None:
             cfg = load_scenario(experiment.scenario_files.get(name, name))
         except ConfigError as e:
             raise _Invalid(f"scenario {name!r}: {e}") from None
-        available[name] = set(metric_names(list(cfg.groups), list(cfg.labs)))
+        available[name] = set(scenario_metric_names(cfg))
     produced = set().union(*available.values())
     for dname, expr in experiment.derived.items():  # a term one scenario lacks counts as 0 there
         for metric in metrics_used(expr):

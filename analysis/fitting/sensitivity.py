@@ -28,7 +28,7 @@ from simulation.batch.plan import RunSettings
 from simulation.config import load_scenario, lookup, to_dict
 from simulation.errors import UsageError, did_you_mean
 from simulation.files import atomic_path, write_text
-from simulation.metrics import metric_names
+from simulation.metrics import scenario_metric_names
 
 FINAL_MONTHS = 12
 MORRIS_LEVELS = 4
@@ -251,7 +251,7 @@ def check_inputs(
         checked.append(Param(p.key, p.low, p.high, integer))
     if len({p.key for p in params}) != len(params):
         raise UsageError("--param: a key is given twice")
-    known = metric_names(list(config.groups), list(config.labs))
+    known = scenario_metric_names(config)
     for o in outputs:
         if o not in known:
             hint = did_you_mean(o, known)

@@ -42,7 +42,7 @@ import pandas as pd
 from analysis.fitting import TARGETS_FILE
 from analysis.results.stats import t_interval
 from simulation.config import ConfigError, load_scenario, read_toml, scenario_path
-from simulation.metrics import metric_names
+from simulation.metrics import scenario_metric_names
 
 STATISTICS = ("mean", "ratio", "lag", "growth")
 METRIC_FIELDS = {
@@ -364,7 +364,7 @@ def load_targets(path: Path | str = TARGETS_FILE, check_metrics: bool = True) ->
         known = {}
         for name in result.scenarios():
             config = load_scenario(name)
-            known[name] = set(metric_names(list(config.groups), list(config.labs)))
+            known[name] = set(scenario_metric_names(config))
         for t in targets:
             for m in t.metrics:
                 if m not in known[result.scenario_of(t)]:

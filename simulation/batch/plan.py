@@ -37,7 +37,7 @@ from simulation.config import (
 )
 from simulation.errors import UsageError, check_whole
 from simulation.layout import ID_COLUMNS, STEP, sweep_cell
-from simulation.metrics import metric_names
+from simulation.metrics import scenario_metric_names
 
 PLAN_FORMAT = 1  # bump when the meaning of a plan (and so of its fingerprint) changes
 MAX_REPLICATES = 100_000  # a plan lists every run: bound its size
@@ -378,7 +378,7 @@ def _check_sweep(sweep: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...
 def _check_sweep_values(label: str, base, sweep: dict[str, tuple[Any, ...]]) -> None:
     """Each sweep value on its own, so an error names the --sweep option and the value."""
     tree = to_dict(base)
-    reserved = {*ID_COLUMNS, STEP, *metric_names(list(base.groups), list(base.labs))}
+    reserved = {*ID_COLUMNS, STEP, *scenario_metric_names(base)}
     for key, values in sweep.items():
         if key in reserved:
             raise UsageError(f"--sweep {key}: clashes with a result column of that name")

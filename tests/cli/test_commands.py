@@ -285,7 +285,7 @@ def test_run_applies_set_overrides(tmp_path, capsys):
     capsys.readouterr()
     meta = json.loads((out / "run.json").read_text())
     assert meta["config"]["public"]["budget_usd_per_month"] == 5e6
-    assert meta["config"]["public"]["data_commons"] is False
+    assert meta["config"]["public"]["data_to"] == "funded_labs"  # the old key sets the new one
     df = pd.read_parquet(out / "metrics.parquet")
     assert (df["public.spend"] <= 5e6).all() and (df["public.spend"] > 0).all()
 

@@ -359,7 +359,7 @@ statement = "The public option spends public money"
 treatment = "public_option"
 baseline = "market"
 [[claims.metrics]]
-metric = "public.spend"
+metric = "public.budget"
 predicts = "higher"
 margin = 1000
 [[claims.metrics]]
@@ -383,7 +383,7 @@ def test_tiny_experiment_runs_through_the_batch_and_writes_its_report(
     tests = pd.read_csv(out / "verdicts.csv")
     assert {"window", "months", "share_beyond_margin"} <= set(tests.columns)
     assert set(tests.window) == {"late"} and set(tests.months) == {"0-5"}  # all 6 months
-    spend = tests[tests.metric == "public.spend"].iloc[0]
+    spend = tests[tests.metric == "public.budget"].iloc[0]
     assert spend["effect"] == pytest.approx(2e7) and spend["verdict"] == S
     assert spend["share_beyond_margin"] == 1.0 and "| 2/2 (100%) |" in text
     assert set(tests.verdict) <= {S, N, U}

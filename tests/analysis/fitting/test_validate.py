@@ -235,7 +235,7 @@ def test_targets_file_is_complete():
     assert (ratio.low, ratio.high) == (3.0, 30.0)
     assert all(t.source for t in targets.targets)
     uptake = by["public_compute_uptake"]
-    assert (uptake.statistic, uptake.metrics) == ("mean", ("public.utilisation",))
+    assert (uptake.statistic, uptake.metrics) == ("mean", ("public.compute_uptake",))
     assert targets.scenario_of(uptake) == "outsourced_provision"
     assert uptake.window == (24, 27)  # early 2026: months 24-26, month 0 = early 2024
     assert (uptake.low, uptake.high) == (0.25, 0.55)
