@@ -456,7 +456,9 @@ class Public(Strict):
     capture_rent_share: Share = 0.2  # assumption: acts only once captured
     lapse_probability: Share = 0.0
     lapse_months: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 6  # assumption
-    approval_months: Annotated[float, Field(ge=0.0, le=MAX_STEPS)] = 0.0  # see APPROVAL_MONTHS
+    # fitted by run.py calibrate (scenarios/calibration/fitted_friction.toml): uptake is flat
+    # for 0-5 months, so the IndiaAI fact only bounds it (docs/validation.md)
+    approval_months: Annotated[float, Field(ge=0.0, le=MAX_STEPS)] = 1.0
     buildout_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
     # old names, kept working (see ALIASES)
     data_commons: bool | None = None

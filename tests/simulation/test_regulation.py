@@ -1,0 +1,101 @@
+"""Regulation: rules that bind every month, with or without public money ([regulation])."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import advance, labs_of, make_model
+
+from simulation.releases import CLOSED, RESTRICTED
+
+
+def test_a_delayed_release_mandate_opens_large_closed_models_after_the_delay():
+    over = {"regulation.release_delay_months": 3}
+    m = make_model("market", over, n=300)
+    closed_lab = labs_of(m, "frontier_closed")[0]
+    advance(m, 20)
+    rel = m.releases.arrays()
+    mine = rel["lab"] == closed_lab.index
+    launched = rel["month"][mine & (rel["licence"] == CLOSED) & (rel["month"] >= 0)]
+    opened = rel["month"][mine & rel["weights"]]
+    assert launched.size and opened.size
+    assert set(launched + 3) & set(range(20)) <= set(opened)  # each one, three months on
+    assert (rel["licence"][mine & rel["weights"]] == RESTRICTED).all()
+    # the API model stays, and a lab below the threshold is not bound
+    assert (rel["licence"][mine] == CLOSED).sum() >= launched.size
+    high = {"regulation.release_delay_months": 3, "regulation.release_threshold_gpu_hours": 1e15}
+    m = advance(make_model("market", high, n=300), 20)
+    assert not m.releases.arrays()["weights"][m.releases.arrays()["lab"] == closed_lab.index].any()
+
+
+def test_the_mandate_raises_the_best_open_capability():
+    base = advance(make_model("market", n=300), 24).metrics.frame()
+    mandated = make_model("market", {"regulation.release_delay_months": 3}, n=300)
+    df = advance(mandated, 24).metrics.frame()
+    assert (df["capability.best_open"] >= base["capability.best_open"] - 1e-9).all()
+    assert df["capability.best_open"].iloc[-1] > base["capability.best_open"].iloc[-1]
+
+
+def test_irrevocable_licences_survive_a_revocation_but_the_lab_may_still_close():
+    event = [{"month": 2, "type": "licence_revocation", "lab_kind": "commercial_open"}]
+    for irrevocable in (False, True):
+        over = {"events": event, "regulation.irrevocable_licences": irrevocable}
+        m = advance(make_model("market", over, n=300), 3)
+        rel = m.releases.arrays()
+        lab = max(labs_of(m, "commercial_open"), key=lambda lab: lab.income)
+        granted = rel["lab"] == lab.index
+        assert rel["revoked"][granted].any() != irrevocable
+        assert lab.licence == CLOSED  # stopping future releases is a separate commitment
+
+
+def test_a_price_cap_binds_every_hoster_every_month():
+    m = make_model("market", {"regulation.max_markup": 1.1}, n=300)
+    for _ in range(6):
+        m.step()
+        for h in m.hosters:
+            assert h.price <= m.gpu_cost * 1.1 * (1 + 1e-12)
+    capped = m.metrics.frame()["market.gpu_price"]
+    free = advance(make_model("market", n=300), 6).metrics.frame()["market.gpu_price"]
+    assert (capped < free).all()
+
+
+def test_portability_scales_the_cost_of_migrating_a_stranded_deployment(monkeypatch):
+    from simulation import kernels
+
+    seen = []
+    plan = kernels.plan_deployments
+
+    def spy(pop, dep, ran, rr, terms, hosting):
+        seen.append(terms.migration_months)
+        return plan(pop, dep, ran, rr, terms, hosting)
+
+    monkeypatch.setattr(kernels, "plan_deployments", spy)
+    event = [{"month": 2, "type": "licence_revocation", "lab_kind": "commercial_open"}]
+
+    def stranded(factor: float) -> float:
+        over = {"events": event, "regulation.migration_cost_factor": factor}
+        df = advance(make_model("market", over, n=600), 6).metrics.frame()
+        return df["stranded.deployments"].iloc[2:].sum()
+
+    free, dear = stranded(0.0), stranded(10.0)
+    assert set(seen) == {0.0, 10.0}  # months of hosting a migration costs: 1 x the factor
+    assert free < dear  # free migration leaves fewer deployments stranded
+
+
+def test_transparency_puts_part_of_a_closed_labs_progress_in_the_commons():
+    def inflow(share: float) -> float:
+        m = make_model("market", {"regulation.transparency": share}, n=200)
+        total = 0.0
+        for _ in range(24):
+            m.step()
+            total += m.commons_inflow
+        return total
+
+    assert inflow(0.0) == 0.0 and inflow(1.0) > 0.0
+
+
+@pytest.mark.parametrize("key", ["release_delay_months", "max_markup", "transparency"])
+def test_regulation_only_sets_every_lever_of_the_bundle(key):
+    from simulation import load_scenario
+
+    assert getattr(load_scenario("regulation_only").regulation, key) > 0
+    assert getattr(load_scenario("market").regulation, key) == 0
