@@ -164,7 +164,8 @@ def test_a_funding_lapse_stops_the_appropriation_for_its_months():
 
 
 def test_approval_takes_time_with_administrative_friction():
-    quick = advance(make_model("outsourced_provision", n=2000), 1).researchers
+    quick = advance(make_model("outsourced_provision", {"public.approval_months": 0}, n=2000), 1)
+    quick = quick.researchers
     slow = advance(make_model("outsourced_provision", {"public.approval_months": 5}, n=2000), 1)
     members = slow.researchers.program >= 0
     assert quick.eligible[quick.program >= 0].all()
@@ -255,3 +256,12 @@ def test_an_institution_named_public_is_refused(scenario_file):
     path = scenario_file('extends = "base"\n[institutions.public]\nbudget_usd_per_month = 1.0\n')
     with pytest.raises(simulation.ConfigError, match="institutions.public"):
         simulation.load_scenario(path)
+
+
+def test_the_friction_default_is_the_fitted_one():
+    import tomllib
+
+    from simulation.config import SCENARIO_DIR, Public
+
+    fitted = tomllib.loads((SCENARIO_DIR / "calibration" / "fitted_friction.toml").read_text())
+    assert Public().approval_months == fitted["parameters"]["public.approval_months"]
