@@ -193,8 +193,11 @@ class Lab(mesa.Agent):
                 and gpu_hours >= regulation.release_threshold_gpu_hours
             ):
                 self.mandated.append((month + regulation.release_delay_months, flagship, top))
-            c = m.config.contributions  # disclosure: a share of the run's progress to the commons
-            m.commons_inflow += regulation.transparency * gpu_hours * c.data_value_per_gpu_hour
+            # disclosure: a share of its progress, at the contributions' value scale, to the commons
+            best = self.best_capability
+            progress = max(0.0, flagship - best) if math.isfinite(best) else 0.0
+            scale = m.config.contributions.value_scale
+            m.commons_inflow += regulation.transparency * scale * progress
         self.best_capability = max(self.best_capability, flagship)
         self.last_release_month = month
         if flagship > m.frontier:
@@ -460,7 +463,7 @@ class PublicInstitution(mesa.Agent):
     buys datasets. Every institution has the same levers and the same failure modes (capture,
     stop-go lapses, administrative friction, build-out lag); a mode is a setting of them.
 
-    Money accounting (docs/ODD.md 7.9): ``spent`` is what left the budget this month
+    Money accounting (docs/ODD.md 7.12): ``spent`` is what left the budget this month
     (provision, overhead and diverted rent, net of the fees researchers paid it back); money
     not used in a month is re-channelled, carried over or returned, as ``unspent`` says.
 

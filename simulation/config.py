@@ -446,7 +446,9 @@ class Public(Strict):
     # The defaults below are the same in every mode (docs/ODD.md section 8).
     price_share: Share = 0.58  # cal: IndiaAI GPU-hour at INR 67 against INR 115 on the market
     quota_gpu_hours_per_month: NonNegative = 0.0  # assumption: no quota
-    rationing: Literal["queue", "lottery", "equal_share"] = "equal_share"  # assumption
+    # assumption: a fresh random order each month; equal shares of an indivisible supply would
+    # leave deployments (730+ GPU-hours) unserved
+    rationing: Literal["queue", "lottery", "equal_share"] = "lottery"
     listing: Literal["all", "open_licence", "public_lab"] = "all"
     # governance
     data_to: Literal["commons", "members", "funded_labs", "provider"] = "provider"
@@ -456,9 +458,9 @@ class Public(Strict):
     capture_rent_share: Share = 0.2  # assumption: acts only once captured
     lapse_probability: Share = 0.0
     lapse_months: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 6  # assumption
-    # fitted by run.py calibrate (scenarios/calibration/fitted_friction.toml): uptake is flat
-    # for 0-5 months, so the IndiaAI fact only bounds it (docs/validation.md)
-    approval_months: Annotated[float, Field(ge=0.0, le=MAX_STEPS)] = 1.0
+    # zero: no source gives a delay, and the IndiaAI uptake does not identify one
+    # (scenarios/calibration/fitted_friction.toml, docs/validation.md)
+    approval_months: Annotated[float, Field(ge=0.0, le=MAX_STEPS)] = 0.0
     buildout_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
     # old names, kept working (see ALIASES)
     data_commons: bool | None = None
@@ -503,11 +505,14 @@ class Regulation(Strict):
             customer; 0: no cap.
         migration_cost_factor: Multiplier on the cost of migrating a stranded deployment
             (portability: below 1 cheaper).
-        transparency: Share of a closed lab's progress it must disclose; a closed training run
-            adds that share of its value to the commons every lab absorbs.
+        transparency: Share of a closed lab's progress it must disclose: a closed flagship adds
+            that share of its capability gain over the lab's best, valued at
+            ``contributions.value_scale`` per unit, to the commons every lab absorbs.
     """
 
     release_delay_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
+    # assumption: the EU AI Act's 1e25 FLOP (Art. 51; not in calibration.md) at ~1.4e18 FLOP
+    # per H100-hour (40% utilisation)
     release_threshold_gpu_hours: NonNegative = 7e6
     irrevocable_licences: bool = False
     max_markup: NonNegative = 0.0
@@ -585,6 +590,12 @@ class Config(Strict):
         """``public.licence_irrevocable`` (the old key) sets ``regulation.irrevocable_licences``."""
         if not isinstance(data, dict):
             return data
+        for name, table in (data.get("institutions") or {}).items():
+            if isinstance(table, dict) and table.get("licence_irrevocable") is not None:
+                raise ValueError(
+                    f"institutions.{name}.licence_irrevocable: irrevocability is a rule for every "
+                    "lab, not an institution's lever: set regulation.irrevocable_licences"
+                )
         public, regulation = data.get("public"), data.get("regulation")
         old = public.get("licence_irrevocable") if isinstance(public, dict) else None
         if not isinstance(old, bool):

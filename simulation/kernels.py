@@ -136,6 +136,7 @@ class ChoiceRule(NamedTuple):
     cost_weight: float
     use_credit: bool  # some chooser has public credit
     use_public: bool  # the public hoster may be planned on (False: plan B)
+    credit_rate: np.ndarray  # (programs, 3) share of credit requests granted last month
 
 
 class Deployments(NamedTuple):
@@ -193,14 +194,16 @@ def choose_models(
     cap = np.empty(n_cand)
     utility = np.empty(n_cand)
     public = np.zeros(3, dtype=np.bool_)
+    credit_ok = np.zeros(3, dtype=np.bool_)
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
         users = pop.deploy_users[i]
         prog, ph, share = pop.program[i], pop.public_host[i], pop.price_share[i]
         public_ok = rule.use_public and pop.eligible[i] and ph >= 0
-        for t in range(3):  # expects a public slot for task t (if the model is listed)
+        for t in range(3):  # expects a public slot, or credit, for task t (the same draw)
             public[t] = public_ok and who.slot_draw[j] < rule.service_rate[max(prog, 0), t]
+            credit_ok[t] = who.slot_draw[j] < rule.credit_rate[max(prog, 0), t]
         credit_row = max(prog, 0) * n_groups + g
         best_capable, best_any = 0, 0
         for c in range(n_cand):
@@ -224,7 +227,7 @@ def choose_models(
                     gross_cr += share * rule.price[ph] * hours
                 else:  # hosted: pay by the hour, the subsidised part within the quota
                     gross_mk += p_mk * hours
-                    if rule.use_credit and hours <= quota:
+                    if rule.use_credit and credit_ok[t] and hours <= quota:
                         quota -= hours
                         subsidisable += p_cr * hours
                     else:

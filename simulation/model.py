@@ -171,12 +171,6 @@ class EcosystemModel(mesa.Model):
         self.champion_index = (
             [max(independent, key=lambda i: self.hosters[i].capacity)] if independent else []
         )
-        self.credit_index = independent
-        if any(
-            i.compute_channel == "credits" and i.credit_hosters == "largest"
-            for i in self.config.spending_institutions().values()
-        ):
-            self.credit_index = self.champion_index
 
     @property
     def institution(self) -> PublicInstitution | None:

@@ -103,6 +103,10 @@ class Researchers:
         # (programs, tasks); one row when there is no institution
         self.public_service_rate = np.ones((max(1, len(model.institutions)), len(TASKS)))
         self._public_asked = np.zeros_like(self.public_service_rate)
+        # share of credit requests granted last month, per programme (rationed credit only)
+        self.credit_rate = np.ones_like(self.public_service_rate)
+        self._credit_asked = np.zeros_like(self.credit_rate)
+        self._credit_granted = np.zeros_like(self.credit_rate)
         self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
 
@@ -264,6 +268,10 @@ class Researchers:
         self.public_service_rate[asked] = self._public_served[asked] / self._public_asked[asked]
         self._public_asked[:] = 0
         self._public_served[:] = 0
+        asked = self._credit_asked > 0
+        self.credit_rate[asked] = self._credit_granted[asked] / self._credit_asked[asked]
+        self._credit_asked[:] = 0
+        self._credit_granted[:] = 0
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
@@ -509,6 +517,9 @@ class Researchers:
                 left = inst.credit_pool - usd[got].sum()
                 got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
                 no_credit |= asks & ~got
+                t = TASKS.index(task)
+                self._credit_asked[p, t] += asks.sum()
+                self._credit_granted[p, t] += (asks & got).sum()
         hosted &= ~no_credit
         demand = hours * self.weight
         remaining = np.array([h.remaining(task) for h in m.hosters])
@@ -635,6 +646,7 @@ class Researchers:
             float(a.cost_weight),
             bool(pop.credit[idx].any()),
             bool(public_ok),
+            self.credit_rate,
         )
         chosen, self.chose_capable[idx] = kernels.choose_models(
             candidates,

@@ -80,6 +80,7 @@ def _choice_inputs(n: int = 1, **over):
         cost_weight=1.0,
         use_credit=False,
         use_public=True,
+        credit_rate=np.ones((1, 3)),
     )
     pop = {f: over.pop(f) for f in kernels.Population._fields if f in over}
     for table in (candidates, choosers, rule):
@@ -177,6 +178,8 @@ def test_credit_pays_for_what_the_budget_cannot():
     over = dict(best_credit=np.ones((1, 2)), budget=np.array([0.5]), use_credit=True)
     assert choose(**over, credit=np.array([0.0]))[0][0] == -1
     assert choose(**over, credit=np.array([200.0]))[0][0] >= 0
+    # who expects no grant (last month's rate below their draw) does not plan on credit
+    assert choose(**over, credit=np.array([200.0]), credit_rate=np.full((1, 3), 0.4))[0][0] == -1
 
 
 def _offers(full=(False, False, False), group=0):
