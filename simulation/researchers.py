@@ -512,7 +512,8 @@ class Researchers:
                 usd, one = v.credit * self.weight, np.zeros(idx.size, dtype=np.int64)
                 got = np.zeros(idx.size, dtype=bool)
                 if inst.reserved_share > 0:  # the reserved group first, from its share
-                    got = _queue(one, usd, key, asks & reserved, np.array([inst.reserved_left]))
+                    block = min(inst.reserved_left, inst.credit_pool)
+                    got = _queue(one, usd, key, asks & reserved, np.array([max(0.0, block)]))
                     inst.reserved_left -= usd[got].sum()
                 left = inst.credit_pool - usd[got].sum()
                 got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
