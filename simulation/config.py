@@ -523,7 +523,7 @@ class Regulation(Strict):
     @classmethod
     def _cap_at_or_above_cost(cls, value: float) -> float:
         if 0 < value < 1:
-            raise ValueError(f"must be 0 (no cap) or at least 1 (at cost), got {value}")
+            raise ValueError("must be 0 (no cap) or at least 1 (at cost)")
         return value
 
 

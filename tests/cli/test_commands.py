@@ -287,7 +287,7 @@ def test_run_applies_set_overrides(tmp_path, capsys):
     assert meta["config"]["public"]["budget_usd_per_month"] == 5e6
     assert meta["config"]["public"]["data_to"] == "funded_labs"  # the old key sets the new one
     df = pd.read_parquet(out / "metrics.parquet")
-    assert (df["public.spend"] <= 5e6).all() and (df["public.spend"] > 0).all()
+    assert (df["public.budget"] == 5e6).all() and (df["public.spend"] > 0).all()
 
 
 def test_run_without_out_writes_nothing(tmp_path, capsys, monkeypatch):

@@ -294,18 +294,24 @@ def test_validate_command_bad_targets_is_one_line(tmp_path, capsys):
 
 
 def test_validate_command_tiny_run(tmp_path, capsys):
+    # the market's targets plus the uptake target of stage 2, which names its own scenario
+    friction = (TARGETS_FILE.parent / "friction.toml").read_text()
+    both = tmp_path / "both.toml"
+    uptake = friction[friction.index("[[target]]") : friction.index("[calibration]")]
+    both.write_text(TARGETS_FILE.read_text() + "\n" + uptake)
     out = tmp_path / "v"
     argv = ["validate", "--replicates", "2", "--researchers", "200", "--steps", "36"]
+    argv += ["--targets", str(both)]
     code = main([*argv, "--workers", "1", "--out", str(out), "--quiet"])
     text = capsys.readouterr().out
     table = pd.read_csv(out / "validation.csv")
     assert code == (0 if table["pass"].all() else 1)
-    targets = load_targets()
+    targets = load_targets(both)
     assert len(table) == len(targets.targets)
     assert table["scenario"].to_list() == [targets.scenario_of(t) for t in targets.targets]
     assert "outsourced_provision" in set(table["scenario"])
     uptake = table.set_index("target").loc["public_compute_uptake"]
-    assert 0 <= uptake["value"] <= 1  # a share of the money, read from outsourced_provision
+    assert 0 <= uptake["value"] <= 1  # a share of the compute money, from outsourced_provision
     assert "PASS" in text or "FAIL" in text
     manifest = (out / "batch" / "manifest.jsonl").read_text()
     assert manifest.count("\n") == 2 * len(targets.scenarios())  # every scenario, one batch
