@@ -215,7 +215,12 @@ class Lab(mesa.Agent):
         if not due:
             return
         self.mandated = [x for x in self.mandated if x[0] > m.month]
+        rel = m.releases.arrays()
+        mine = (rel["lab"] == self.index) & rel["weights"] & ~rel["revoked"]
+        best_open = rel["capability"][mine].max() if mine.any() else -math.inf
         for _, capability, size in due:
+            if capability <= best_open:
+                continue  # it already offers weights at least as good: nothing is owed
             ids = m.releases.add_family(
                 self.index,
                 m.month,
@@ -507,7 +512,8 @@ class PublicInstitution(mesa.Agent):
         self.name = name
         self.program = program
         self.spec = spec
-        self.draws = rng
+        # one stream per failure mode, so switching one on never moves another's draws
+        self.capture_draws, self.lapse_draws, self.draws = rng.spawn(3)
         self.budget = spec.budget_usd_per_month
         self.appropriated = 0.0
         self.captured = False
@@ -551,10 +557,10 @@ class PublicInstitution(mesa.Agent):
         data money. Money a stage cannot use is ``unused``.
         """
         s = self.spec
-        if s.capture_risk and not self.captured and self.draws.random() < s.capture_risk:
+        if s.capture_risk and not self.captured and self.capture_draws.random() < s.capture_risk:
             self.captured = True
         stop = self.lapse_left == 0 and s.lapse_probability  # stop-go: funding interrupted
-        if stop and self.draws.random() < s.lapse_probability:
+        if stop and self.lapse_draws.random() < s.lapse_probability:
             self.lapse_left = s.lapse_months
         lapsed = self.lapse_left > 0
         self.lapse_left -= lapsed
@@ -661,7 +667,9 @@ class PublicInstitution(mesa.Agent):
                 self._open_capacity()
             return
         self.available += compute
-        self.compute_available = compute
+        channel = self.spec.compute_channel
+        if channel == "credits" or (channel == "public_hoster" and self.hoster is not None):
+            self.compute_available = compute
         if self.spec.compute_channel == "public_hoster" and self.hoster is not None:
             pools = {t: amount / m.gpu_cost for t, amount in zip(TASKS, stages, strict=True)}
             self.building.append((m.month + self.spec.buildout_months, pools))

@@ -596,12 +596,14 @@ class Config(Strict):
                     f"institutions.{name}.licence_irrevocable: irrevocability is a rule for every "
                     "lab, not an institution's lever: set regulation.irrevocable_licences"
                 )
-        public, regulation = data.get("public"), data.get("regulation")
+        public, regulation = data.get("public"), data.get("regulation", {})
         old = public.get("licence_irrevocable") if isinstance(public, dict) else None
-        if not isinstance(old, bool):
-            return data
-        regulation = dict(regulation) if isinstance(regulation, dict) else {}
+        if not isinstance(old, bool) or not isinstance(regulation, dict):
+            return data  # nothing to translate, or a type error for pydantic to report
+        regulation = dict(regulation)
         new = regulation.get("irrevocable_licences", old)
+        if not isinstance(new, bool):
+            return data
         if new != old:
             raise ValueError(
                 f"public.licence_irrevocable = {str(old).lower()} (the old name of "
@@ -664,6 +666,18 @@ class Config(Strict):
                 _known(f"hosters.{name}.serves_groups", h.serves_groups, self.groups)
             if h.kind == "public":
                 _known(f"hosters.{name}.institution", [h.institution], every)
+                if h.capacity_gpu_hours_per_month > 0:
+                    raise ValueError(
+                        f"hosters.{name}.capacity_gpu_hours_per_month: a public hoster's capacity "
+                        "is bought each month by its institution; set it to 0"
+                    )
+                owner = every[h.institution]
+                if h.count and owner.spends and owner.compute_channel != "public_hoster":
+                    raise ValueError(
+                        f"hosters.{name}: institution {h.institution!r} funds compute through "
+                        f"{owner.compute_channel!r}, not a public hoster; set its count to 0 or "
+                        "its compute_channel to 'public_hoster'"
+                    )
                 if (
                     sum(
                         x.count
@@ -775,10 +789,81 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _old_keys_of_layer(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """One file's tree with its old keys turned into the new ones, before it is merged.
+
+    A file may inherit a new key from its parent and set the old one itself (or the reverse):
+    only the same file setting both, inconsistently, is an error.
+
+    Raises:
+        ConfigError: The file sets an old key and its new key to different values, or an
+            ``[institutions]`` table sets ``licence_irrevocable`` (a rule for every lab).
+    """
+    out = dict(raw)
+    tables = [("public", out.get("public"))]
+    tables += [(f"institutions.{n}", t) for n, t in (out.get("institutions") or {}).items()]
+    for where, table in tables:
+        if not isinstance(table, dict):
+            continue
+        table = dict(table)
+        old = table.get("data_commons")
+        if isinstance(old, bool):
+            implied = "commons" if old else "funded_labs"
+            if table.get("data_to", implied) != implied:
+                raise ConfigError(
+                    f"{source}: {where}.data_commons = {str(old).lower()} (the old name of "
+                    f"data_to) disagrees with {where}.data_to = {table['data_to']!r}: set "
+                    "data_to only"
+                )
+            table["data_to"] = implied
+            del table["data_commons"]
+        irrevocable = table.get("licence_irrevocable")
+        if irrevocable is not None and where != "public":
+            raise ConfigError(
+                f"{source}: {where}.licence_irrevocable: irrevocability is a rule for every lab, "
+                "not an institution's lever: set regulation.irrevocable_licences"
+            )
+        regulation = out.get("regulation", {})
+        if isinstance(irrevocable, bool) and isinstance(regulation, dict):
+            new = regulation.get("irrevocable_licences", irrevocable)
+            if new != irrevocable:
+                raise ConfigError(
+                    f"{source}: public.licence_irrevocable = {str(irrevocable).lower()} (the old "
+                    "name of regulation.irrevocable_licences) disagrees with "
+                    f"regulation.irrevocable_licences = {new!r}: set the new key only"
+                )
+            out["regulation"] = {**regulation, "irrevocable_licences": irrevocable}
+            del table["licence_irrevocable"]
+        if where == "public":
+            out["public"] = table
+        else:
+            out["institutions"] = {**out["institutions"], where.split(".", 1)[1]: table}
+    return out
+
+
+def translate_overrides(overrides: dict[str, Any], source: str = "--set") -> dict[str, Any]:
+    """Overrides with old keys turned into the new ones (``public.data_commons`` -> ``data_to``).
+
+    Raises:
+        ConfigError: Two overrides set the same key (an old and its new one) to different values.
+    """
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in overrides.items():
+        new, translated = _new_key(key, value)
+        if new in out and out[new] != translated:
+            raise ConfigError(
+                f"{source} {key}={value!r} disagrees with {given[new]}={overrides[given[new]]!r}: "
+                f"both set {new}; set {new} only"
+            )
+        out[new], given[new] = translated, key
+    return out
+
+
 def _raw_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         raise ConfigError(f"{path}: 'extends' forms a cycle")
-    raw = read_toml(path)
+    raw = _old_keys_of_layer(read_toml(path), str(path))
     parent = raw.get("extends")
     if parent is None:
         return raw
@@ -814,7 +899,7 @@ def load_scenario(
     config = validate(tree, source=str(path))
     if not overrides:
         return config
-    for key, value in overrides.items():
+    for key, value in translate_overrides(overrides, option).items():
         tree = apply_override(tree, key, value, source=option)
     try:
         return Config.model_validate(tree)

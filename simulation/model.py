@@ -20,6 +20,7 @@ from simulation.config import (
     apply_override,
     load_scenario,
     to_dict,
+    translate_overrides,
     validate,
 )
 from simulation.errors import check_whole
@@ -326,7 +327,7 @@ def _configure(
         if not dotted:
             return config, None
         tree = to_dict(config)
-        for key, value in dotted.items():
+        for key, value in translate_overrides(dotted, "override").items():
             tree = apply_override(tree, key, value, source="override")
         shown = ", ".join(f"{key}={value!r}" for key, value in dotted.items())
         return validate(tree, source=f"override {shown}"), None

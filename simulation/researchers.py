@@ -114,7 +114,8 @@ class Researchers:
         """Who belongs to which institution's programme, drawn once.
 
         A researcher of an eligible group is a member of the first institution (config order)
-        that takes them, if ``draw`` < its ``eligible_share``; members start unapproved
+        that takes them: the first admits those whose population ``draw`` is below its
+        ``eligible_share``, each later one draws anew from its own stream; members start unapproved
         (``approval_months``). Insiders are the members of its best-funded eligible group:
         after capture they alone stay eligible.
         """
@@ -126,7 +127,10 @@ class Researchers:
         for p, inst in enumerate(insts):
             s = inst.spec
             codes = [self.group_names.index(g) for g in s.eligible_groups]
-            joins = (self.program < 0) & np.isin(self.group, codes) & (draw < s.eligible_share)
+            # the first institution uses the population's draw; later ones their own stream, so
+            # each admits its share of those the earlier ones left
+            mine = draw if p == 0 else inst.draws.random(self.n)
+            joins = (self.program < 0) & np.isin(self.group, codes) & (mine < s.eligible_share)
             self.program[joins] = p
             if s.reserved_group is not None:
                 self.reserved |= joins & (self.group == self.group_names.index(s.reserved_group))
@@ -573,9 +577,10 @@ class Researchers:
             pop: the population; budget, credit and quota are spent in place.
         """
         m = self.model
-        routes = np.array(
+        routes = np.array(  # credit-paid data the institution sends on (to someone)
             [
-                i.spec.compute_channel == "credits" and i.data_to != "provider"
+                i.spec.compute_channel == "credits"
+                and (i.data_to == "commons" or (i.data_to != "provider" and bool(i.funded)))
                 for i in m.institutions
             ]
             or [False]

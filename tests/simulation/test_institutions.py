@@ -274,3 +274,53 @@ def test_an_institution_named_public_is_refused(scenario_file):
     path = scenario_file('extends = "base"\n[institutions.public]\nbudget_usd_per_month = 1.0\n')
     with pytest.raises(simulation.ConfigError, match="institutions.public"):
         simulation.load_scenario(path)
+
+
+def test_old_keys_translate_file_by_file(scenario_file):
+    # a child may set the old key over a parent that set the new one (and be overridden again)
+    scenario_file('extends = "base"\n[public]\ndata_to = "members"\n', "parent.toml")
+    child = scenario_file('extends = "parent"\n[public]\ndata_commons = true\n')
+    assert simulation.load_scenario(child).public.data_to == "commons"
+    assert (
+        simulation.load_scenario(child, {"public.data_to": "members"}).public.data_to == "members"
+    )
+    # two overrides that set the same lever differently are refused
+    with pytest.raises(simulation.ConfigError, match="disagrees"):
+        simulation.load_scenario("base", {"public.data_commons": True, "public.data_to": "members"})
+
+
+def test_a_failure_mode_that_never_fires_moves_no_other_draw():
+    over = {"public.rationing": "queue", "public.approval_months": 2.0}
+    a = frame("outsourced_provision", over, months=8, n=500)
+    b = frame("outsourced_provision", {**over, "public.capture_risk": 1e-12}, months=8, n=500)
+    c = frame("outsourced_provision", {**over, "public.lapse_probability": 1e-12}, months=8, n=500)
+    assert a.equals(b) and a.equals(c)
+
+
+def test_a_later_institution_admits_its_share_of_those_left():
+    over = {
+        "institutions.gs_government.eligible_share": 0.5,
+        "public.budget_usd_per_month": 1e6,
+        "public.compute_channel": "credits",
+        "public.eligible_groups": ["global_south"],
+        "public.eligible_share": 0.5,
+    }
+    r = make_model("global_south_public_option", over, n=4000).researchers
+    gs = r.group == r.group_names.index("global_south")
+    shares = [(r.program[gs] == p).mean() for p in (0, 1)]
+    assert shares[0] == pytest.approx(0.5, abs=0.03) and shares[1] == pytest.approx(0.25, abs=0.03)
+
+
+def test_a_public_hoster_must_be_bought_by_an_institution_that_uses_one(scenario_file):
+    with pytest.raises(simulation.ConfigError, match="capacity is bought"):
+        simulation.load_scenario(
+            "public_option", {"hosters.public.capacity_gpu_hours_per_month": 1.0}
+        )
+    with pytest.raises(simulation.ConfigError, match="not a public hoster"):
+        simulation.load_scenario("public_option", {"public.compute_channel": "credits"})
+
+
+def test_compute_uptake_is_undefined_without_a_compute_channel():
+    over = {"public.budget_usd_per_month": 1e6, "public.funded_lab_kinds": ["academic"]}
+    df = frame("market", over, months=2, n=200)
+    assert df["public.compute_uptake"].isna().all() and (df["public.spend"] > 0).all()

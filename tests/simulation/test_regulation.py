@@ -99,3 +99,14 @@ def test_regulation_only_sets_every_lever_of_the_bundle(key):
 
     assert getattr(load_scenario("regulation_only").regulation, key) > 0
     assert getattr(load_scenario("market").regulation, key) == 0
+
+
+def test_no_release_is_owed_when_the_lab_already_offers_better_weights():
+    m = advance(make_model("market", {"regulation.release_delay_months": 3}, n=200), 2)
+    lab = labs_of(m, "commercial_open")[0]  # it releases weights of its own
+    before = len(m.releases)
+    best = max(m.releases.capability[i] for i in lab.release_ids)
+    lab.mandated = [(m.month, best - 1.0, 405.0), (m.month, best + 1.0, 405.0)]
+    lab.release_mandated()
+    assert len(m.releases) == before + 1  # only the better model is owed
+    assert m.releases.capability[-1] == best + 1.0 and not lab.mandated
