@@ -30,6 +30,8 @@ def _population(n: int = 1, **over) -> kernels.Population:
         quota=np.full(n, INF),
     )
     fields.update(over)
+    # the kernels do not check bounds: a field shorter than the population reads past its end
+    assert all(len(v) == n for k, v in fields.items() if k != "weight"), "field lengths"
     return kernels.Population(**fields)
 
 
@@ -83,6 +85,8 @@ def _choice_inputs(n: int = 1, **over):
         credit_rate=np.ones((1, 3)),
     )
     pop = {f: over.pop(f) for f in kernels.Population._fields if f in over}
+    sizes = {len(v) for k, v in pop.items() if k != "weight"}
+    n = max(sizes | {n})  # a population given whole: every field must match it (no bounds checks)
     for table in (candidates, choosers, rule):
         table.update({k: over.pop(k) for k in list(over) if k in table})
     assert not over, f"unknown fields {sorted(over)}"
@@ -157,6 +161,10 @@ def test_choosers_are_picked_from_the_population_by_index():
         deploy_users=np.ones(3),
         taste=np.ones((3, 1)),
         credit=np.zeros(3),
+        program=np.zeros(3, np.int64),
+        public_host=np.full(3, -1, np.int64),
+        price_share=np.zeros(3),
+        quota=np.full(3, INF),
     )
     assert chosen.shape == (1,) and chosen[0] >= 0  # own hardware: free despite no budget
 
