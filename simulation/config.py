@@ -468,23 +468,6 @@ class Public(Strict):
     # private commitment
     release_commitment: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _old_data_key(cls, data: Any) -> Any:
-        """``data_commons`` (the old key) sets ``data_to``; setting both must agree."""
-        if not isinstance(data, dict) or data.get("data_commons") is None:
-            return data
-        old = data["data_commons"]
-        if not isinstance(old, bool):
-            return data  # the type error is pydantic's to report
-        implied = "commons" if old else "funded_labs"
-        if "data_to" in data and data["data_to"] != implied:
-            raise ValueError(
-                f"data_commons = {str(old).lower()} (the old name of data_to) disagrees with "
-                f"data_to = {data['data_to']!r}: set data_to only"
-            )
-        return {**data, "data_to": implied, "data_commons": None}
-
     @property
     def spends(self) -> bool:
         """Whether the institution exists: it has a budget."""
@@ -586,32 +569,9 @@ class Config(Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _old_irrevocable_key(cls, data: Any) -> Any:
-        """``public.licence_irrevocable`` (the old key) sets ``regulation.irrevocable_licences``."""
-        if not isinstance(data, dict):
-            return data
-        for name, table in (data.get("institutions") or {}).items():
-            if isinstance(table, dict) and table.get("licence_irrevocable") is not None:
-                raise ValueError(
-                    f"institutions.{name}.licence_irrevocable: irrevocability is a rule for every "
-                    "lab, not an institution's lever: set regulation.irrevocable_licences"
-                )
-        public, regulation = data.get("public"), data.get("regulation", {})
-        old = public.get("licence_irrevocable") if isinstance(public, dict) else None
-        if not isinstance(old, bool) or not isinstance(regulation, dict):
-            return data  # nothing to translate, or a type error for pydantic to report
-        regulation = dict(regulation)
-        new = regulation.get("irrevocable_licences", old)
-        if not isinstance(new, bool):
-            return data
-        if new != old:
-            raise ValueError(
-                f"public.licence_irrevocable = {str(old).lower()} (the old name of "
-                f"regulation.irrevocable_licences) disagrees with regulation.irrevocable_licences "
-                f"= {str(new).lower()}: set regulation.irrevocable_licences only"
-            )
-        regulation["irrevocable_licences"] = old
-        return {**data, "public": {**public, "licence_irrevocable": None}, "regulation": regulation}
+    def _old_keys(cls, data: Any) -> Any:
+        """A tree given whole (not read from files) has its old keys translated too."""
+        return _old_keys_of_layer(data, "config") if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
