@@ -399,7 +399,8 @@ class Public(Strict):
             approval), ``"lottery"`` (a new random order each month) or ``"equal_share"``
             (each approved researcher may use an equal share of the month's supply).
         listing: Which models its public hoster serves: ``"all"`` open-weight candidates,
-            ``"open_licence"`` only fully open ones, or ``"public_lab"`` only the public lab's.
+            ``"open_licence"`` only fully open ones, or ``"public_lab"`` only those of the labs it
+            funds (``funded_lab_kinds``).
         data_to: Where the usage data of its channels and its data money go: the
             ``"commons"`` every lab absorbs, its ``"members"`` (the funded labs, each holding
             all of it), the ``"funded_labs"`` (split among them) or the ``"provider"`` that

@@ -566,7 +566,8 @@ class Researchers:
         """Served requests pay (``kernels.pay``); hosters and institutions are settled.
 
         Credit-paid usage data goes where the paying institution's ``data_to`` says: with
-        ``provider`` it stays with the hoster's data owner, else the institution sends it on.
+        ``provider`` it stays with the hoster's data owner, else the institution sends it on
+        when it has a recipient (the commons, or labs it funds).
 
         Args:
             name: the task, one of ``TASKS`` (hosters keep their pools per task).
