@@ -68,6 +68,8 @@ class Lab(mesa.Agent):
         self.best_capability = -math.inf
         self.last_release_month = -(10**6)
         self.absorbed = 0.0  # community value embedded in its models so far
+        self.embedded = 0.0  # of the commons stock, what it holds now (ages with the stock)
+        self.absorbed_since_release = 0.0  # what its next release with weights gives back
         self.absorbed_private = 0.0  # of which while its releases were closed or revocable
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
         self.release_ids: list[int] = []
@@ -187,6 +189,9 @@ class Lab(mesa.Agent):
             irrevocable,
         )
         self.release_ids.extend(ids)
+        if weights and not existing:  # open weights return part of what it learned
+            m.commons_inflow += m.config.contributions.give_back * self.absorbed_since_release
+            self.absorbed_since_release = 0.0
         if not weights and not existing:
             if (
                 regulation.release_delay_months
@@ -268,6 +273,7 @@ class Lab(mesa.Agent):
         It counts as private capture if the lab's models are closed or revocable while it does.
         """
         self.absorbed += value
+        self.absorbed_since_release += value
         if self.licence in (CLOSED, RESTRICTED):
             self.absorbed_private += value
 

@@ -306,6 +306,13 @@ class Contributions(Strict):
         data_gain: Capability added per log10(1 + data GPU-hours / ``data_scale_gpu_hours``).
         data_scale_gpu_hours: Scale of usage data in that bonus.
         data_value_per_gpu_hour: Commons value of a GPU-hour of public usage data or data money.
+        stock_decay_per_month: Monthly ageing of the commons stock (and of what labs embedded).
+        absorb_scale: Absorptive capacity at which a lab closes 1 - 1/e of the gap between the
+            stock and what it has embedded in a month (the rate saturates: 1 - exp(-cap/scale)).
+        give_back: Share of what a lab absorbed since its last release that a release with
+            weights returns to the stock.
+        share_alike: Only labs releasing weights may absorb from the stock (what is built on
+            their own models they still absorb).
     """
 
     run_probability: Share = 0.02
@@ -318,6 +325,12 @@ class Contributions(Strict):
     data_gain: NonNegative = 0.2
     data_scale_gpu_hours: Positive = 1e6
     data_value_per_gpu_hour: NonNegative = 0.001
+    stock_decay_per_month: Share = 0.02  # assumption: knowledge half-life ~3 years
+    absorb_scale: Positive = (
+        4e4  # assumption: capacity at which a lab closes 63% of its gap a month
+    )
+    give_back: Share = 0.5  # assumption: share of what a lab absorbed that its open weights return
+    share_alike: bool = False
 
 
 class Adoption(Strict):

@@ -109,6 +109,7 @@ class EcosystemModel(mesa.Model):
         self.frontier_lab: Lab | None = None  # whose model sets the frontier
         self.price_shock = 1.0
         self.commons_inflow = 0.0
+        self.commons_stock = 0.0  # knowledge in the commons, value units (ages; non-rival)
         self.contributions_by_home = np.zeros(0)
         self.popularity = np.zeros(0)
 
@@ -254,22 +255,29 @@ class EcosystemModel(mesa.Model):
         self.popularity = np.where(fresh, 0.5 * brand, users)
 
     def _absorb_commons(self) -> None:
-        """Let the labs absorb this month's contributions and data-commons inflow.
+        """Let the labs embed knowledge from the commons stock, which no absorption depletes.
 
-        Contributions enter the commons; each lab embeds a share in proportion to its
-        absorptive capacity, plus (as far as it makes the effort) a home share of what was
-        built on its own models; what it leaves goes to the pool. No value is lost.
+        This month's contributions, commons data, disclosures and open releases' give-back
+        enter the stock, which ages; each lab first takes, as far as it makes the effort, a
+        home share of what was built on its own models, then closes part of the gap between
+        the stock and what it has embedded, at a rate set by its own absorptive capacity
+        (``absorb_from_commons``): knowledge is non-rival (docs/ODD.md 7.10).
         """
         c = self.config.contributions
         home = self.contributions_by_home
         effort = np.array([lab.spec.absorb_effort for lab in self.labs])
-        at_home = home * c.home_bias * effort
-        pooled = home.sum() - at_home.sum() + self.commons_inflow
+        at_home = home * c.home_bias * effort if home.size else np.zeros(len(self.labs))
+        keep = 1.0 - c.stock_decay_per_month
+        self.commons_stock = self.commons_stock * keep + home.sum() + self.commons_inflow
+        embedded = np.array([lab.embedded for lab in self.labs]) * keep + at_home
         capacity = np.array([lab.absorptive_capacity() for lab in self.labs])
-        weights = capacity / capacity.sum() if capacity.sum() > 0 else capacity
-        taken = at_home + pooled * weights
-        for lab, value in zip(self.labs, taken, strict=True):
-            lab.absorb(value)
+        allowed = np.array([lab.weights or not c.share_alike for lab in self.labs])
+        gained = absorb_from_commons(
+            self.commons_stock, embedded, capacity, c.absorb_scale, allowed
+        )
+        for lab, e, home_value, value in zip(self.labs, embedded, at_home, gained, strict=True):
+            lab.embedded = e + value
+            lab.absorb(home_value + value)
 
     # -- events --------------------------------------------------------------------------------
     def apply_event(self, e: Event) -> None:
@@ -297,6 +305,32 @@ class EcosystemModel(mesa.Model):
         elif e.type == "budget_cut":
             for institution in self.institutions:
                 institution.budget *= e.factor
+
+
+def absorb_from_commons(
+    stock: float,
+    embedded: np.ndarray,
+    capacity: np.ndarray,
+    scale: float,
+    allowed: np.ndarray,
+) -> np.ndarray:
+    """Value each lab embeds this month from the commons stock, its own rate times its own gap.
+
+    A lab's rate, ``1 - exp(-capacity / scale)``, and its gap, ``stock - embedded``, depend only
+    on itself and the stock, so one lab's absorption never lowers another's.
+
+    Args:
+        stock: The commons stock, value units.
+        embedded: Per lab, the part of the stock it has embedded so far (aged like the stock).
+        capacity: Per lab, its absorptive capacity (``Lab.absorptive_capacity``).
+        scale: ``contributions.absorb_scale``.
+        allowed: Per lab, whether it may absorb from the stock (share-alike).
+
+    Returns:
+        Per lab, value embedded this month.
+    """
+    rate = np.where(allowed, 1.0 - np.exp(-capacity / scale), 0.0)
+    return rate * np.maximum(0.0, stock - embedded)
 
 
 def _configure(
