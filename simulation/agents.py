@@ -69,7 +69,6 @@ class Lab(mesa.Agent):
         self.last_release_month = -(10**6)
         self.absorbed = 0.0  # community value embedded in its models so far
         self.embedded = 0.0  # of the commons stock, what it holds now (ages with the stock)
-        self.absorbed_since_release = 0.0  # what its next release with weights gives back
         self.absorbed_private = 0.0  # of which while its releases were closed or revocable
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
         self.release_ids: list[int] = []
@@ -189,20 +188,18 @@ class Lab(mesa.Agent):
             irrevocable,
         )
         self.release_ids.extend(ids)
-        if weights and not existing:  # open weights return part of what it learned
-            m.commons_inflow += m.config.contributions.give_back * self.absorbed_since_release
-            self.absorbed_since_release = 0.0
+        best = self.best_capability  # its progress, valued at the contributions' scale
+        progress = max(0.0, flagship - best) if math.isfinite(best) else 0.0
+        scale = m.config.contributions.value_scale
+        if weights and not existing:  # open weights give their progress back to the commons
+            m.commons_inflow += m.config.contributions.give_back * scale * progress
         if not weights and not existing:
             if (
                 regulation.release_delay_months
                 and gpu_hours >= regulation.release_threshold_gpu_hours
             ):
                 self.mandated.append((month + regulation.release_delay_months, flagship, top))
-            # disclosure: a share of its progress, at the contributions' value scale, to the commons
-            best = self.best_capability
-            progress = max(0.0, flagship - best) if math.isfinite(best) else 0.0
-            scale = m.config.contributions.value_scale
-            m.commons_inflow += regulation.transparency * scale * progress
+            m.commons_inflow += regulation.transparency * scale * progress  # disclosure
         self.best_capability = max(self.best_capability, flagship)
         self.last_release_month = month
         if flagship > m.frontier:
@@ -273,7 +270,6 @@ class Lab(mesa.Agent):
         It counts as private capture if the lab's models are closed or revocable while it does.
         """
         self.absorbed += value
-        self.absorbed_since_release += value
         if self.licence in (CLOSED, RESTRICTED):
             self.absorbed_private += value
 

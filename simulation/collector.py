@@ -142,6 +142,8 @@ class MetricsCollector(mesa.DataCollector):
         for k in m.lab_kinds:
             row[f"capture.{k}"] = absorbed[k] / total if total > 0 else np.nan
         row["capture.private"] = private / total if total > 0 else np.nan
+        for k in m.lab_kinds:
+            row[f"absorbed.{k}"] = absorbed[k]
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
         r = np.where(res.choice >= 0, res.choice, 0)

@@ -309,8 +309,8 @@ class Contributions(Strict):
         stock_decay_per_month: Monthly ageing of the commons stock (and of what labs embedded).
         absorb_scale: Absorptive capacity at which a lab closes 1 - 1/e of the gap between the
             stock and what it has embedded in a month (the rate saturates: 1 - exp(-cap/scale)).
-        give_back: Share of what a lab absorbed since its last release that a release with
-            weights returns to the stock.
+        give_back: Share of a release's progress (capability gain over its lab's best, valued
+            at ``value_scale`` per unit) that a release with weights adds to the stock.
         share_alike: Only labs releasing weights may absorb from the stock (what is built on
             their own models they still absorb).
     """
@@ -326,10 +326,8 @@ class Contributions(Strict):
     data_scale_gpu_hours: Positive = 1e6
     data_value_per_gpu_hour: NonNegative = 0.001
     stock_decay_per_month: Share = 0.02  # assumption: knowledge half-life ~3 years
-    absorb_scale: Positive = (
-        4e4  # assumption: capacity at which a lab closes 63% of its gap a month
-    )
-    give_back: Share = 0.5  # assumption: share of what a lab absorbed that its open weights return
+    absorb_scale: Positive = 4e4  # assumption: a frontier lab closes ~1/3 of its gap a month
+    give_back: Share = 1.0  # assumption: open weights disclose all of a release's progress
     share_alike: bool = False
 
 

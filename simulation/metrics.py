@@ -46,6 +46,7 @@ def metric_names(
     names += ["capability.frontier", "capability.best_open"]
     names += [f"capability.reached.{g}" for g in groups]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
+    names += [f"absorbed.{k}" for k in lab_kinds]
     names += [f"downloads.{k}" for k in lab_kinds]
     names += [f"downloads.top_release.{k}" for k in lab_kinds]
     names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
@@ -128,6 +129,11 @@ _EXACT = {
     ),
 }
 _FAMILIES = (  # {} is the group, lab kind or institution the column is about
+    (
+        "absorbed.",
+        "community value (value units)",
+        "community value embedded so far by {} labs (home contributions and the commons stock)",
+    ),
     ("public.budget.", "USD per month", "money appropriated to the {} institution this month"),
     ("public.spend.", "USD per month", "money that left the {} institution's budget this month"),
     ("public.diverted.", "USD per month", "money the {} institution lost to rent this month"),
