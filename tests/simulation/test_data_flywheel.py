@@ -25,9 +25,14 @@ def test_a_lab_serving_inference_collects_usage_data():
 
 
 def test_public_hoster_data_goes_to_the_commons_not_a_lab():
-    """Usage data at the public hoster enters the commons (no data money in this run, so all
-    the commons' inflow is usage data) and never a lab's own flywheel."""
-    split = {"public.stage_split.data": 0.0, "public.stage_split.inference": 0.3}
+    """Usage data at the public hoster enters the commons (no data money and no give-back of
+    open releases in this run, so all the commons' inflow is usage data) and never a lab's own
+    flywheel."""
+    split = {
+        "public.stage_split.data": 0.0,
+        "public.stage_split.inference": 0.3,
+        "contributions.give_back": 0.0,
+    }
     m = make_model("public_option", split, n=500)
     public_lab = labs_of(m, "public")[0]
     value = m.config.contributions.data_value_per_gpu_hour

@@ -150,33 +150,38 @@ def test_an_all_open_world_has_no_private_capture():
     assert (df["capture.commercial_open"] > 0).all()
 
 
-def test_labs_absorb_the_commons_in_proportion_to_absorptive_capacity():
+def test_labs_absorb_the_commons_at_a_rate_set_by_their_own_capacity():
     m = advance(make_model(n=300), 2)
+    c = m.config.contributions
     before = np.array([lab.absorbed for lab in m.labs])
+    embedded = np.array([lab.embedded for lab in m.labs]) * (1 - c.stock_decay_per_month)
     capacity = np.array([lab.absorptive_capacity() for lab in m.labs])
+    stock = m.commons_stock * (1 - c.stock_decay_per_month) + 1e6
     m.contributions_by_home = np.zeros(len(m.labs))
     m.commons_inflow = 1e6
     m._absorb_commons()
     gained = np.array([lab.absorbed for lab in m.labs]) - before
-    assert gained.sum() == pytest.approx(1e6)
-    assert np.allclose(gained / gained.sum(), capacity / capacity.sum())
+    rate = 1 - np.exp(-capacity / c.absorb_scale)
+    assert np.allclose(gained, rate * (stock - embedded))
+    assert gained.sum() > 1e6 * rate.max()  # non-rival: together they embed more than one can
 
 
-def test_a_contribution_goes_partly_to_the_lab_whose_model_it_built_on():
+def test_a_contribution_goes_first_to_the_lab_whose_model_it_built_on():
     m = advance(make_model(n=300), 2)
+    c = m.config.contributions
     home = next(lab for lab in m.labs if lab.kind == "academic")
-    before = np.array([lab.absorbed for lab in m.labs])
-    capacity = np.array([lab.absorptive_capacity() for lab in m.labs])
-    bias = m.config.contributions.home_bias
+    stock_before = m.commons_stock
     m.contributions_by_home = np.zeros(len(m.labs))
     m.contributions_by_home[home.index] = 1000.0
     m.commons_inflow = 0.0
+    embedded = home.embedded * (1 - c.stock_decay_per_month)
     m._absorb_commons()
-    gained = np.array([lab.absorbed for lab in m.labs]) - before
-    at_home = 1000.0 * bias * home.spec.absorb_effort  # as far as it makes the effort
-    expected = (1000.0 - at_home) * capacity / capacity.sum()
-    expected[home.index] += at_home
-    assert np.allclose(gained, expected)
+    at_home = 1000.0 * c.home_bias * home.spec.absorb_effort  # as far as it makes the effort
+    # the whole contribution enters the stock; the home lab already holds its home share
+    assert m.commons_stock == pytest.approx(stock_before * (1 - c.stock_decay_per_month) + 1000)
+    rate = 1 - np.exp(-home.absorptive_capacity() / c.absorb_scale)
+    gap = m.commons_stock - (embedded + at_home)
+    assert home.embedded == pytest.approx(embedded + at_home + rate * gap)
 
 
 def test_a_lab_that_makes_no_effort_to_absorb_captures_less():

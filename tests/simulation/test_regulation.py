@@ -83,7 +83,8 @@ def test_portability_scales_the_cost_of_migrating_a_stranded_deployment(monkeypa
 
 def test_transparency_puts_part_of_a_closed_labs_progress_in_the_commons():
     def inflow(share: float) -> float:
-        m = make_model("market", {"regulation.transparency": share}, n=200)
+        over = {"regulation.transparency": share, "contributions.give_back": 0.0}
+        m = make_model("market", over, n=200)
         total = 0.0
         for _ in range(24):
             m.step()

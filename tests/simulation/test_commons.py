@@ -1,0 +1,82 @@
+"""Knowledge as a non-rival stock: what one lab embeds never takes from another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import advance, labs_of, make_model
+
+from simulation.model import absorb_from_commons
+
+
+def test_adding_a_lab_never_lowers_another_labs_absorption():
+    capacity, embedded = np.array([2e4, 5e3]), np.array([10.0, 0.0])
+    alone = absorb_from_commons(100.0, embedded, capacity, 4e4, np.ones(2, bool))
+    more = absorb_from_commons(
+        100.0, np.r_[embedded, 0.0, 50.0], np.r_[capacity, 9e4, 1e3], 4e4, np.ones(4, bool)
+    )
+    assert np.array_equal(more[:2], alone)  # each lab's gain depends on itself and the stock
+
+
+def test_absorption_rises_with_capacity_and_the_gap_and_stops_without_access():
+    gained = absorb_from_commons(
+        100.0,
+        np.array([0.0, 0.0, 60.0, 0.0, 120.0]),
+        np.array([1e3, 4e4, 4e4, 4e4, 4e4]),
+        4e4,
+        np.array([True, True, True, False, True]),
+    )
+    assert gained[0] < gained[1]  # more capacity, more embedded
+    assert gained[1] == pytest.approx(100.0 * (1 - np.exp(-1)))  # 1 - 1/e of the gap at the scale
+    assert gained[2] < gained[1]  # a smaller gap
+    assert gained[3] == 0.0 and gained[4] == 0.0  # share-alike, or nothing left to learn
+
+
+def test_more_nonprofit_labs_do_not_lower_what_the_frontier_labs_absorb_early():
+    """Over three seeds: what is built on the frontier's own models moves with researchers'
+    choices, but the commons it also draws on is not shared out."""
+
+    def frontier(count: int) -> float:
+        total = 0.0
+        for seed in range(3):
+            over = {"labs.nonprofit.count": count}
+            m = advance(make_model("market", over, n=3000, seed=seed), 3)
+            total += sum(lab.absorbed for lab in labs_of(m, "frontier_closed"))
+        return total
+
+    assert frontier(6) >= 0.98 * frontier(3)
+
+
+def test_share_alike_keeps_closed_labs_to_what_is_built_on_their_own_models():
+    def closed(share_alike: bool) -> float:
+        over = {"contributions.share_alike": share_alike}
+        df = advance(make_model("market", over, n=400), 12).metrics.frame()
+        return df["absorbed.frontier_closed"].iloc[-1]
+
+    assert closed(True) < 0.5 * closed(False)
+
+
+def test_the_stock_ages():
+    quiet = {  # nothing flows in: no contributions, no give-back
+        "contributions.run_probability": 0.0,
+        "contributions.finetune_probability": 0.0,
+        "contributions.give_back": 0.0,
+        "contributions.stock_decay_per_month": 0.1,
+    }
+    m = advance(make_model("market", quiet, n=200), 1)
+    m.commons_stock = 1000.0
+    m.step()
+    assert m.commons_stock == pytest.approx(900.0)
+
+
+def test_an_open_release_gives_its_progress_back_and_a_closed_one_does_not():
+    m = advance(make_model("market", n=200), 1)
+    scale = m.config.contributions.value_scale
+    for kind, gives in (("nonprofit", True), ("frontier_closed", False)):
+        lab = labs_of(m, kind)[0]
+        best = lab.best_capability
+        m.commons_inflow = 0.0
+        lab.train(lab.compute_gpu_hours * 10)
+        progress = lab.best_capability - best
+        assert progress > 0
+        assert m.commons_inflow == pytest.approx(scale * progress if gives else 0.0)
