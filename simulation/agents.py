@@ -31,7 +31,8 @@ class Lab(mesa.Agent):
         budget (float): Savings available for training, USD.
         licence (int): Licence code of its next release (open, restricted or closed).
         weights (bool): Whether its next release has downloadable weights.
-        absorbed (float): Community value embedded in its models so far.
+        absorbed (float): Community value embedded in its models so far (it does not age).
+        embedded (float): Of the commons stock, what it holds now (ages with the stock).
         absorbed_private (float): Of which absorbed while its licence was closed or restricted.
         data_gpu_hours (float): Usage data it holds, GPU-hours served (the data flywheel).
     """
@@ -253,7 +254,7 @@ class Lab(mesa.Agent):
         return revoked
 
     def absorptive_capacity(self) -> float:
-        """Its weight in sharing out the pooled community value.
+        """How fast it embeds the commons stock: its monthly rate is 1 - exp(-capacity / scale).
 
         Effort x talent x latest training compute ^ ``absorb_elasticity``: a lab that trains
         bigger models with more talent can make more of what others contribute, whether or not

@@ -77,8 +77,8 @@ _EXACT = {
     ),
     "capture.private": (
         "share of community value, 0-1",
-        "share of all community value absorbed so far by labs whose licence was closed or "
-        "restricted at the time",
+        "share of all value absorbed so far (over all labs) absorbed by labs whose licence was "
+        "closed or restricted at the time",
     ),
     "downloads.top_decile_share": (
         SHARE,
@@ -163,7 +163,7 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     (
         "capture.",
         "share of community value, 0-1",
-        "share of all community value absorbed so far by {} labs",
+        "share of all value absorbed so far (over all labs) absorbed by {} labs",
     ),
     (
         "downloads.top_release.",
