@@ -144,6 +144,7 @@ class MetricsCollector(mesa.DataCollector):
         row["capture.private"] = private / total if total > 0 else np.nan
         for k in m.lab_kinds:
             row[f"absorbed.{k}"] = absorbed[k]
+        row["contributions.published_share"] = float(res.published_share)
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
         r = np.where(res.choice >= 0, res.choice, 0)

@@ -52,6 +52,7 @@ EVENT_FIELDS = {
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+Utility = Annotated[float, Field(ge=-20.0, le=20.0)]  # a logit utility: exp() stays finite
 
 
 class ConfigError(UsageError):
@@ -313,6 +314,11 @@ class Contributions(Strict):
             at ``value_scale`` per unit) that a release with weights adds to the stock.
         share_alike: Only labs releasing weights may absorb from the stock (what is built on
             their own models they still absorb).
+        publish_credit: Utility of publishing a contribution (credit, reputation), against 0
+            for abstaining.
+        reciprocity: Extra utility of publishing when the model built on is fully open.
+        derivative_credit: Extra utility when a fine-tune may be published as a derivative.
+        private_value: Utility of keeping a contribution private (an exclusive advantage).
     """
 
     run_probability: Share = 0.02
@@ -329,6 +335,11 @@ class Contributions(Strict):
     absorb_scale: Positive = 4e4  # assumption: a frontier lab closes ~1/3 of its gap a month
     give_back: Share = 1.0  # assumption: open weights disclose all of a release's progress
     share_alike: bool = False
+    # the decision to publish (assumptions, in the spirit of "Fine-Tuning Games", calibration.md)
+    publish_credit: Utility = 0.5
+    reciprocity: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
+    derivative_credit: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
+    private_value: Utility = 0.5
 
 
 class Adoption(Strict):

@@ -47,6 +47,7 @@ def metric_names(
     names += [f"capability.reached.{g}" for g in groups]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
     names += [f"absorbed.{k}" for k in lab_kinds]
+    names += ["contributions.published_share"]
     names += [f"downloads.{k}" for k in lab_kinds]
     names += [f"downloads.top_release.{k}" for k in lab_kinds]
     names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
@@ -79,6 +80,11 @@ _EXACT = {
         "share of community value, 0-1",
         "share of all value absorbed so far (over all labs) absorbed by labs whose licence was "
         "closed or restricted at the time",
+    ),
+    "contributions.published_share": (
+        SHARE,
+        "share of this month's would-be contributions their makers published (the rest kept "
+        "private or abstained)",
     ),
     "downloads.top_decile_share": (
         SHARE,

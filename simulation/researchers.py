@@ -17,6 +17,7 @@ from simulation.kernels import CREDIT, LOCAL, PUBLIC, Venue
 from simulation.releases import OPEN
 
 if TYPE_CHECKING:
+    from simulation.config import Contributions
     from simulation.model import EcosystemModel
 
 TASKS = ("run", "finetune", "deploy")
@@ -109,6 +110,7 @@ class Researchers:
         self._credit_granted = np.zeros_like(self.credit_rate)
         self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
+        self.published_share = np.nan  # of this month's would-be contributions, those published
 
     def _join_programs(self, draw: np.ndarray) -> None:
         """Who belongs to which institution's programme, drawn once.
@@ -755,19 +757,60 @@ class Researchers:
         return done
 
     def _contribute(self, rel, rr, ran, finetuned) -> None:
-        """Successful users contribute benchmarks, datasets, techniques and tools.
+        """Successful users may contribute benchmarks, datasets, techniques and tools.
 
-        Each does so with some probability (higher after a fine-tune); value is heavy-tailed
-        and credited to the lab whose model they used.
+        Each has something to contribute with some probability (higher after a fine-tune);
+        its value is heavy-tailed. They then decide whether to publish it, keep it private or
+        abstain (``publish_choice``); only what is published reaches the commons, credited to
+        the lab whose model it built on.
         """
         c = self.model.config.contributions
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
-        gives = self.rng.random(self.n) < p
+        has = self.rng.random(self.n) < p
         value = self.skill * (1 + self.rng.pareto(c.pareto_alpha, self.n)) * self.weight
+        terms = self._licence_allows(rel)
+        choice = publish_choice(
+            c,
+            rel["licence"][rr] == OPEN,
+            finetuned & terms["finetune"][rr],
+            self.rng.random(self.n),
+        )
+        gives = has & (choice == PUBLISH)
+        self.published_share = gives.sum() / has.sum() if has.any() else np.nan
         labs = rel["lab"][rr]
         self.model.contributions_by_home = np.bincount(
             labs[gives], weights=value[gives], minlength=len(self.model.labs)
         )
+
+
+PUBLISH, KEEP, ABSTAIN = 0, 1, 2
+
+
+def publish_choice(
+    c: Contributions, open_base: np.ndarray, derivative: np.ndarray, draw: np.ndarray
+) -> np.ndarray:
+    """Publish, keep private or abstain: a multinomial logit per researcher.
+
+    Publishing earns credit, more when what they built on is fully open (reciprocity: its
+    norms ask for sharing) and when they may publish a derivative (a fine-tune whose licence
+    allows derivatives); keeping it private keeps an exclusive advantage; abstaining saves
+    the effort (utility 0). In the spirit of "Fine-Tuning Games" (calibration.md): specialists
+    contribute, free-ride or abstain. Every weight is an assumption.
+
+    Args:
+        c: The ``[contributions]`` parameters.
+        open_base: Per researcher, the model they built on is fully open.
+        derivative: Per researcher, they fine-tuned it and its licence allows derivatives.
+        draw: Per researcher, a uniform draw for the choice.
+
+    Returns:
+        Per researcher, ``PUBLISH``, ``KEEP`` or ``ABSTAIN``.
+    """
+    publish = c.publish_credit + c.reciprocity * open_base + c.derivative_credit * derivative
+    keep = np.full(draw.size, np.exp(c.private_value))
+    weights = np.stack([np.exp(publish), keep, np.ones(draw.size)])
+    cum = np.cumsum(weights / weights.sum(axis=0), axis=0)
+    return (draw[None, :] >= cum[:-1]).sum(axis=0)
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:

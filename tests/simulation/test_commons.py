@@ -80,3 +80,35 @@ def test_an_open_release_gives_its_progress_back_and_a_closed_one_does_not():
         progress = lab.best_capability - best
         assert progress > 0
         assert m.commons_inflow == pytest.approx(scale * progress if gives else 0.0)
+
+
+def _shares(c, open_base: bool, derivative: bool) -> np.ndarray:
+    from simulation.researchers import publish_choice
+
+    n = 20_000
+    draw = np.random.default_rng(0).random(n)
+    choice = publish_choice(c, np.full(n, open_base), np.full(n, derivative), draw)
+    return np.bincount(choice, minlength=3) / n
+
+
+def test_researchers_publish_more_what_they_built_on_open_models_and_may_share():
+    c = make_model(n=10).config.contributions
+    closed, restricted, open_ft = (
+        _shares(c, False, False),
+        _shares(c, False, True),
+        _shares(c, True, True),
+    )
+    assert closed[0] < restricted[0] < open_ft[0]  # publish
+    # the logit shares, exactly: publish vs keep vs abstain
+    u = np.array([c.publish_credit + c.reciprocity + c.derivative_credit, c.private_value, 0.0])
+    assert open_ft == pytest.approx(np.exp(u) / np.exp(u).sum(), abs=0.01)
+
+
+def test_only_published_contributions_reach_the_commons():
+    never = {"contributions.publish_credit": -20.0, "contributions.reciprocity": 0.0}
+    never["contributions.derivative_credit"] = 0.0
+    m = advance(make_model("market", never, n=400), 6)
+    assert m.contributions_by_home.sum() == 0.0
+    df = m.metrics.frame()
+    assert (df["contributions.published_share"] < 1e-3).all()
+    assert df["absorbed.frontier_closed"].iloc[-1] > 0  # open releases still give back
