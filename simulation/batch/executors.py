@@ -165,8 +165,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # Load the model once in the fork server, so that each worker forked from it starts warm.
-    context.set_forkserver_preload(["simulation.batch.worker", "simulation.model"])
+    # Load the model and compile its kernels once in the fork server, so that each worker
+    # forked from it starts warm (and workers never compile the same kernels at once).
+    context.set_forkserver_preload(["simulation.batch.worker", "simulation.batch.warmup"])
     return context
 
 
