@@ -339,8 +339,8 @@ class Researchers:
                 return np.full(offer.shape[1:], np.inf), np.full(offer.shape[1:], -1)
             return offer.min(axis=0), offer.argmin(axis=0)
 
-        self.listed_by = {"market": channel(m.commercial_index)}
-        best_market, cheapest_market = cheapest(self.listed_by["market"])
+        self.market_listed = channel(m.commercial_index)
+        best_market, cheapest_market = cheapest(self.market_listed)
         # Credit: each institution's own credit hosters; one block of groups per programme.
         self.credit_listed = [channel(m.credit_hosters(inst)) for inst in m.institutions]
         blocks = [cheapest(lst)[0] for lst in self.credit_listed] or [
@@ -352,10 +352,8 @@ class Researchers:
             pub = inst.hoster
             if pub is not None and pub.capacity > 0:
                 public_listed[pub.position] = pub.listed
-        self.price = price
-        self.best_market = best_market
         self.hosting = kernels.Hosters(
-            listed,  # all hosters; ``listed_by`` and ``credit_listed`` hold the channels
+            listed,  # all hosters; ``market_listed`` and ``credit_listed`` hold the channels
             serves,
             price,
             np.zeros(n_h, dtype=bool),  # none full yet; ``_do_task`` marks who turns people away
@@ -388,7 +386,7 @@ class Researchers:
         hosting = self.hosting if full is None else self.hosting._replace(full=full)
         if into is None:
             into = kernels.Offers(*(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1)))
-        market = hosting._replace(listed=self.listed_by["market"])
+        market = hosting._replace(listed=self.market_listed)
         kernels.preferred_offers(market, pop, req, into.market_price, into.market_hoster)
         into.credit_price[req.idx], into.credit_hoster[req.idx] = np.inf, -1
         program = self.program[req.idx]
@@ -644,12 +642,12 @@ class Researchers:
             rel["capability"][cand],
             penalty,
             appeal,
-            np.ascontiguousarray(self.best_market[:, cand]),
+            np.ascontiguousarray(self.hosting.cheapest_price[:, cand]),
             np.ascontiguousarray(self.best_credit[:, cand]),
         )
         rule = kernels.ChoiceRule(
             self.public_service_rate,
-            self.price,
+            self.hosting.price,
             float(m.capable_threshold),
             float(a.capability_weight),
             float(a.cost_weight),
