@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from simulation.config import STAGES, HosterKind, LabKind, Public
+from simulation.economy import earned_share, params_from_compute, spending_shares
 from simulation.metrics import TASKS
 from simulation.releases import CLOSED, LICENCE_CODES, OPEN, RESTRICTED
 
@@ -16,18 +18,34 @@ if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
 
-class Lab(mesa.Agent):
-    """Trains models when its savings can buy a clearly better one, then releases a family.
+@dataclass
+class TrainingRun:
+    """A pre-training run under way: money committed, bought month by month from the market."""
 
-    It saves its income, API revenue and public funding, and trains only when the model it
-    could buy beats its best by ``min_improvement``, so rich labs release often and poor ones
-    rarely (docs/ODD.md 7.1, 7.2).
+    money_left: float
+    months_left: int
+    gpu_hours: float = 0.0
+    paid: float = 0.0
+
+
+class Lab(mesa.Agent):
+    """Earns from what it sells, trains when its savings buy a clearly better model.
+
+    Its money comes from the economy's spending on its models (as much as its licence lets it
+    charge), its API sales to researchers, investment that follows sales, lead and growth,
+    grants and public funding; a share goes into training savings. It trains only when the
+    model it could buy beats its best by ``min_improvement``, so rich labs release often and
+    poor ones rarely; a strategic lab decides at each release whether to release weights
+    (docs/ODD.md 7.1, 7.2).
 
     Attributes:
         kind (str): Its lab kind, a key of ``config.labs``.
         spec (LabKind): The kind's parameters.
         index (int): Its position in ``model.labs``; releases record it as their lab.
-        income (float): USD a month it can put into compute; grows towards the kind's ceiling.
+        grant (float): Grant money a month, USD (flat).
+        sales (float): USD earned from the economy's spending this month.
+        investment (float): USD raised from investors this month.
+        income (float): All the money it received this month, USD.
         budget (float): Savings available for training, USD.
         licence (int): Licence code of its next release (open, restricted or closed).
         weights (bool): Whether its next release has downloadable weights.
@@ -40,26 +58,30 @@ class Lab(mesa.Agent):
     def __init__(
         self, model: EcosystemModel, kind: str, spec: LabKind, index: int, rng: np.random.Generator
     ) -> None:
-        """Create a lab with its own income draw, release phase and decision stream.
+        """Create a lab with its own grant draw, starting model date and decision stream.
 
         Args:
             model: The model it belongs to.
             kind: Its lab kind, a key of ``config.labs``.
             spec: The kind's parameters.
             index: Its position in ``model.labs``.
-            rng: The labs' shared stream. Labs draw from it in config order (income multiplier,
-                age of the model they start with, then a spawned stream of their own), so
-                adding a lab of a later kind leaves the earlier labs' draws unchanged.
+            rng: The labs' shared stream. Labs draw from it in config order (grant multiplier,
+                then a spawned stream of their own), so adding a lab of a later kind leaves
+                the earlier labs' draws unchanged.
         """
         super().__init__(model)
         self.kind = kind
         self.spec = spec
         self.index = index
-        self.income = spec.income_usd_per_month * float(rng.lognormal(0.0, spec.income_sigma))
-        self.age_of_model = int(rng.integers(0, spec.min_release_interval_months))  # staggered
+        self.grant = spec.grant_usd_per_month * float(rng.lognormal(0.0, spec.grant_sigma))
+        rank = sum(lab.kind == kind for lab in model.labs)  # its place among its kind
+        months = spec.initial_release_months
+        self.age_of_model = -months[rank % len(months)]  # its model's real release date
         self.decision_rng = rng.spawn(1)[0]  # its own stream: other labs' draws stay put
         self.budget = 0.0
-        self.revenue = 0.0  # API revenue this month, re-invested next month
+        self.revenue = 0.0  # API revenue from researchers this month, re-invested next month
+        self.sales = self.investment = self.income = 0.0
+        self.sales_history: list[float] = []  # the last 12 months' sales, oldest first
         self.public_funding = 0.0  # received from the public institution this month
         self.committed_until = -1  # month until which a public contract binds its releases
         self.licence = LICENCE_CODES[spec.licence]
@@ -74,27 +96,52 @@ class Lab(mesa.Agent):
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
         self.release_ids: list[int] = []
         self.mandated: list[tuple[int, float, float]] = []  # (due month, capability, size)
+        self.closed_at: int | None = None  # month it stopped releasing weights, if it did
+        self.run: TrainingRun | None = None  # the training run under way, if any
 
     # -- decisions -----------------------------------------------------------------------------
-    def potential_capability(self, gpu_hours: float) -> float:
-        """Capability a training run of ``gpu_hours`` would reach now (log10 effective compute)."""
+    def potential_capability(self, gpu_hours: float, month: int | None = None) -> float:
+        """Capability a training run of ``gpu_hours`` reaches (log10 effective compute).
+
+        Args:
+            gpu_hours: Training compute.
+            month: When it is released (default now): algorithmic efficiency of that date.
+        """
         m, c = self.model, self.model.config.contributions
-        efficiency = m.config.capability.algorithmic_efficiency_per_year ** (m.month / 12)
+        when = m.month if month is None else month
+        efficiency = m.config.capability.algorithmic_efficiency_per_year ** (when / 12)
         return (
             math.log10(gpu_hours * efficiency)
             + c.capability_gain * math.log10(1 + self.absorbed / c.value_scale)
             + c.data_gain * math.log10(1 + self.data_gpu_hours / c.data_scale_gpu_hours)
         )
 
-    def monthly_growth(self) -> float:
-        """Return this month's income growth factor.
+    def earn(self, share: float) -> None:
+        """This month's sales, investment and income, and what goes into training savings.
 
-        Income grows at the kind's yearly rate, slowing to nothing as it nears the ceiling
-        (markets and investors are finite).
+        Sales are its ``share`` of the economy's AI spending, times what its licence lets it
+        charge (``economy.earned_share``). Investors add ``investment_per_revenue`` per USD of
+        sales, scaled by its lead (its share over the leader's) and its sales growth over
+        the past year (capped at ``investor_growth_cap``), up to ``max_investment_usd_per_month``.
+        ``training_share`` of sales, API revenue and investment is saved for training, with all
+        grant and public money.
+
+        Args:
+            share: Its share of the economy's spending (``economy.spending_shares``).
         """
-        ceiling = self.spec.income_ceiling_usd_per_month
-        headroom = 1.0 if ceiling is None else max(0.0, 1 - self.income / ceiling)
-        return self.spec.income_growth_per_year ** (headroom / 12)
+        m, e = self.model, self.model.config.economy
+        self.sales = share * m.ai_spend * earned_share(self.licence, self.spec)
+        past = self.sales_history[0] if self.sales_history else self.sales
+        growth = min(e.investor_growth_cap, self.sales / past) if past > 0 else 1.0
+        lead = share / m.lead_share if m.lead_share > 0 else 0.0
+        invest = e.investment_per_revenue * self.sales * lead * max(1.0, growth)
+        cap = e.max_investment_usd_per_month
+        self.investment = invest if cap is None else min(invest, cap)
+        self.sales_history = (self.sales_history + [self.sales])[-12:]
+        commercial = self.sales + self.revenue + self.investment
+        self.income = commercial + self.grant + self.public_funding
+        self.budget += self.spec.training_share * commercial + self.grant + self.public_funding
+        self.revenue = self.public_funding = 0.0
 
     def under_commitment(self) -> bool:
         """Whether a public release commitment binds it this month.
@@ -105,75 +152,175 @@ class Lab(mesa.Agent):
         """
         return self.model.month <= self.committed_until
 
-    def release_licence(self, capability: float) -> tuple[int, bool]:
-        """Decide the licence of the next release.
+    def openness_payoffs(self, capability: float, gpu_hours: float) -> tuple[float, float]:
+        """Expected monthly payoff of releasing a new flagship closed, and with weights.
 
-        A lab whose new model is close to the frontier may tighten to closed (API only), unless
-        a public contract commits it to keep releasing weights; on tightening it may also
-        revoke the restricted licences it granted before. The draws come from the lab's own
-        stream and are made only when it could tighten.
+        Closed, it earns all the spending its share of the economy brings, for as long as a
+        delayed-release mandate leaves it exclusive (after that, restricted terms). With
+        weights its share is larger (``open_weights_appeal``), but it earns only the
+        restricted share of that spending, plus the value of adoption:
+        each real researcher using its weights counts ``adoption_value_usd_per_user`` (talent,
+        contributions, ecosystem).
 
         Args:
-            capability: The new flagship's capability, compared with the frontier before it.
+            capability: The new flagship's capability.
+            gpu_hours: Its training compute (a mandate applies above the threshold).
+
+        Returns:
+            (closed payoff, open payoff), USD a month.
+        """
+        m, e, reg = self.model, self.model.config.economy, self.model.config.regulation
+        caps, weights = m.lab_capabilities(), m.lab_weights()
+        caps[self.index] = max(caps[self.index], capability)
+        weights[self.index] = False
+        spend_closed = m.ai_spend * spending_shares(caps, weights, e)[self.index]
+        weights[self.index] = True
+        spend_open = m.ai_spend * spending_shares(caps, weights, e)[self.index]
+        restricted = earned_share(RESTRICTED, self.spec)
+        exclusive = 1.0
+        if reg.release_delay_months and gpu_hours >= reg.release_threshold_gpu_hours:
+            exclusive = min(1.0, reg.release_delay_months / self.spec.min_release_interval_months)
+        closed = spend_closed * (exclusive + (1 - exclusive) * restricted)
+        users = m.researchers.users
+        mine = np.zeros(users.size, dtype=bool)
+        ids = [i for i in self.release_ids if i < users.size and m.releases.weights[i]]
+        mine[ids] = True
+        adopters = float(users[mine].sum()) * m.researchers.weight
+        return closed, spend_open * restricted + e.adoption_value_usd_per_user * adopters
+
+    def release_licence(self, capability: float, gpu_hours: float) -> tuple[int, bool]:
+        """Decide the licence of the next release.
+
+        A strategic lab compares the expected payoffs of closing and of releasing weights
+        (``openness_payoffs``) and chooses by a logit whose spread is ``decision_noise`` of
+        their sum: near the frontier exclusive sales pay most, far behind adoption does. A
+        public contract keeps it releasing weights; a lab that closes may also revoke the
+        restricted licences it granted (``consider_revoking``). A lab that is not strategic
+        keeps its kind's licence. Draws come from the lab's own stream.
+
+        Args:
+            capability: The new flagship's capability.
+            gpu_hours: Its training compute.
 
         Returns:
             The licence code and whether weights are released.
         """
-        gap = self.spec.close_within_gap
-        near_frontier = gap is not None and capability >= self.model.frontier - gap
-        free = self.licence != CLOSED and not self.under_commitment()
-        if free and near_frontier and self.decision_rng.random() < self.spec.close_probability:
+        if not self.spec.strategic:
+            return self.licence, self.weights
+        closed, opened = self.openness_payoffs(capability, gpu_hours)
+        noise = self.model.config.economy.decision_noise * max(closed + opened, 1e-9)
+        p_close = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (closed - opened) / noise))))
+        close = self.decision_rng.random() < p_close and not self.under_commitment()
+        if close and self.weights:
             self.licence, self.weights = CLOSED, False
-            if self.decision_rng.random() < self.spec.revoke_when_closing:
-                self.revoke_licences()
+            self.closed_at = self.model.month
+            self.consider_revoking()
+        elif not close and not self.weights:
+            self.licence, self.weights = RESTRICTED, True
+            self.closed_at = None
         return self.licence, self.weights
 
-    def step(self) -> None:
-        """Earn this month's money and train if it can buy a clearly better model.
+    def consider_revoking(self) -> None:
+        """On closing, revoke its restricted licences if recovering their users pays.
 
-        Income, last month's API revenue and this month's public funding go into savings. The
-        lab trains only once ``min_release_interval_months`` have passed since its last release
-        and only if ``training_spend_share`` of its savings buys a flagship at least
-        ``min_improvement`` above its best; otherwise it keeps saving.
+        Revoking moves the spending on its open models from the restricted share to its API
+        (the gain) but loses ``revocation_trust_cost`` of that spending for good (customers who
+        no longer trust it); a logit with the same spread as the openness choice.
+        """
+        m, e = self.model, self.model.config.economy
+        spend = m.ai_spend * m.shares[self.index]
+        gain = spend * (1 - earned_share(RESTRICTED, self.spec))
+        cost = spend * e.revocation_trust_cost
+        noise = e.decision_noise * max(gain + cost, 1e-9)
+        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (gain - cost) / noise))))
+        if self.decision_rng.random() < p:
+            self.revoke_licences()
+
+    def step(self) -> None:
+        """Earn this month's money and start a training run if it can buy a clearly better model.
+
+        The lab starts a run only once ``min_release_interval_months`` have passed since its
+        last release, when no run is under way, and only if ``training_spend_share`` of its
+        savings, at last month's market price, buys a flagship at least ``min_improvement``
+        above its best; otherwise it keeps saving. The run buys its GPU-hours from the market
+        over ``training_months`` (``buy_training``); the model is released at the start of
+        the month after its last instalment.
         """
         m = self.model
         self.release_mandated()
-        self.income *= self.monthly_growth()
-        self.budget += self.income + self.revenue + self.public_funding
-        self.revenue = self.public_funding = 0.0
+        self.release_finished_run()
+        self.earn(m.shares[self.index])
+        if self.run is not None:
+            return
         if m.month - self.last_release_month < self.spec.min_release_interval_months:
             return
         spend = self.budget * self.spec.training_spend_share
-        gpu_hours = spend / m.gpu_cost
+        gpu_hours = spend / m.training_price
         if gpu_hours <= 0:
             return
         if self.potential_capability(gpu_hours) < self.best_capability + self.spec.min_improvement:
             return
         self.budget -= spend
-        self.train(gpu_hours)
+        self.run = TrainingRun(spend, self.spec.training_months)
 
-    def train(self, gpu_hours: float, existing: bool = False) -> None:
+    def training_ask(self) -> float:
+        """USD its run wants to spend on GPU-hours this month: an equal instalment."""
+        return self.run.money_left / self.run.months_left if self.run is not None else 0.0
+
+    def buy_training(self, gpu_hours: float, paid: float) -> None:
+        """Add what the market sold its run this month; the model is out the month it ends.
+
+        Money the market could not turn into GPU-hours (all capacity taken) goes back to its
+        savings at the end: a GPU shortage makes a smaller run, not a costlier one.
+
+        Args:
+            gpu_hours: GPU-hours bought this month.
+            paid: USD paid for them.
+        """
+        run = self.run
+        if run is None:
+            return
+        run.gpu_hours += gpu_hours
+        run.paid += paid
+        run.money_left -= paid
+        run.months_left -= 1
+
+    def release_finished_run(self) -> None:
+        """Release the model of a run that bought its last instalment last month."""
+        run = self.run
+        if run is None or run.months_left > 0:
+            return
+        self.run = None
+        self.budget += max(0.0, run.money_left)
+        if run.gpu_hours > 0:
+            self.train(run.gpu_hours, cost=run.paid)
+
+    def train(self, gpu_hours: float, existing: bool = False, cost: float | None = None) -> None:
         """Release a family of models from a training run.
 
-        The flagship gets the capability the compute buys now; smaller variants (released only
-        with weights) lose ``size_penalty`` per factor of ten in size. A flagship above the
-        frontier becomes the frontier.
+        The flagship gets the capability the compute buys at its release date and the size
+        the compute-optimal rule gives (``economy.params_from_compute``); its distilled
+        variants, smaller, lose ``size_penalty`` per factor of ten in size. A flagship above
+        the frontier becomes the frontier.
 
         Args:
             gpu_hours: GPU-hours of the training run.
             existing: Marks the model a lab already has at the start, released under its
                 kind's licence without a new licence decision, ``age_of_model`` months ago.
+            cost: USD the run paid (default: at the GPU cost of now).
         """
         m = self.model
         month = m.month - self.age_of_model if existing else m.month
         self.compute_gpu_hours = gpu_hours
-        self.training_cost = gpu_hours * m.gpu_cost  # USD of its latest pre-training run
-        flagship = self.potential_capability(gpu_hours)
+        self.training_cost = gpu_hours * m.gpu_cost if cost is None else cost  # its latest run
+        flagship = self.potential_capability(gpu_hours, month)
         licence, weights = (
-            (self.licence, self.weights) if existing else self.release_licence(flagship)
+            (self.licence, self.weights) if existing else self.release_licence(flagship, gpu_hours)
         )
-        sizes = self.spec.variant_params_b if weights else self.spec.variant_params_b[:1]
-        top = max(sizes)
+        top = params_from_compute(
+            gpu_hours, m.config.capability.flop_per_gpu_hour, self.spec.tokens_per_param
+        )
+        sizes = [top] + [s for s in self.spec.distilled_params_b if s < top]
         penalty = m.config.capability.size_penalty
         caps = [flagship - penalty * math.log10(top / s) for s in sizes]
         regulation = m.config.regulation
@@ -331,6 +478,7 @@ class Hoster(mesa.Agent):
         self.data_owner: Lab | None = owner  # who gets the usage data it collects
         self.listed = np.zeros(0, dtype=bool)  # over all releases
         self.used = 0.0
+        self.unmet = 0.0  # training demand it could not serve this month
         self.served = 0.0  # GPU-hours sold to the simulated researchers this month
         # A public hoster's capacity comes in pools per task, bought from the stage budgets
         # (inference -> run, post-training -> fine-tune, deployment -> deploy).
@@ -367,7 +515,7 @@ class Hoster(mesa.Agent):
             growth = (1 + mk.capacity_growth_per_year) ** (1 / 12) - 1
             invest = mk.capacity_investment_rate * max(0.0, excess) / 12
             self.capacity *= 1 + growth + invest
-        self.used = self.served = 0.0
+        self.used = self.served = self.unmet = 0.0
         self.pool_used, self.reserved_used = {}, {}
         if not self.public and self.owner is None:  # the rest of the economy rents GPUs too
             self.used = mk.background_utilisation * self.capacity
@@ -458,9 +606,23 @@ class Hoster(mesa.Agent):
         if self.data_owner is not None:
             self.data_owner.data_gpu_hours += gpu_hours - routed
 
+    def sell_training(self, gpu_hours: float, paid: float, unmet: float) -> None:
+        """Record GPU-hours sold to labs' training runs, and the demand it could not meet.
+
+        Training takes capacity before researchers ask (labs book ahead); unmet demand counts
+        towards this month's utilisation, which sets next month's price and build-out.
+        """
+        self.used += gpu_hours
+        self.revenue += paid
+        self.unmet += unmet
+
     def close_month(self) -> None:
-        """Record this month's utilisation, which sets next month's price and capacity growth."""
-        self.utilisation = self.used / self.capacity if self.capacity > 0 else 0.0
+        """Record this month's utilisation, which sets next month's price and capacity growth.
+
+        Utilisation is demand over capacity: with labs' unmet training demand it can exceed 1.
+        """
+        demand = self.used + self.unmet
+        self.utilisation = demand / self.capacity if self.capacity > 0 else 0.0
 
 
 class PublicInstitution(mesa.Agent):
@@ -609,7 +771,7 @@ class PublicInstitution(mesa.Agent):
             return []
         labs = [lab for lab in self.model.labs if lab.kind in s.funded_lab_kinds]
         if labs and s.funded_labs == "largest":
-            labs = [max(labs, key=lambda lab: lab.income)]
+            labs = [max(labs, key=lambda lab: (lab.income, lab.best_capability))]
         return labs
 
     def fund_labs(self, amount: float) -> None:

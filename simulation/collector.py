@@ -5,6 +5,7 @@ Metric names and their order are :mod:`simulation.metrics`'s; this module measur
 
 from __future__ import annotations
 
+import math
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ import mesa
 import numpy as np
 
 from simulation.metrics import TASKS, metric_names
-from simulation.releases import CLOSED
+from simulation.releases import CLOSED, open_lag_months
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,6 +127,9 @@ class MetricsCollector(mesa.DataCollector):
         row["capability.frontier"] = m.frontier
         open_ok = rel["weights"] & ~rel["revoked"]
         row["capability.best_open"] = rel["capability"][open_ok].max() if open_ok.any() else np.nan
+        cap = m.config.capability
+        trend = math.log10(cap.compute_growth_before_start * cap.algorithmic_efficiency_per_year)
+        row["capability.open_lag_months"] = open_lag_months(rel, m.month, trend)
         used = np.nan_to_num(o.capability_used)
         reached = np.bincount(res.group, weights=used * o.ran, minlength=len(self.groups))
         ran = np.bincount(res.group, weights=o.ran, minlength=len(self.groups))
@@ -145,6 +149,16 @@ class MetricsCollector(mesa.DataCollector):
         for k in m.lab_kinds:
             row[f"absorbed.{k}"] = absorbed[k]
         row["contributions.published_share"] = float(res.published_share)
+
+        # Labs: who still releases weights, and the money they live on.
+        for k in m.lab_kinds:
+            mine = [lab for lab in m.labs if lab.kind == k]
+            released = [lab for lab in mine if lab.release_ids]  # a lab with a model
+            row[f"openness.{k}"] = (
+                sum(lab.weights for lab in released) / len(released) if released else np.nan
+            )
+            row[f"income.{k}"] = float(sum(lab.income for lab in mine))
+        row["economy.ai_spend"] = float(m.ai_spend)
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
         r = np.where(res.choice >= 0, res.choice, 0)

@@ -127,9 +127,19 @@ class Market(Strict):
 
 
 class Capability(Strict):
-    """Capability is log10 of effective training compute (GPU-hours x algorithmic efficiency)."""
+    """Capability is log10 of effective training compute (GPU-hours x algorithmic efficiency).
+
+    Attributes:
+        flop_per_gpu_hour: Training FLOP one GPU-hour delivers; turns training compute into a
+            model's size (``tokens_per_param``).
+        compute_growth_before_start: Yearly growth of frontier training compute before month
+            0; with algorithmic efficiency it dates the frontier before the first release on
+            record, for the open-weight lag.
+    """
 
     algorithmic_efficiency_per_year: Annotated[float, Field(ge=1.0)] = 3.0
+    flop_per_gpu_hour: Positive = 1.2e18
+    compute_growth_before_start: Annotated[float, Field(ge=1.0)] = 4.7
     size_penalty: NonNegative = 0.5
     capable_gap: NonNegative = 1.5
     standard_adjust_months: Annotated[float, Field(ge=1.0)] = 6.0
@@ -180,24 +190,35 @@ class Licences(Strict):
 class LabKind(Strict):
     """Parameters shared by the labs of one kind (``[labs.<kind>]``).
 
+    A lab has no income path: it earns from sales (the economy's AI spending, its API),
+    raises investment on them, and receives grants and public money (docs/ODD.md 7.1).
+
     Attributes:
         count: Labs of this kind.
-        income_usd_per_month: Median starting income; each lab draws a lognormal multiplier.
-        income_sigma: Spread of that multiplier.
-        income_growth_per_year: Yearly income growth factor, far below the ceiling.
-        income_ceiling_usd_per_month: Income at which growth stops; None for no ceiling.
+        grant_usd_per_month: Median grant or donation money for compute, flat in nominal USD
+            (non-profit and academic labs live on it); each lab draws a lognormal multiplier.
+        grant_sigma: Spread of that multiplier.
+        training_share: Share of sales, API revenue and investment a lab saves for training
+            (the rest pays staff, inference and other compute).
+        strategic: Whether it chooses openness by expected payoff at each release; False: its
+            licence stays what the kind says (a charter or mission), unless it revokes by event.
+        restricted_revenue_share: Of the economy's spending on its models while they are
+            restricted-open, the share it earns (licence fees, its own products); closed it
+            earns all, under an open licence nothing.
         initial_training_gpu_hours: Training compute of the model each lab starts with.
+        initial_release_months: Release month of each lab's starting model (0 or earlier:
+            real dates before the run's start, month 0 = early 2024), cycled over the kind's labs.
+        tokens_per_param: Training tokens per parameter; sets the flagship's size from its
+            training compute (compute-optimal: about 20).
         training_spend_share: Share of its savings a training run spends.
+        training_months: Months a training run takes; it buys its GPU-hours from the
+            independent hosters in equal monthly instalments and releases when it ends.
         min_release_interval_months: Shortest time between two training runs.
         min_improvement: Capability a new flagship must add over the lab's best to be trained.
-        licence: Licence of its releases until it tightens.
-        weights: Whether its releases have weights; a closed licence must not.
-        close_within_gap: How close to the frontier a new flagship must be for the lab to
-            consider closing; None: it never closes.
-        close_probability: Chance of closing at such a release.
-        revoke_when_closing: Chance of revoking its restricted licences when it closes.
-        variant_params_b: Sizes of a family, billions of parameters; without weights only the
-            first is released.
+        licence: Licence of its releases at the start.
+        weights: Whether its releases have weights at the start; a closed licence must not.
+        distilled_params_b: Sizes of the smaller, distilled variants released with a flagship
+            (billions of parameters); only those smaller than the flagship are released.
         underserved_language_fit: Fit of its models for under-served languages, 0 to 1.
         absorb_effort: Effort it puts into absorbing community value, 0 to 1.
         talent: Multiplier on its absorptive capacity.
@@ -206,22 +227,23 @@ class LabKind(Strict):
     """
 
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
-    income_usd_per_month: NonNegative = 0.0
-    income_sigma: NonNegative = 0.5
-    income_growth_per_year: Positive = 1.0
-    income_ceiling_usd_per_month: Positive | None = None
+    grant_usd_per_month: NonNegative = 0.0
+    grant_sigma: NonNegative = 0.5
+    training_share: Share = 0.06
+    strategic: bool = False
+    restricted_revenue_share: Share = 0.1
     initial_training_gpu_hours: NonNegative = 1e5  # 0: a new lab with no model yet
+    initial_release_months: Annotated[
+        list[Annotated[int, Field(ge=-120, le=0)]], Field(min_length=1, max_length=MAX_COUNT)
+    ] = [0]
+    tokens_per_param: Positive = 20.0
     training_spend_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    training_months: Annotated[int, Field(ge=1, le=24)] = 3
     min_release_interval_months: Annotated[int, Field(ge=1)] = 6
     min_improvement: NonNegative = 0.25
     licence: Literal["open", "restricted", "closed"] = "open"
     weights: bool = True
-    close_within_gap: NonNegative | None = None
-    close_probability: Share = 1.0
-    revoke_when_closing: Share = 0.0
-    variant_params_b: Annotated[list[Positive], Field(min_length=1, max_length=MAX_VARIANTS)] = [
-        7.0
-    ]
+    distilled_params_b: Annotated[list[Positive], Field(max_length=MAX_VARIANTS - 1)] = []
     underserved_language_fit: Share = 0.3
     absorb_effort: Share = 1.0
     talent: Positive = 1.0
@@ -233,6 +255,44 @@ class LabKind(Strict):
         if self.licence == "closed" and self.weights:
             raise ValueError("a closed licence releases no weights: set weights = false")
         return self
+
+
+class Economy(Strict):
+    """The rest of the economy's spending on AI, which pays the labs (``[economy]``).
+
+    Attributes:
+        ai_spend_usd_per_month: What the economy pays for AI models (APIs, products, licences)
+            in month 0.
+        capability_elasticity: Decades of spending per decade of frontier capability gained:
+            demand grows as models become more useful (below 1, growth settles).
+        max_ai_spend_usd_per_month: Ceiling on that spending (a growth limit); None: none.
+        quality_sensitivity: How steeply the economy's spending follows capability: a lab's
+            weight is exp(sensitivity x (its best capability - the frontier)).
+        open_weights_appeal: Extra log weight of a lab whose models have downloadable weights
+            (cheaper, hosted by anyone, adaptable): the economy uses it more, all else equal.
+        investment_per_revenue: Investment raised per USD of sales by the leader growing 1x.
+        investor_growth_cap: Most sales growth (x per year) investors reward.
+        max_investment_usd_per_month: Most investment one lab can raise a month (a growth
+            limit); None: none.
+        adoption_value_usd_per_user: What a strategic lab counts each real researcher using
+            its weights as worth a month (talent, contributions, ecosystem) when it weighs
+            opening against closing.
+        revocation_trust_cost: Share of its open models' spending a lab expects to lose for
+            good if it revokes their licences.
+        decision_noise: Spread of a lab's openness decisions, relative to the payoffs.
+    """
+
+    ai_spend_usd_per_month: NonNegative = 1.2e9
+    capability_elasticity: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.45
+    max_ai_spend_usd_per_month: Positive | None = 4e11
+    quality_sensitivity: NonNegative = 1.5
+    open_weights_appeal: Annotated[float, Field(ge=0.0, le=20.0)] = 1.2
+    investment_per_revenue: NonNegative = 0.4
+    investor_growth_cap: Annotated[float, Field(ge=1.0)] = 3.0
+    max_investment_usd_per_month: Positive | None = 6e9
+    adoption_value_usd_per_user: NonNegative = 200.0
+    revocation_trust_cost: NonNegative = 0.8
+    decision_noise: Positive = 0.25
 
 
 class HosterKind(Strict):
@@ -573,6 +633,7 @@ class Config(Strict):
     simulation: Simulation = Simulation()
     market: Market = Market()
     capability: Capability = Capability()
+    economy: Economy = Economy()
     tasks: Tasks = Tasks()
     licences: Licences = Licences()
     labs: Annotated[dict[str, LabKind], Field(max_length=MAX_KINDS)]

@@ -43,11 +43,13 @@ def metric_names(
         The dotted metric names.
     """
     names = [f"access.{t}.{g}" for t in TASKS for g in groups]
-    names += ["capability.frontier", "capability.best_open"]
+    names += ["capability.frontier", "capability.best_open", "capability.open_lag_months"]
     names += [f"capability.reached.{g}" for g in groups]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
     names += [f"absorbed.{k}" for k in lab_kinds]
     names += ["contributions.published_share"]
+    names += [f"openness.{k}" for k in lab_kinds] + [f"income.{k}" for k in lab_kinds]
+    names += ["economy.ai_spend"]
     names += [f"downloads.{k}" for k in lab_kinds]
     names += [f"downloads.top_release.{k}" for k in lab_kinds]
     names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
@@ -75,6 +77,15 @@ _EXACT = {
     "capability.best_open": (
         CAPABILITY,
         "best capability among non-revoked releases with downloadable weights",
+    ),
+    "capability.open_lag_months": (
+        "months",
+        "open-weight lag: months since the frontier first reached the best usable open-weight "
+        "capability, from release dates (models that exist at the start keep their real dates)",
+    ),
+    "economy.ai_spend": (
+        "USD per month",
+        "what the rest of the economy pays for AI models this month (grows with the frontier)",
     ),
     "capture.private": (
         "share of community value, 0-1",
@@ -135,6 +146,17 @@ _EXACT = {
     ),
 }
 _FAMILIES = (  # {} is the group, lab kind or institution the column is about
+    (
+        "openness.",
+        SHARE,
+        "share of the {} labs with a model that still release weights (NaN: none has one)",
+    ),
+    (
+        "income.",
+        "USD per month",
+        "money the {} labs received this month: sales, API revenue, investment, grants, "
+        "public funding",
+    ),
     (
         "absorbed.",
         "community value (value units)",

@@ -23,6 +23,7 @@ from simulation.config import (
     translate_overrides,
     validate,
 )
+from simulation.economy import ai_spend, spending_shares
 from simulation.errors import check_whole
 from simulation.releases import ReleaseRegistry
 from simulation.researchers import Researchers
@@ -155,6 +156,8 @@ class EcosystemModel(mesa.Model):
                 lab.train(lab.spec.initial_training_gpu_hours, existing=True)
         self.candidates = self.releases.candidates()
         self.popularity = np.zeros(len(self.releases))
+        self.frontier_at_start = self.frontier
+        self._open_economy()
         self.standard = self.frontier  # the state of the art researchers measure models against
         self.events_by_month: dict[int, list[Event]] = {}
         for e in config.events:
@@ -223,6 +226,7 @@ class EcosystemModel(mesa.Model):
         self.commons_inflow = 0.0
         for institution in self.institutions:
             institution.step()
+        self._open_economy()
         for lab in self.labs:
             lab.step()
         self.standard += (
@@ -232,6 +236,7 @@ class EcosystemModel(mesa.Model):
         self._grow_popularity()
         for hoster in self.hosters:
             hoster.step()
+        self.sell_training_compute()
         self.outcome = self.researchers.step()
         for hoster in self.hosters:
             hoster.close_month()
@@ -241,6 +246,57 @@ class EcosystemModel(mesa.Model):
         self.datacollector.collect(self)
         self.month += 1
         self.running = self.month < self.config.simulation.steps
+
+    @property
+    def training_price(self) -> float:
+        """Capacity-weighted mean price of the independent hosters: what a training run expects."""
+        gpu = [self.hosters[i] for i in self.gpu_market_index]
+        capacity = sum(h.capacity for h in gpu)
+        if capacity <= 0:
+            return self.gpu_cost
+        return sum(h.price * h.capacity for h in gpu) / capacity
+
+    def sell_training_compute(self) -> None:
+        """The independent hosters sell this month's instalments of the labs' training runs.
+
+        Each run spreads its instalment over the hosters in proportion to the capacity they
+        have left after the rest of the economy's load, at their prices; a hoster asked for more
+        than it has left sells that, pro rata. Training thus takes GPUs researchers would rent
+        and raises utilisation, prices and build-out (docs/ODD.md 7.1, 7.3).
+        """
+        runs = [lab for lab in self.labs if lab.run is not None]
+        if not runs:
+            return
+        gpu = [self.hosters[i] for i in self.gpu_market_index]
+        free = np.array([max(0.0, h.capacity - h.used) for h in gpu])
+        price = np.array([h.price for h in gpu])
+        asks = np.array([lab.training_ask() for lab in runs])
+        if not gpu or free.sum() <= 0:
+            hours = np.zeros((len(runs), len(gpu)))
+        else:
+            hours = asks[:, None] * (free / free.sum())[None, :] / price[None, :]
+        asked = hours.sum(axis=0) if gpu else np.zeros(0)
+        scale = np.where(asked > free, free / np.where(asked > 0, asked, 1.0), 1.0)
+        sold = hours * scale[None, :]
+        for h, g, a, p in zip(gpu, sold.sum(axis=0), asked, price, strict=True):
+            h.sell_training(float(g), float(g * p), float(a - g))
+        for lab, row in zip(runs, sold, strict=True):
+            lab.buy_training(float(row.sum()), float(row @ price) if gpu else 0.0)
+
+    def lab_capabilities(self) -> np.ndarray:
+        """Per lab, the capability of its best model so far (-inf before its first)."""
+        return np.array([lab.best_capability for lab in self.labs])
+
+    def lab_weights(self) -> np.ndarray:
+        """Per lab, whether it releases weights now."""
+        return np.array([lab.weights for lab in self.labs], dtype=bool)
+
+    def _open_economy(self) -> None:
+        """This month's AI spending by the economy and each lab's share of it (docs/ODD.md 7.1)."""
+        e = self.config.economy
+        self.ai_spend = ai_spend(e, self.frontier, self.frontier_at_start)
+        self.shares = spending_shares(self.lab_capabilities(), self.lab_weights(), e)
+        self.lead_share = float(self.shares.max()) if self.shares.size else 0.0
 
     def _grow_popularity(self) -> None:
         """Last month's users per release, with a lab's brand carried to its new releases."""
@@ -289,7 +345,7 @@ class EcosystemModel(mesa.Model):
         if e.type == "licence_revocation":
             labs = [lab for lab in self.labs if lab.kind == e.lab_kind]
             if labs:
-                max(labs, key=lambda lab: lab.income).revoke_licences()
+                max(labs, key=lambda lab: (lab.income, lab.best_capability)).revoke_licences()
         elif e.type == "delist":
             gone = {lab.index for lab in self.labs if lab.kind == e.lab_kind}
             for h in self.hosters:

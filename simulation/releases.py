@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,3 +127,32 @@ class ReleaseRegistry:
             np.maximum.at(latest, labs, fams)
             keep[sel[fams == latest[labs]]] = True
         return np.flatnonzero(keep)
+
+
+def open_lag_months(a: dict[str, np.ndarray], month: int, trend_per_year: float) -> float:
+    """How many months ago the frontier first reached today's best open-weight capability.
+
+    Epoch AI's open-weight lag, read from release dates: the best usable open-weight release's
+    capability X; the earliest release (any licence) with capability at least X; the lag is
+    ``month`` minus its release month. Before the earliest release on record the frontier is
+    dated back along ``trend_per_year`` (capability per year), so models released before
+    month 0 count at their real dates and the lag is not capped at the run's age.
+
+    Args:
+        a: The release arrays (``ReleaseRegistry.arrays``).
+        month: The current month.
+        trend_per_year: The frontier's capability growth per year before the records start.
+
+    Returns:
+        The lag in months (NaN when there is no open-weight release).
+    """
+    open_ok = a["weights"] & ~a["revoked"]
+    if not open_ok.any():
+        return math.nan
+    best = a["capability"][open_ok].max()
+    first = int(a["month"][a["capability"] >= best].min())
+    earliest = int(a["month"].min())
+    if first == earliest and trend_per_year > 0:  # reached before the records: date it back
+        start = a["capability"][a["month"] == earliest].max()
+        first = earliest - 12 * max(0.0, start - best) / trend_per_year
+    return float(month - first)

@@ -27,7 +27,7 @@ ONE_MODEL_WORLD = {
     "labs.commercial_open.count": 0,
     "labs.nonprofit.count": 0,
     "labs.academic.count": 1,
-    "labs.academic.income_usd_per_month": 0.0,
+    "labs.academic.grant_usd_per_month": 0.0,
     # one price for all: no hoster taste, no friction; every hoster lists every model
     "market.hoster_taste_sigma": 0.0,
     "groups.global_south.commercial_price_friction": 1.0,
@@ -103,3 +103,17 @@ def synthetic(replicates: int = 4, months: int = MONTHS) -> pd.DataFrame:
                 row["public.spend"] = 2e7 * s
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def train_now(model: simulation.EcosystemModel, lab, budget: float = 1e12) -> np.ndarray:
+    """Give ``lab`` ``budget`` and let it train at once: start a run, buy every instalment
+    at the market's price, release. Returns the ids of the releases it made."""
+    lab.budget = budget
+    lab.last_release_month = model.month - 100
+    before = len(model.releases)
+    lab.step()  # starts a run if the money buys a clearly better model
+    while lab.run is not None and lab.run.months_left > 0:
+        ask = lab.training_ask()
+        lab.buy_training(ask / model.training_price, ask)
+    lab.release_finished_run()
+    return np.arange(before, len(model.releases))

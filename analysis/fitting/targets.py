@@ -14,10 +14,6 @@ are the final ``months`` months of the run, or the months in the target's own ``
 - ``ratio``: mean of the numerator over those months divided by mean of the denominator,
   both floored at ``floor`` (the resolution of the metric) so that a zero gives a large or small
   but finite ratio, and 0/0 gives 1 (log space: replicates are combined as a geometric mean).
-- ``lag``: open-weight lag in months; for each of those months, how many months earlier the
-  frontier first reached the current best open capability (the Epoch AI definition), averaged
-  (linear space). When the open level is below the frontier's first value the lag is censored
-  at the month index (a lower bound).
 - ``growth``: annual growth from a least-squares line through log(metric) over the months in
   ``window`` (default [0, 36): ``[settings] window``; log space: the slope per year).
   ``report = "factor"`` shows exp(slope) (2.4 = 2.4x a year), ``"change"`` shows
@@ -44,14 +40,13 @@ from analysis.results.stats import t_interval
 from simulation.config import ConfigError, load_scenario, read_toml, scenario_path
 from simulation.metrics import scenario_metric_names
 
-STATISTICS = ("mean", "ratio", "lag", "growth")
+STATISTICS = ("mean", "ratio", "growth")
 METRIC_FIELDS = {
     "mean": ("metric",),
     "ratio": ("numerator", "denominator"),
-    "lag": ("frontier", "open"),
     "growth": ("metric",),
 }
-Statistic = Literal["mean", "ratio", "lag", "growth"]
+Statistic = Literal["mean", "ratio", "growth"]
 GROWTH_WINDOW = (0, 36)  # a growth target's months when neither it nor [settings] gives a window
 
 
@@ -71,15 +66,15 @@ class Target:
 
     Attributes:
         name: Unique name, used in tables and fitted.toml.
-        statistic: How a run becomes one number: ``mean``, ``ratio``, ``lag`` or ``growth``.
+        statistic: How a run becomes one number: ``mean``, ``ratio`` or ``growth``.
         metrics: The metrics it reads, in the order of ``METRIC_FIELDS[statistic]``.
         low: Lower bound in display units; None: no lower bound.
         high: Upper bound in display units; None: no upper bound.
         source: Where the range comes from.
         description: What the target measures, in words.
-        months: Final months averaged by ``mean``, ``ratio`` and ``lag`` without a ``window``.
+        months: Final months averaged by ``mean`` and ``ratio`` without a ``window``.
         window: Months [first, end) the statistic reads: a ``growth`` line is fitted over them
-            (None: ``GROWTH_WINDOW``); ``mean``, ``ratio`` and ``lag`` average over them
+            (None: ``GROWTH_WINDOW``); ``mean`` and ``ratio`` average over them
             instead of the final ``months`` (None: the final months).
         floor: ``ratio`` only: floor on numerator and denominator (the metric's resolution).
         report: ``growth`` only: shown as a ``"factor"`` a year or a ``"change"`` a year.
@@ -135,13 +130,11 @@ class Target:
         return f"<= {fmt(self.high)}"
 
     def format(self, shown: float) -> str:
-        """A value in display units as tables show it: growth per year, lag in months."""
+        """A value in display units as tables show it: growth per year."""
         if not np.isfinite(shown):
             return "n/a" if np.isnan(shown) else ("inf" if shown > 0 else "-inf")
         if self.statistic == "growth":
             return f"{shown:.2f}x/yr" if self.report == "factor" else f"{shown * 100:+.0f}%/yr"
-        if self.statistic == "lag":
-            return f"{shown:.1f} mo"
         if self.statistic == "ratio":
             return f"{shown:.3g}"
         return f"{shown:.3f}"
@@ -221,10 +214,7 @@ class Target:
             if num <= 0 or den <= 0:  # no floor given and a zero mean
                 return math.inf if num > 0 else (-math.inf if den > 0 else math.nan)
             return math.log(num / den)
-        lags = open_lag_months(
-            step, run[self.metrics[0]].to_numpy(float), run[self.metrics[1]].to_numpy(float)
-        )
-        return float(_nanmean(lags[read]))
+        raise ValueError(f"unknown statistic {self.statistic!r}")
 
     def estimate(self, values: Sequence[float]) -> Estimate:
         """Replicate mean and 95% t-interval of per-run values, shown in display units."""
@@ -246,16 +236,6 @@ def growth_per_year(step: np.ndarray, value: np.ndarray, window: tuple[int, int]
         return math.nan
     slope = np.polyfit(step[keep].astype(float), np.log(value[keep]), 1)[0]
     return float(slope * 12.0)
-
-
-def open_lag_months(step: np.ndarray, frontier: np.ndarray, best_open: np.ndarray) -> np.ndarray:
-    """Per month: months since the frontier first reached the current best open capability."""
-    reached = np.maximum.accumulate(np.nan_to_num(frontier, nan=-np.inf))
-    first = np.searchsorted(reached, best_open - 1e-9, side="left")
-    first = np.minimum(first, len(step) - 1)
-    lag = (step - step[first]).astype(float)
-    lag[np.isnan(best_open)] = np.nan
-    return np.maximum(lag, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +371,7 @@ def _target(
     """One ``[[target]]`` table, checked, with the ``[settings]`` defaults it does not override.
 
     ``[settings] months`` applies to every target, ``[settings] window`` to growth targets only:
-    a window on a mean, ratio or lag is a deliberate choice of months, so it must be the
+    a window on a mean or ratio is a deliberate choice of months, so it must be the
     target's own.
     """
     where = f"{path}: target {e.get('name', index + 1)!r}"

@@ -70,7 +70,7 @@ def test_the_stock_ages():
 
 
 def test_an_open_release_gives_its_progress_back_and_a_closed_one_does_not():
-    m = advance(make_model("market", n=200), 1)
+    m = advance(make_model("market", {"labs.frontier_closed.strategic": False}, n=200), 1)
     scale = m.config.contributions.value_scale
     for kind, gives in (("nonprofit", True), ("frontier_closed", False)):
         lab = labs_of(m, kind)[0]
@@ -107,7 +107,7 @@ def test_researchers_publish_more_what_they_built_on_open_models_and_may_share()
 def test_only_published_contributions_reach_the_commons():
     never = {"contributions.publish_credit": -20.0, "contributions.reciprocity": 0.0}
     never["contributions.derivative_credit"] = 0.0
-    m = advance(make_model("market", never, n=400), 6)
+    m = advance(make_model("market", never, n=400), 12)
     assert m.contributions_by_home.sum() == 0.0
     df = m.metrics.frame()
     assert (df["contributions.published_share"] < 1e-3).all()

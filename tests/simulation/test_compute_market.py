@@ -69,16 +69,22 @@ def _one_model_world(params_b, hardware, budget):
     """Every researcher faces one release of ``params_b`` billion parameters at one known price;
     each simulated researcher stands for one real one so that capacity never rations."""
     n = len(budget)
+    gpu_hours = 3e5  # sized by the compute-optimal rule: tokens per parameter give params_b
+    tokens = gpu_hours * 1.2e18 / (6 * (params_b * 1e9) ** 2)
     overrides = {
         **ONE_MODEL_WORLD,
-        "labs.academic.variant_params_b": [params_b],
+        "labs.academic.initial_training_gpu_hours": gpu_hours,
+        "labs.academic.tokens_per_param": tokens,
+        "labs.academic.distilled_params_b": [],
+        "capability.flop_per_gpu_hour": 1.2e18,
         "simulation.researchers_represented": float(n),
     }
     m = make_model(overrides=overrides, n=n)
     m.researchers.hardware_gb[:] = hardware
     m.researchers.budget[:] = budget
     m.step()
-    assert len(m.releases) == 1 and m.releases.arrays()["params_b"][0] == params_b
+    assert len(m.releases) == 1
+    assert m.releases.arrays()["params_b"][0] == pytest.approx(params_b, rel=1e-12)
     return m
 
 

@@ -32,7 +32,7 @@ def test_a_scenario_extends_base_and_overrides_only_what_it_names():
     assert public.extends == "base"
     assert public.labs["public"].count == 1 and base.labs["public"].count == 0
     # a key the scenario does not mention keeps the base value, within an overridden table
-    assert public.labs["public"].variant_params_b == base.labs["public"].variant_params_b
+    assert public.labs["public"].distilled_params_b == base.labs["public"].distilled_params_b
     assert public.public.stage_split == base.public.stage_split
 
 
@@ -118,7 +118,7 @@ def test_unknown_key_in_a_file_suggests_the_right_one(scenario_file, text, key, 
         ('[simulation]\nsteps = "many"\n', "simulation.steps"),
         ("[licences.open]\nfinetune = [1]\n", "licences.open.finetune"),
         ('[public]\nmode = "public-option"\n', "public.mode"),
-        ("[labs.academic]\nvariant_params_b = 7\n", "labs.academic.variant_params_b"),
+        ("[labs.academic]\ndistilled_params_b = 7\n", "labs.academic.distilled_params_b"),
         ("description = 5\n", "description"),
     ],
 )
@@ -150,7 +150,7 @@ def test_wrong_type_that_pydantic_would_coerce_is_rejected(scenario_file, text):
         ("[public.stage_split]\ndata = 0.5\n", "stage_split"),
         ("[market]\ntarget_utilisation = 1.5\n", "market.target_utilisation"),
         ("[simulation]\nresearchers = 0\n", "simulation.researchers"),
-        ("[labs.academic]\nvariant_params_b = []\n", "labs.academic.variant_params_b"),
+        ("[labs.academic]\ninitial_release_months = [1]\n", "labs.academic.initial_release_months"),
         ('[labs.academic]\nlicence = "closed"\n', "weights = false"),
         ('[public]\neligible_groups = ["global_sout"]\n', "public.eligible_groups"),
         ('[[events]]\nmonth = 2\ntype = "licence_revocation"\n', "events[0].lab_kind"),

@@ -98,15 +98,15 @@ def test_an_idle_public_hoster_changes_nothing():
 
 @pytest.mark.parametrize("scenario", GOVERNANCE)
 def test_every_scenario_draws_the_same_labs_for_a_seed(scenario):
-    """The labs all scenarios share start with the same income, model and release phase."""
+    """The labs all scenarios share start with the same grant, model and release date."""
     market, other = make_model("market", n=50, seed=8), make_model(scenario, n=50, seed=8)
     kinds = {lab.kind for lab in market.labs if lab.spec.count}
     shared = [lab for lab in other.labs if lab.kind in kinds]
     assert len(shared) == len(market.labs)
     for a, b in zip(market.labs, shared, strict=True):
-        assert (a.kind, a.income, a.last_release_month, a.best_capability) == (
+        assert (a.kind, a.grant, a.last_release_month, a.best_capability) == (
             b.kind,
-            b.income,
+            b.grant,
             b.last_release_month,
             b.best_capability,
         )

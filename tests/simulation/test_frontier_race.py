@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import advance, labs_of, make_model
+from helpers import advance, labs_of, make_model, train_now
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,23 +19,22 @@ from hypothesis import strategies as st
 def test_pretraining_releases_a_more_capable_model_when_the_budget_allows():
     m = advance(make_model(), 1)
     lab = labs_of(m, "nonprofit")[0]
-    before, best = len(m.releases), lab.best_capability
-    lab.budget = 1e12  # enough for a run far beyond its current model
-    lab.last_release_month = m.month - lab.spec.min_release_interval_months
-    lab.step()
+    best = lab.best_capability
+    new = train_now(m, lab, budget=1e12)  # enough for a run far beyond its current model
     rel = m.releases.arrays()
-    new = np.arange(before, len(m.releases))
-    assert new.size == len(lab.spec.variant_params_b)  # a family: flagship plus variants
+    sizes = m.releases.arrays()["params_b"][new]
+    assert new.size == 1 + sum(s < sizes[0] for s in lab.spec.distilled_params_b)  # a family
+    assert sizes[0] == sizes.max()  # the flagship is the largest
     assert (rel["lab"][new] == lab.index).all()
     assert (rel["month"][new] == m.month).all()
     assert rel["capability"][new].max() > best + lab.spec.min_improvement
     assert lab.best_capability == pytest.approx(rel["capability"][new].max())
-    assert lab.budget < 1e12  # it paid for the run
+    assert lab.budget < 1e12 and lab.training_cost > 0  # it paid for the run
     assert m.frontier >= lab.best_capability
 
 
 def test_a_lab_without_money_does_not_pretrain():
-    m = make_model(overrides={"labs.academic.income_usd_per_month": 0.0})
+    m = make_model(overrides={"labs.academic.grant_usd_per_month": 0.0})
     academic = labs_of(m, "academic")
     started_with = {lab.index: list(lab.release_ids) for lab in academic}
     assert all(started_with.values())  # each starts with the model it already has
@@ -46,25 +45,24 @@ def test_a_lab_without_money_does_not_pretrain():
         assert set(np.flatnonzero(rel["lab"] == lab.index)) == set(started_with[lab.index])
         assert lab.budget == 0.0
     others = [lab for lab in m.labs if lab.kind != "academic"]
-    assert any(len(lab.release_ids) > len(lab.spec.variant_params_b) for lab in others)
+    assert any(len(lab.release_ids) > 1 + len(lab.spec.distilled_params_b) for lab in others)
 
 
 def test_a_lab_whose_budget_buys_too_little_improvement_waits():
     m = advance(make_model(), 1)
     lab = labs_of(m, "nonprofit")[0]
     lab.last_release_month = m.month - lab.spec.min_release_interval_months
-    lab.income = 0.0
+    lab.grant = 0.0  # an open-licence lab sells nothing: no money comes in this month
     # Exactly what would reach its current best: short of the required improvement.
     gpu_hours = 10 ** (lab.best_capability - lab.potential_capability(1.0))
-    lab.budget = gpu_hours * m.gpu_cost / lab.spec.training_spend_share
-    before = len(m.releases)
+    lab.budget = gpu_hours * m.training_price / lab.spec.training_spend_share
     lab.step()
-    assert len(m.releases) == before
-    assert lab.budget == pytest.approx(gpu_hours * m.gpu_cost / lab.spec.training_spend_share)
+    assert lab.run is None
+    assert lab.budget == pytest.approx(gpu_hours * m.training_price / lab.spec.training_spend_share)
 
 
 def test_releases_respect_the_minimum_interval():
-    m = advance(make_model(overrides={"labs.nonprofit.income_usd_per_month": 1e9}), 36)
+    m = advance(make_model(overrides={"labs.nonprofit.grant_usd_per_month": 1e9}), 36)
     rel = m.releases.arrays()
     for lab in m.labs:
         months = np.unique(rel["month"][rel["lab"] == lab.index])
@@ -77,7 +75,7 @@ def test_releases_respect_the_minimum_interval():
 def test_a_lab_with_more_income_reaches_higher_capability():
     m = make_model()
     poor, rich = labs_of(m, "academic")[:2]
-    poor.income, rich.income = 1e5, 1e8
+    poor.grant, rich.grant = 1e5, 1e8
     poor.last_release_month = rich.last_release_month = 0
     advance(m, 30)
     assert rich.best_capability > poor.best_capability + 1.0
@@ -85,7 +83,7 @@ def test_a_lab_with_more_income_reaches_higher_capability():
 
 
 def test_the_cost_of_a_frontier_run_grows_over_time():
-    """Rich labs re-invest, incomes grow ~2.4x a year: frontier training runs get dearer
+    """Sales grow with the frontier and are re-invested: frontier training runs get dearer
     (calibration: ~2.4x per year) while the frontier only moves up."""
     df = advance(make_model(n=300), 36).metrics.frame()
     cost, frontier = df["frontier.training_cost_usd"], df["capability.frontier"]
@@ -94,8 +92,9 @@ def test_the_cost_of_a_frontier_run_grows_over_time():
 
 
 def test_api_revenue_is_reinvested_in_the_lab():
-    """A closed lab with no outside income still builds a budget: last month's API sales."""
-    m = make_model(overrides={"labs.frontier_closed.income_usd_per_month": 0.0})
+    """With no spending by the rest of the economy, a closed lab still builds a budget: its
+    training share of last month's API sales to researchers."""
+    m = make_model(overrides={"economy.ai_spend_usd_per_month": 0.0})
     closed = labs_of(m, "frontier_closed")
     earned = 0.0
     for _ in range(5):
@@ -105,9 +104,11 @@ def test_api_revenue_is_reinvested_in_the_lab():
         m.step()
         trained = set(m.releases.arrays()["lab"][before:].tolist())
         for lab in closed:
-            assert lab.income == 0.0
+            assert lab.sales == 0.0 and lab.investment == 0.0
+            assert lab.income == pytest.approx(pending[lab.index])
             if lab.index not in trained:
-                assert lab.budget == pytest.approx(budget[lab.index] + pending[lab.index])
+                saved = lab.spec.training_share * pending[lab.index]
+                assert lab.budget == pytest.approx(budget[lab.index] + saved)
             earned += pending[lab.index]
     assert earned > 0
     assert sum(lab.budget for lab in closed) > 0

@@ -124,7 +124,9 @@ def check_month(model: simulation.EcosystemModel, row) -> None:
     # compute: nobody sells more GPU-hours than they have
     for h in model.hosters:
         assert h.used <= h.capacity * (1 + 1e-9) + 1e-6, (h.name, h.used, h.capacity)
-        assert 0.0 <= h.utilisation <= 1.0 + 1e-9
+        # demand over capacity: above 1 only by training demand it could not meet
+        assert h.utilisation * h.capacity == pytest.approx(h.used + h.unmet, rel=1e-9, abs=1e-6)
+        assert h.unmet >= 0.0 and (h.unmet == 0.0 or h.used >= h.capacity * (1 - 1e-9))
         assert h.price > 0
 
     # market and stranding

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import ONE_MODEL_WORLD, advance, labs_of, make_model
+from helpers import ONE_MODEL_WORLD, advance, labs_of, make_model, train_now
 
 from simulation.releases import CLOSED, RESTRICTED
 
 
 def test_a_closed_lab_absorbs_contributions_but_releases_no_weights():
-    m = advance(make_model(n=600), 12)
+    m = advance(make_model(overrides={"labs.frontier_closed.strategic": False}, n=600), 12)
     rel = m.releases.arrays()
     for lab in labs_of(m, "frontier_closed"):
         mine = rel["lab"] == lab.index
@@ -29,58 +29,108 @@ def test_a_closed_lab_absorbs_contributions_but_releases_no_weights():
     assert (df["capture.frontier_closed"] > 0).all()
 
 
-def _train_now(m, lab):
-    lab.budget = 1e12
-    lab.last_release_month = m.month - 100
-    before = len(m.releases)
-    lab.step()
-    return np.arange(before, len(m.releases))
+# Openness decisions that follow the payoffs: almost no decision noise.
+DECIDED = {"economy.decision_noise": 1e-6}
 
 
-def test_a_commercial_open_lab_near_the_frontier_stops_releasing_weights():
-    m = make_model(overrides={"labs.commercial_open.close_probability": 1.0})
-    far, near = labs_of(m, "commercial_open")[:2]
-    gap = near.spec.close_within_gap
-    m.frontier = near.best_capability + gap / 2  # within the gap
-    new = _train_now(m, near)
+def test_near_the_frontier_closing_pays_and_far_behind_weights_do():
+    m = advance(make_model(overrides=DECIDED), 1)
+    lab = labs_of(m, "commercial_open")[0]
+    closed, opened = lab.openness_payoffs(m.frontier + 0.5, 1e8)  # a new leader
+    assert closed > opened  # exclusive sales: the leader has no equal substitute
+    closed, opened = lab.openness_payoffs(m.frontier - 3.0, 1e8)  # far behind
+    assert opened > closed  # the appeal of weights and adoption outweigh exclusivity
+
+
+def test_a_strategic_lab_closes_at_the_frontier_and_opens_far_behind():
+    # restricted terms earn half: far behind, the appeal of weights (x e^1.2) more than pays
+    overrides = {**DECIDED, "labs.frontier_closed.restricted_revenue_share": 0.5}
+    m = advance(make_model(overrides=overrides), 1)
+    near, far = labs_of(m, "commercial_open")[:2]
+    near.absorbed = 1e9  # its next run leads the field by far
+    new = train_now(m, near)
     rel = m.releases.arrays()
-    assert new.size == 1  # API only: a single served model
+    assert near.best_capability == m.frontier
     assert not rel["weights"][new].any() and (rel["licence"][new] == CLOSED).all()
-    m.frontier = max(m.frontier, far.best_capability + 10 * gap + 10)  # far behind
-    new = _train_now(m, far)
+    assert near.closed_at == m.month  # it stopped releasing weights
+    closed = labs_of(m, "frontier_closed")[0]  # a closed lab far behind the new leader
+    assert closed.best_capability < m.frontier - 1.0
+    new = train_now(m, closed, budget=1e9)
     rel = m.releases.arrays()
-    assert new.size == len(far.spec.variant_params_b)
     assert rel["weights"][new].all() and (rel["licence"][new] == RESTRICTED).all()
+    assert closed.weights
+
+
+def test_a_lab_that_is_not_strategic_keeps_its_licence():
+    m = advance(make_model(overrides={**DECIDED, "labs.commercial_open.strategic": False}), 1)
+    lab = labs_of(m, "commercial_open")[0]
+    lab.absorbed = 1e9
+    new = train_now(m, lab)
+    assert lab.best_capability == m.frontier
+    assert m.releases.arrays()["weights"][new].all()
+
+
+def test_a_delayed_release_mandate_makes_closing_pay_less():
+    def payoffs(delay):
+        m = advance(make_model(overrides={"regulation.release_delay_months": delay}), 1)
+        lab = labs_of(m, "commercial_open")[0]
+        return lab.openness_payoffs(m.frontier + 0.5, 1e9)
+
+    (free, opened), (mandated, opened_too) = payoffs(0), payoffs(6)
+    assert mandated < free and opened_too == pytest.approx(opened)
 
 
 @pytest.mark.parametrize("irrevocable", [False, True])
 def test_a_lab_that_closes_may_revoke_its_earlier_licences(irrevocable):
     overrides = {
-        "labs.commercial_open.revoke_when_closing": 1.0,
-        "labs.commercial_open.close_probability": 1.0,
-        "public.licence_irrevocable": irrevocable,
+        **DECIDED,
+        "economy.revocation_trust_cost": 0.0,  # revoking costs it nothing: it revokes
+        "regulation.irrevocable_licences": irrevocable,
     }
-    m = make_model(overrides=overrides)
+    m = advance(make_model(overrides=overrides), 1)
     lab = labs_of(m, "commercial_open")[0]
     earlier = list(lab.release_ids)
     assert (m.releases.arrays()["licence"][earlier] == RESTRICTED).all()
-    m.frontier = lab.best_capability  # its next model will be at the frontier: it closes
-    new = _train_now(m, lab)
+    lab.absorbed = 1e9  # its next model leads: it closes
+    new = train_now(m, lab)
     rel = m.releases.arrays()
     assert (rel["licence"][new] == CLOSED).all()
     assert rel["revoked"][earlier].all() != irrevocable
     assert not rel["revoked"][new].any()
 
 
+def test_revoking_is_weighed_against_the_trust_it_costs():
+    overrides = {**DECIDED, "economy.revocation_trust_cost": 5.0}
+    m = advance(make_model(overrides=overrides), 1)
+    lab = labs_of(m, "commercial_open")[0]
+    lab.absorbed = 1e9
+    train_now(m, lab)
+    assert lab.licence == CLOSED
+    assert not m.releases.arrays()["revoked"].any()
+
+
 def test_a_release_commitment_keeps_a_funded_lab_releasing_weights():
-    m = advance(make_model("outsourced_provision"), 1)
+    m = advance(make_model("outsourced_provision", DECIDED), 1)
     lab = labs_of(m, "commercial_open")[0]
     assert lab.under_commitment()
-    m.frontier = lab.best_capability  # at the frontier: it would close without the contract
-    new = _train_now(m, lab)
+    lab.absorbed = 1e9  # it would lead, and close, without the contract
+    new = train_now(m, lab)
     rel = m.releases.arrays()
-    assert new.size == len(lab.spec.variant_params_b)
+    assert lab.best_capability == m.frontier
     assert rel["weights"][new].all() and (rel["licence"][new] == RESTRICTED).all()
+
+
+def test_openness_reports_the_share_of_each_kinds_labs_releasing_weights():
+    m = advance(make_model(n=200), 2)
+    lab = labs_of(m, "commercial_open")[0]
+    lab.licence, lab.weights = CLOSED, False
+    m.step()
+    row = m.metrics.frame().iloc[-1]
+    for kind in m.lab_kinds:
+        mine = labs_of(m, kind)
+        if mine:
+            assert row[f"openness.{kind}"] == pytest.approx(np.mean([x.weights for x in mine]))
+    assert row["openness.commercial_open"] < 1.0 and row["openness.nonprofit"] == 1.0
 
 
 def test_downloads_concentrate_on_a_few_releases():
@@ -105,8 +155,8 @@ def test_choice_prefers_the_popular_of_two_equal_models():
         overrides = {
             **ONE_MODEL_WORLD,
             "labs.academic.count": 2,
-            "labs.academic.income_sigma": 0.0,
-            "labs.academic.variant_params_b": [7.0],
+            "labs.academic.initial_release_months": [0],
+            "labs.academic.distilled_params_b": [],
             "adoption.review_probability": 1.0,
             "adoption.popularity_weight": weight,
         }
@@ -142,7 +192,7 @@ def test_an_all_open_world_has_no_private_capture():
     overrides = {
         "labs.frontier_closed.count": 0,
         "labs.commercial_open.licence": "open",
-        "labs.commercial_open.close_within_gap": None,
+        "labs.commercial_open.strategic": False,
     }
     m = advance(make_model(overrides=overrides, n=400), 12)
     df = m.metrics.frame()

@@ -9,7 +9,8 @@ from simulation.releases import CLOSED, RESTRICTED
 
 
 def test_a_delayed_release_mandate_opens_large_closed_models_after_the_delay():
-    over = {"regulation.release_delay_months": 3}
+    fixed = {"labs.frontier_closed.strategic": False}  # it would not open of its own accord
+    over = {"regulation.release_delay_months": 3, **fixed}
     m = make_model("market", over, n=300)
     closed_lab = labs_of(m, "frontier_closed")[0]
     advance(m, 20)
@@ -22,7 +23,7 @@ def test_a_delayed_release_mandate_opens_large_closed_models_after_the_delay():
     assert (rel["licence"][mine & rel["weights"]] == RESTRICTED).all()
     # the API model stays, and a lab below the threshold is not bound
     assert (rel["licence"][mine] == CLOSED).sum() >= launched.size
-    high = {"regulation.release_delay_months": 3, "regulation.release_threshold_gpu_hours": 1e15}
+    high = {**over, "regulation.release_threshold_gpu_hours": 1e15}
     m = advance(make_model("market", high, n=300), 20)
     assert not m.releases.arrays()["weights"][m.releases.arrays()["lab"] == closed_lab.index].any()
 
@@ -38,10 +39,14 @@ def test_the_mandate_raises_the_best_open_capability():
 def test_irrevocable_licences_survive_a_revocation_but_the_lab_may_still_close():
     event = [{"month": 2, "type": "licence_revocation", "lab_kind": "commercial_open"}]
     for irrevocable in (False, True):
-        over = {"events": event, "regulation.irrevocable_licences": irrevocable}
+        over = {
+            "events": event,
+            "regulation.irrevocable_licences": irrevocable,
+            "labs.commercial_open.strategic": False,  # only the event closes a lab
+        }
         m = advance(make_model("market", over, n=300), 3)
         rel = m.releases.arrays()
-        lab = max(labs_of(m, "commercial_open"), key=lambda lab: lab.income)
+        (lab,) = [lab for lab in labs_of(m, "commercial_open") if lab.licence == CLOSED]
         granted = rel["lab"] == lab.index
         assert rel["revoked"][granted].any() != irrevocable
         assert lab.licence == CLOSED  # stopping future releases is a separate commitment

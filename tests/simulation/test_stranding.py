@@ -14,9 +14,9 @@ from helpers import advance, lab_kind_of_release, labs_of, make_model
 from simulation.config import Event
 from simulation.releases import CLOSED, RESTRICTED
 
-# Labs may also revoke on their own when they close; the event tests switch that off so that
-# what they see is the event's doing.
-NO_OWN_REVOCATION = {"labs.commercial_open.revoke_when_closing": 0.0}
+# Labs may also close and revoke on their own; the event tests make them keep their licence so
+# that what they see is the event's doing.
+NO_OWN_REVOCATION = {"labs.commercial_open.strategic": False}
 # Each simulated researcher stands for one real one: hosters never run out of capacity, so
 # who gets served depends on money alone.
 NO_RATIONING = {"simulation.researchers_represented": 800.0}
@@ -57,8 +57,8 @@ def test_a_revoked_licence_strands_the_deployments_built_on_it():
     assert row["stranded.deployments"] == pytest.approx(r.stranded.sum() * r.weight)
     assert row["stranded.deployments"] > 0
     # the lab's future releases are closed
-    lab = max(labs_of(m, "commercial_open"), key=lambda lab: lab.income)
-    assert lab.licence == CLOSED and not lab.weights
+    (lab,) = [lab for lab in labs_of(m, "commercial_open") if lab.licence == CLOSED]
+    assert not lab.weights and rel["revoked"][rel["lab"] == lab.index].any()
 
 
 def test_revocation_scheduled_by_an_event_in_the_scenario():

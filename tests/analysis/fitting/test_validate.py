@@ -15,7 +15,6 @@ from analysis.fitting.targets import (
     TargetSet,
     growth_per_year,
     load_targets,
-    open_lag_months,
 )
 from analysis.fitting.validate import format_table, table_frame, validate
 from analysis.results.stats import t_interval
@@ -61,14 +60,9 @@ def test_targets_use_the_t_interval_of_the_analysis():
     assert math.isnan(t_interval([5.0]).low)
 
 
-def test_growth_and_lag_statistics():
+def test_growth_statistic():
     step = np.arange(48)
     assert math.exp(growth_per_year(step, 2.4 ** (step / 12), (0, 36))) == pytest.approx(2.4)
-    frontier = 10 + 0.1 * step
-    lag = open_lag_months(step, frontier, frontier - 0.5)
-    assert lag[10:].tolist() == pytest.approx([5.0] * 38)
-    stepwise = np.repeat([10.0, 11.0, 12.0], 12)  # a frontier that jumps every 12 months
-    assert open_lag_months(np.arange(36), stepwise, np.full(36, 10.5))[-1] == 23
 
 
 def test_ratio_floors_zero_counts():
