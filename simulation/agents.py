@@ -35,6 +35,8 @@ class Lab(mesa.Agent):
         embedded (float): Of the commons stock, what it holds now (ages with the stock).
         absorbed_private (float): Of which absorbed while its licence was closed or restricted.
         data_gpu_hours (float): Usage data it holds, GPU-hours served (the data flywheel).
+        api_data_value (float): Value of the usage data its own API kept so far (value units,
+            ``data_value_per_gpu_hour`` a GPU-hour): community value it captures privately.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Lab(mesa.Agent):
         self.embedded = 0.0  # of the commons stock, what it holds now (ages with the stock)
         self.absorbed_private = 0.0  # of which while its releases were closed or revocable
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
+        self.api_data_value = 0.0  # of which its API kept, valued as contributions (capture)
         self.release_ids: list[int] = []
         self.mandated: list[tuple[int, float, float]] = []  # (due month, capability, size)
 
@@ -438,7 +441,10 @@ class Hoster(mesa.Agent):
 
         The GPU-hours count against its capacity (and the task's pool at a public hoster) and
         are usage data: they go to its ``data_owner``, if any, feeding that lab's data
-        flywheel. An API passes its revenue to its lab, to be re-invested next month.
+        flywheel. An API passes its revenue to its lab, to be re-invested next month, and the
+        lab keeps the data: valued at ``data_value_per_gpu_hour``, it counts as community value
+        the lab captured privately (``api_data_value``; capture metrics, not its capability,
+        on which the data acts through the flywheel).
 
         Args:
             gpu_hours: GPU-hours served, for real researchers (already scaled).
@@ -455,6 +461,8 @@ class Hoster(mesa.Agent):
         self.data_gpu_hours += gpu_hours
         if self.owner is not None:
             self.owner.revenue += paid
+            value = self.model.config.contributions.data_value_per_gpu_hour
+            self.owner.api_data_value += (gpu_hours - routed) * value
         if self.data_owner is not None:
             self.data_owner.data_gpu_hours += gpu_hours - routed
 

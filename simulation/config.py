@@ -165,8 +165,8 @@ class LicenceTerms(Strict):
 class Licences(Strict):
     """Terms of the open and restricted licences (``[licences]``).
 
-    Closed releases have no terms to configure: no weights, so no fine-tuning or deployment,
-    only their lab's API.
+    Closed releases have no terms to configure: no weights, only their lab's API, which may
+    offer fine-tuning and deployment (``labs.<kind>.api_finetune``, ``api_deploy``).
 
     Attributes:
         open: Terms of open licences.
@@ -203,6 +203,11 @@ class LabKind(Strict):
         talent: Multiplier on its absorptive capacity.
         api_capacity_gpu_hours_per_month: Capacity of its own API hoster; 0: no API.
         api_markup: Markup its API charges over cost.
+        api_finetune: Whether researchers may fine-tune its closed models through its API
+            (they get no weights, so no derivative to publish).
+        api_deploy: Whether researchers may deploy its closed models through its API.
+        api_finetune_price_factor: Price of a fine-tuning GPU-hour at its API, as a multiple
+            of the API's price (a running GPU-hour).
     """
 
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
@@ -227,6 +232,9 @@ class LabKind(Strict):
     talent: Positive = 1.0
     api_capacity_gpu_hours_per_month: NonNegative = 0.0
     api_markup: Annotated[float, Field(ge=1.0)] = 2.0
+    api_finetune: bool = False  # assumption: an API only runs models unless a kind says more
+    api_deploy: bool = False
+    api_finetune_price_factor: Positive = 3.5  # cal: GPT-4o fine-tuning (see base.toml)
 
     @model_validator(mode="after")
     def _closed_means_api(self) -> LabKind:

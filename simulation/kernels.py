@@ -91,6 +91,7 @@ class Task(NamedTuple):
     local_ok: np.ndarray  # (releases,) can run on own hardware (weights available)
     surcharge: np.ndarray  # (researchers,) one-off USD on a hosted bill (migration)
     use_public: bool  # the public hoster may be asked
+    price_factor: np.ndarray  # (releases,) multiple of the hourly price billed (API fine-tunes)
 
 
 class Venue(NamedTuple):
@@ -108,14 +109,15 @@ class Candidates(NamedTuple):
     mem: np.ndarray  # (3, candidates) GB of memory each task needs
     hours: np.ndarray  # (3, candidates) GPU-hours each task needs
     weights: np.ndarray  # weights available (local runs possible)
-    finetune_ok: np.ndarray  # licence allows derivatives
-    max_users: np.ndarray  # largest deployment the licence allows (0: none)
+    finetune_ok: np.ndarray  # may be fine-tuned (weights whose licence allows it, or an API)
+    max_users: np.ndarray  # largest deployment the terms allow (0: none)
     public_listed: np.ndarray  # (hosters, candidates) on a public hoster with capacity
     capability: np.ndarray
     penalty: np.ndarray  # capability lost by who needs an underserved language
     appeal: np.ndarray  # openness + popularity utility
     best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
     best_credit: np.ndarray  # (programs x groups, candidates) cheapest credit-hoster GPU-hour
+    price_factor: np.ndarray  # (3, candidates) multiple of the hourly price billed per task
 
 
 class Choosers(NamedTuple):
@@ -151,12 +153,12 @@ class Deployments(NamedTuple):
 class DeployTerms(NamedTuple):
     """What deploying each release takes.
 
-    Its licence terms, GPU-hours a month and the months of hosting a forced migration costs.
+    Its terms (licence, or its lab's API), GPU-hours a month and the months of hosting a forced
+    migration costs.
     """
 
-    weights: np.ndarray  # (releases,) weights available
     revoked: np.ndarray  # (releases,) licence withdrawn
-    max_users: np.ndarray  # (releases,) largest deployment the licence allows (0: none)
+    max_users: np.ndarray  # (releases,) largest deployment allowed (0: none, e.g. API only)
     hours: np.ndarray  # (releases,) GPU-hours of a month's deployment
     migration_months: float
 
@@ -218,20 +220,21 @@ def choose_models(
                 if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
                 hours = cand.hours[t, c]
+                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
                 own = cand.weights[c] and hw >= cand.mem[t, c]
                 if own:
                     pass
                 elif public[t] and cand.public_listed[ph, c] and hours <= quota:
                     quota -= hours  # its share of the cost at the public hoster
-                    gross_mk += share * rule.price[ph] * hours
-                    gross_cr += share * rule.price[ph] * hours
+                    gross_mk += share * rule.price[ph] * billed
+                    gross_cr += share * rule.price[ph] * billed
                 else:  # hosted: pay by the hour, the subsidised part within the quota
-                    gross_mk += p_mk * hours
+                    gross_mk += p_mk * billed
                     if rule.use_credit and credit_ok[t] and hours <= quota:
                         quota -= hours
-                        subsidisable += p_cr * hours
+                        subsidisable += p_cr * billed
                     else:
-                        gross_cr += p_cr * hours
+                        gross_cr += p_cr * billed
                 cost = gross_mk
                 if rule.use_credit:
                     subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
@@ -312,6 +315,7 @@ def choose_venues(
     Own hardware if it fits, else the public hoster if eligible, else public credits at a
     credit hoster, else paying a commercial hoster (the preferred one, or the cheapest if the
     preferred is beyond the budget and no hoster is full yet); NONE if nothing is affordable.
+    A hosted bill is the hourly price x GPU-hours x the task's ``price_factor`` for the release.
 
     Args:
         req: who asks for which release.
@@ -338,17 +342,18 @@ def choose_venues(
         share, quota = pop.price_share[i], pop.quota[i]
         ph = pop.public_host[i]
         subsidised = pop.eligible[i] and hours <= quota
+        billed = hours * task.price_factor[r]  # GPU-hours' worth paid for
         if subsidised and task.use_public and ph >= 0 and hosters.public_listed[ph, r]:
-            cost_public = share * (hosters.price[ph] * hours + task.surcharge[i])
+            cost_public = share * (hosters.price[ph] * billed + task.surcharge[i])
             if cost_public <= money:
                 kind[k], hoster[k], out_of_pocket[k] = PUBLIC, ph, cost_public
                 continue
-        cost_credit = offers.credit_price[i] * hours + task.surcharge[i]
-        cost_market = offers.market_price[i] * hours + task.surcharge[i]
+        cost_credit = offers.credit_price[i] * billed + task.surcharge[i]
+        cost_market = offers.market_price[i] * billed + task.surcharge[i]
         h_market = offers.market_hoster[i]
         if fallback and cost_market > money:  # the preferred hoster too dear: the cheapest
             g = pop.group[i]
-            cheap = hosters.cheapest_price[g, r] * pop.friction[i] * hours + task.surcharge[i]
+            cheap = hosters.cheapest_price[g, r] * pop.friction[i] * billed + task.surcharge[i]
             if cheap <= money:
                 cost_market, h_market = cheap, hosters.cheapest_hoster[g, r]
         subsidy = min(credit, (1.0 - share) * cost_credit) if subsidised else 0.0
@@ -422,7 +427,7 @@ def plan_deployments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What each researcher deploys this month.
 
-    The model just run if its licence covers the deployment's size, else the existing
+    The model just run if its terms cover the deployment's size, else the existing
     deployment if still healthy. A deployment whose licence was revoked or whose host no longer
     lists it or serves the region is stranded (``dep.stranded`` is set in place) and must
     migrate, paying ``terms.migration_months`` of hosting at the cheapest market price on top.
@@ -450,7 +455,7 @@ def plan_deployments(
         ):
             dep.stranded[i] = True
         r = run_release[i]
-        if ran[i] and terms.weights[r] and terms.max_users[r] >= pop.deploy_users[i]:
+        if ran[i] and terms.max_users[r] > 0 and terms.max_users[r] >= pop.deploy_users[i]:
             target[i] = r
         elif d >= 0 and not dep.stranded[i]:
             target[i] = d

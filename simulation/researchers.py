@@ -14,7 +14,7 @@ import numpy as np
 
 from simulation import kernels
 from simulation.kernels import CREDIT, LOCAL, PUBLIC, Venue
-from simulation.releases import OPEN
+from simulation.releases import CLOSED, OPEN
 
 if TYPE_CHECKING:
     from simulation.config import Contributions
@@ -32,6 +32,7 @@ class Outcome:
     deployed: np.ndarray
     capability_used: np.ndarray
     capable: np.ndarray
+    via_api: np.ndarray  # (tasks, researchers): run, fine-tuned, deployed through a lab's API
 
 
 class Researchers:
@@ -88,6 +89,15 @@ class Researchers:
         self.friction = per_group("commercial_price_friction")
         self._join_programs(u[3])
         self.queue_key = u[4]  # redrawn monthly; first month uses this
+        # Which hosters are labs' APIs, and what each lab's API offers beyond running its
+        # closed models (a lab without an API offers nothing).
+        self.is_api = np.array([h.owner is not None for h in model.hosters], dtype=bool)
+        has_api = np.zeros(len(model.labs), dtype=bool)
+        has_api[[h.owner.index for h in model.hosters if h.owner is not None]] = True
+        specs = [lab.spec for lab in model.labs]
+        self.api_finetune = has_api & np.array([s.api_finetune for s in specs], dtype=bool)
+        self.api_deploy = has_api & np.array([s.api_deploy for s in specs], dtype=bool)
+        self.api_finetune_price = np.array([s.api_finetune_price_factor for s in specs])
         n_hosters = len(model.hosters)
         taste = rng.standard_normal((n_hosters, n))  # hoster by hoster: stable across scenarios
         # (researchers, hosters): one researcher's tastes side by side for the hoster pick
@@ -237,11 +247,14 @@ class Researchers:
         # 2. Run the chosen model; whoever is turned away re-plans once without the public
         #    hoster (plan B) and tries again.
         no_surcharge = np.zeros(self.n)
-        run = kernels.Task(self.need_mem[0], self.need_hours[0], rel["weights"], no_surcharge, True)
+        at_list_price = np.ones(n_rel)
+        run = kernels.Task(
+            self.need_mem[0], self.need_hours[0], rel["weights"], no_surcharge, True, at_list_price
+        )
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
         offers = self._offers(kernels.Requests(np.arange(self.n), rr), pop)  # reused: fine-tune
-        ran = self._do_task("run", wants, rr, run, pop, offers=offers)[0]
+        ran, ran_at = self._do_task("run", wants, rr, run, pop, offers=offers)
         retry = np.flatnonzero(wants & ~ran)
         if retry.size:
             self._choose(retry, pop, public_ok=False)
@@ -251,21 +264,36 @@ class Researchers:
             # only the re-planned need new offers
             self._offers(kernels.Requests(retry, rr[retry]), pop, into=offers)
             plan_b = run._replace(use_public=False)
-            ran |= self._do_task("run", wants, rr, plan_b, pop, offers=offers)[0]
+            ran_b, at_b = self._do_task("run", wants, rr, plan_b, pop, offers=offers)
+            ran |= ran_b
+            ran_at = np.where(ran_b, at_b, ran_at)
         eff_cap = self._effective_capability(rel, rr)
         capable = ran & (eff_cap >= m.capable_threshold)
 
-        # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
+        # 3. Fine-tune it: needs weights whose licence allows derivatives, or a closed model
+        #    whose lab's API offers fine-tuning (at its fine-tune price); and enough skill.
         terms = self._licence_allows(rel)
-        wants_ft = ran & rel["weights"][rr] & terms["finetune"][rr]
+        wants_ft = ran & terms["finetune"][rr]
         finetune = kernels.Task(
-            self.need_mem[1], self.need_hours[1], rel["weights"], no_surcharge, True
+            self.need_mem[1],
+            self.need_hours[1],
+            rel["weights"],
+            no_surcharge,
+            True,
+            terms["finetune_price"],
         )
-        ft_done, _ = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
+        ft_done, ft_at = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
         finetuned = ft_done & (self.rng.random(self.n) < self.skill)
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
         deployed = self._deploy(rel, ran, rr, terms, pop, offers)
+        via_api = np.stack(
+            [
+                ran & self._through_api(ran_at),
+                finetuned & self._through_api(ft_at),
+                deployed & self._through_api(self.deploy_host),
+            ]
+        )
 
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
@@ -278,9 +306,13 @@ class Researchers:
         self.credit_rate[asked] = self._credit_granted[asked] / self._credit_asked[asked]
         self._credit_asked[:] = 0
         self._credit_granted[:] = 0
-        self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
+        self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable, via_api)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
+
+    def _through_api(self, hoster: np.ndarray) -> np.ndarray:
+        """Per researcher, whether ``hoster`` (-1: own hardware or none) is a lab's API."""
+        return (hoster >= 0) & self.is_api[np.maximum(hoster, 0)]
 
     def _population(
         self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray
@@ -644,6 +676,7 @@ class Researchers:
             appeal,
             np.ascontiguousarray(self.hosting.cheapest_price[:, cand]),
             np.ascontiguousarray(self.best_credit[:, cand]),
+            np.stack([np.ones(cand.size), terms["finetune_price"][cand], np.ones(cand.size)]),
         )
         rule = kernels.ChoiceRule(
             self.public_service_rate,
@@ -688,13 +721,34 @@ class Researchers:
         return mem, hours
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
+        """What may be done with each release beyond running it, and on what terms.
+
+        Weights: what their licence allows, until it is revoked. A closed release: fine-tuning
+        and deployment only through its lab's API, where the lab offers them (``api_finetune``,
+        ``api_deploy``). An API fine-tune gives no weights, so no derivative to publish; the API
+        caps no deployment's users, and bills a fine-tune at ``api_finetune_price_factor`` x
+        its hourly price (the lab's per-token fine-tuning price).
+
+        Returns:
+            Per release: ``finetune`` (may be fine-tuned), ``derivative`` (a fine-tune may be
+            published: weights whose licence allows derivatives), ``max_users`` (largest
+            deployment allowed; 0: none) and ``finetune_price`` (multiple of the hourly price
+            a fine-tune is billed at).
+        """
         lic = self.model.config.licences
         ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
         users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
         usable = ~rel["revoked"] & rel["weights"]
+        lab = rel["lab"]
+        api_only = (rel["licence"] == CLOSED) & ~rel["revoked"]  # its lab's API serves it
+        api_finetune = api_only & self.api_finetune[lab]
+        api_users = np.where(api_only & self.api_deploy[lab], np.inf, 0.0)
+        derivative = ft[rel["licence"]] & usable
         return {
-            "finetune": ft[rel["licence"]] & usable,
-            "max_users": np.where(usable, users[rel["licence"]], 0.0),
+            "finetune": derivative | api_finetune,
+            "derivative": derivative,
+            "max_users": np.where(usable, users[rel["licence"]], api_users),
+            "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
         }
 
     def _deploy(
@@ -725,7 +779,6 @@ class Researchers:
         tk = self.model.config.tasks
         mem, hours = self.need_mem[2], self.need_hours[2]
         deploy_terms = kernels.DeployTerms(
-            rel["weights"],
             rel["revoked"],
             terms["max_users"],
             hours,
@@ -743,7 +796,8 @@ class Researchers:
         if other.size:
             copied = kernels.Offers(*(a.copy() for a in offers))
             offers = self._offers(kernels.Requests(other, t[other]), pop, into=copied)
-        deploy = kernels.Task(mem, hours, rel["weights"], surcharge, True)
+        at_list_price = np.ones(len(hours))
+        deploy = kernels.Task(mem, hours, rel["weights"], surcharge, True, at_list_price)
         done, where = self._do_task("deploy", wants, t, deploy, pop, offers, priority=renewing)
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
@@ -770,7 +824,7 @@ class Researchers:
         choice = publish_choice(
             c,
             rel["licence"][rr] == OPEN,
-            finetuned & terms["finetune"][rr],
+            finetuned & terms["derivative"][rr],  # not through an API: no weights to publish
             self.rng.random(self.n),
         )
         gives = has & (choice == PUBLISH)

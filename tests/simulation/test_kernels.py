@@ -68,6 +68,7 @@ def _choice_inputs(n: int = 1, **over):
         appeal=np.zeros(cand),
         best_market=np.ones((1, cand)),
         best_credit=np.full((1, cand), INF),
+        price_factor=np.ones((3, cand)),
     )
     choosers = dict(
         idx=np.arange(n, dtype=np.int64),
@@ -219,12 +220,17 @@ def test_full_hosters_and_those_not_serving_the_region_are_skipped():
     assert _offers(full=(True, True, False)) == (-1, INF)
 
 
-def _venues(full=False, use_public=True, **pop):
+def _venues(full=False, use_public=True, price_factor=1.0, **pop):
     """One request for release 0 (2 GB, 10 GPU-hours, runs locally) by one researcher whose
     preferred market hoster (0) charges 3 USD an hour and credit hoster (1) 1 USD; the
     cheapest market offer is hoster 2 at 2 USD. Hoster 3 is public and lists the release."""
     task = kernels.Task(
-        np.array([2.0]), np.array([10.0]), np.ones(1, bool), np.zeros(1), use_public
+        np.array([2.0]),
+        np.array([10.0]),
+        np.ones(1, bool),
+        np.zeros(1),
+        use_public,
+        np.array([price_factor]),
     )
     offers = kernels.Offers(np.array([3.0]), np.array([0]), np.array([1.0]), np.array([1]))
     hosters = _hosters(
@@ -250,6 +256,23 @@ def test_a_task_goes_local_then_public_then_credit_then_market():
     assert _venues() == (kernels.MARKET, 0, 30.0, 0.0)
 
 
+def test_a_price_factor_multiplies_the_hosted_bill_not_the_hours():
+    # An API bills a fine-tune at a multiple of its hourly price: 10 hours x 3 USD x 2.
+    assert _venues(price_factor=2.0) == (kernels.MARKET, 0, 60.0, 0.0)
+    assert _venues(price_factor=2.0, budget=np.array([50.0]))[:2] == (kernels.MARKET, 2)  # 40
+    assert _venues(price_factor=2.0, hardware=np.array([2.0]))[:3] == (kernels.LOCAL, -1, 0.0)
+
+
+def test_a_plan_pays_the_price_factor_of_each_task():
+    # Run 1 h and fine-tune 10 h at 1 USD; candidate 0's fine-tune is billed at 3x (31 USD in
+    # all), candidate 1's at list price (11 USD). With 25 USD only candidate 1 affords the
+    # fine-tune plan, so it is the only one chosen from.
+    factor = np.array([[1.0, 1.0], [3.0, 1.0], [1.0, 1.0]])
+    over = dict(budget=np.array([25.0]), max_users=np.zeros(2))
+    assert choose(**over, price_factor=factor)[0][0] == 1
+    assert choose(**over, price_factor=factor[:, ::-1].copy())[0][0] == 0
+
+
 def test_a_budget_short_of_the_preferred_hoster_falls_back_to_the_cheapest():
     assert _venues(budget=np.array([25.0])) == (kernels.MARKET, 2, 20.0, 0.0)
     assert _venues(budget=np.array([25.0]), full=True)[0] == kernels.NONE  # retry: no fallback
@@ -272,7 +295,9 @@ def test_served_requests_pay_and_hosters_are_credited_in_real_researchers():
         np.array([1.0, 30.0]),
         np.array([4.0, 0.0]),
     )
-    task = kernels.Task(np.ones(1), np.array([10.0]), np.ones(1, bool), np.zeros(2), True)
+    task = kernels.Task(
+        np.ones(1), np.array([10.0]), np.ones(1, bool), np.zeros(2), True, np.ones(1)
+    )
     served = np.array([True, False])
     gpu, paid, routed, credit, hours = kernels.pay(req, venue, served, task, pop, np.ones(1, bool))
     assert list(pop.budget) == [99.0, 100.0] and list(pop.credit) == [1.0, 5.0]
