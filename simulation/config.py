@@ -137,7 +137,21 @@ class Capability(Strict):
 
 
 class Tasks(Strict):
-    """Resource needs of the three tasks, per billion parameters of the model used."""
+    """Resource needs of the three tasks, per billion parameters of the model used.
+
+    Attributes:
+        run_memory_gb_per_b: Memory to run a model (quantised weights and overhead).
+        finetune_memory_gb_per_b: Memory to fine-tune it (QLoRA-like).
+        deploy_memory_gb_per_b: Memory of one serving copy.
+        gpu_memory_gb: Memory of one rented GPU (H100).
+        run_gpu_hours_per_b: GPU-hours of a month's running (evaluation, API-like use).
+        finetune_gpu_hours_per_b: GPU-hours of one fine-tune.
+        deploy_hours_per_month: Hours a rented serving copy runs each month.
+        deploy_tokens_per_user_per_month: Tokens a deployment serves each user a month.
+        inference_flop_per_gpu_hour: FLOP a GPU-hour does when serving a model.
+        migration_cost_months: Months of hosting a stranded deployment pays to migrate.
+        abandon_after_months: Months a stranded deployment is kept before it is shut down.
+    """
 
     run_memory_gb_per_b: Positive = 0.6
     finetune_memory_gb_per_b: Positive = 0.75
@@ -146,6 +160,8 @@ class Tasks(Strict):
     run_gpu_hours_per_b: Positive = 0.1
     finetune_gpu_hours_per_b: Positive = 2.0
     deploy_hours_per_month: Positive = 730.0
+    deploy_tokens_per_user_per_month: NonNegative = 1e5  # assumption
+    inference_flop_per_gpu_hour: Positive = 7.2e17  # assumption, near hosted token prices
     migration_cost_months: NonNegative = 1.0
     abandon_after_months: Annotated[int, Field(ge=0)] = 12
 

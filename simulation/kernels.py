@@ -84,10 +84,15 @@ class Offers(NamedTuple):
 
 
 class Task(NamedTuple):
-    """What doing one task (run, fine-tune or deploy) takes, and which ways are open."""
+    """What doing one task (run, fine-tune or deploy) takes, and which ways are open.
+
+    Its GPU-hours for one researcher are ``gpu_hours`` of the three hour fields.
+    """
 
     mem: np.ndarray  # (releases,) GB of memory the task needs
-    hours: np.ndarray  # (releases,) GPU-hours the task needs
+    hours: np.ndarray  # (releases,) GPU-hours of work, whoever does it (run, fine-tune)
+    hours_per_user: np.ndarray  # (releases,) GPU-hours of work per user served (deploy)
+    replica_hours: np.ndarray  # (releases,) a whole copy rented all month (deploy; 0: by use)
     local_ok: np.ndarray  # (releases,) can run on own hardware (weights available)
     surcharge: np.ndarray  # (researchers,) one-off USD on a hosted bill (migration)
     use_public: bool  # the public hoster may be asked
@@ -99,6 +104,7 @@ class Venue(NamedTuple):
 
     kind: np.ndarray  # LOCAL / PUBLIC / CREDIT / MARKET / NONE
     hoster: np.ndarray  # index into the hosters, -1 for local or none
+    hours: np.ndarray  # GPU-hours the task takes there
     out_of_pocket: np.ndarray  # USD from own budget
     credit: np.ndarray  # USD of public credit used
 
@@ -107,7 +113,9 @@ class Candidates(NamedTuple):
     """The releases researchers choose among, one column per candidate."""
 
     mem: np.ndarray  # (3, candidates) GB of memory each task needs
-    hours: np.ndarray  # (3, candidates) GPU-hours each task needs
+    hours: np.ndarray  # (3, candidates) GPU-hours of work of each task (``Task``)
+    hours_per_user: np.ndarray  # (3, candidates) GPU-hours of work per user served
+    replica_hours: np.ndarray  # (3, candidates) a whole copy rented all month (0: by use)
     weights: np.ndarray  # weights available (local runs possible)
     finetune_ok: np.ndarray  # may be fine-tuned (weights whose licence allows it, or an API)
     max_users: np.ndarray  # largest deployment the terms allow (0: none)
@@ -153,14 +161,31 @@ class Deployments(NamedTuple):
 class DeployTerms(NamedTuple):
     """What deploying each release takes.
 
-    Its terms (licence, or its lab's API), GPU-hours a month and the months of hosting a forced
-    migration costs.
+    Its terms (licence, or its lab's API), GPU-hours a month (as in ``Task``) and the months of
+    hosting a forced migration costs.
     """
 
     revoked: np.ndarray  # (releases,) licence withdrawn
     max_users: np.ndarray  # (releases,) largest deployment allowed (0: none, e.g. API only)
-    hours: np.ndarray  # (releases,) GPU-hours of a month's deployment
+    hours_per_user: np.ndarray  # (releases,) GPU-hours a month per user served
+    replica_hours: np.ndarray  # (releases,) a whole copy rented all month (0: billed by use)
     migration_months: float
+
+
+@njit(cache=True)
+def gpu_hours(
+    hours: float, per_user: float, replica_hours: float, users: float, rented: bool
+) -> float:
+    """GPU-hours a task takes one researcher: its work, plus ``per_user`` per user served.
+
+    At a hoster that rents whole GPUs (``rented``, and a task kept running all month:
+    ``replica_hours`` > 0) the work is rounded up to whole copies of the model running all
+    month, at least one; on own hardware, or at an API that bills by use, the work alone.
+    """
+    work = hours + users * per_user
+    if rented and replica_hours > 0.0:
+        return max(1.0, np.ceil(work / replica_hours)) * replica_hours
+    return work
 
 
 @njit(cache=True)
@@ -219,9 +244,15 @@ def choose_models(
                     break  # the licence stops the plan here
                 if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
-                hours = cand.hours[t, c]
-                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
                 own = cand.weights[c] and hw >= cand.mem[t, c]
+                hours = gpu_hours(
+                    cand.hours[t, c],
+                    cand.hours_per_user[t, c],
+                    cand.replica_hours[t, c],
+                    users,
+                    not own,
+                )
+                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
                 if own:
                     pass
                 elif public[t] and cand.public_listed[ph, c] and hours <= quota:
@@ -325,20 +356,25 @@ def choose_venues(
         hosters: the market (``full``, cheapest offers, the public hoster).
 
     Returns:
-        Per request: kind, hoster (-1: local or none), out-of-pocket USD and credit USD.
+        Per request: kind, hoster (-1: local or none), GPU-hours there, out-of-pocket USD and
+        credit USD.
     """
     n = req.idx.size
     kind = np.full(n, NONE, dtype=np.int64)
     hoster = np.full(n, -1, dtype=np.int64)
+    used = np.zeros(n)
     out_of_pocket = np.zeros(n)
     credit_used = np.zeros(n)
     fallback = not hosters.full.any()  # once one is full, the next preferred instead
     for k in range(n):
         i, r = req.idx[k], req.release[k]
-        money, credit, hours = pop.budget[i], pop.credit[i], task.hours[r]
+        users = pop.deploy_users[i]
+        work, per_user, replica = task.hours[r], task.hours_per_user[r], task.replica_hours[r]
         if task.local_ok[r] and pop.hardware[i] >= task.mem[r]:
-            kind[k] = LOCAL
+            kind[k], used[k] = LOCAL, gpu_hours(work, per_user, replica, users, False)
             continue
+        money, credit = pop.budget[i], pop.credit[i]
+        hours = used[k] = gpu_hours(work, per_user, replica, users, True)
         share, quota = pop.price_share[i], pop.quota[i]
         ph = pop.public_host[i]
         subsidised = pop.eligible[i] and hours <= quota
@@ -363,7 +399,7 @@ def choose_venues(
             out_of_pocket[k], credit_used[k] = own_share, subsidy
         elif cost_market <= money:
             kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
-    return Venue(kind, hoster, out_of_pocket, credit_used)
+    return Venue(kind, hoster, used, out_of_pocket, credit_used)
 
 
 @njit(cache=True)
@@ -371,7 +407,6 @@ def pay(
     req: Requests,
     venue: Venue,
     served: np.ndarray,
-    task: Task,
     pop: Population,
     routes_data: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -379,9 +414,8 @@ def pay(
 
     Args:
         req: who asked for which release.
-        venue: where each request was to be done and its bill.
+        venue: where each request was to be done, its GPU-hours there and its bill.
         served: per request, whether it was served.
-        task: the task (its GPU-hours per release).
         pop: the population; ``budget``, ``credit`` and ``quota`` are spent.
         routes_data: (programs,) whether the institution sends credit-paid usage data
             somewhere other than the hoster's data owner.
@@ -398,7 +432,7 @@ def pay(
         if not served[k]:
             continue
         i = req.idx[k]
-        hours = task.hours[req.release[k]]
+        hours = venue.hours[k]
         pop.budget[i] -= venue.out_of_pocket[k]
         h = venue.hoster[k]
         if h >= 0:
@@ -464,7 +498,10 @@ def plan_deployments(
             continue
         if dep.stranded[i]:
             price = hosters.cheapest_price[g, t] * pop.friction[i]
-            month_cost = price * terms.hours[t] if np.isfinite(price) else 0.0
+            hours = gpu_hours(
+                0.0, terms.hours_per_user[t], terms.replica_hours[t], pop.deploy_users[i], True
+            )
+            month_cost = price * hours if np.isfinite(price) else 0.0
             surcharge[i] = terms.migration_months * month_cost
         renewing[i] = d >= 0 and not dep.stranded[i] and t == d
     return target, surcharge, renewing

@@ -8,7 +8,7 @@ deployment size, and their own model choice and deployment. The rules read per r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -21,6 +21,20 @@ if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
 TASKS = ("run", "finetune", "deploy")
+FORWARD_FLOP_PER_PARAM = 2.0  # cal: a forward pass ~ 2 x parameters FLOPs per token (Kaplan 2020)
+
+
+class Needs(NamedTuple):
+    """What each task takes per release: rows run, fine-tune, deploy; (3, releases) each.
+
+    The fields are those of ``kernels.Task``; ``kernels.gpu_hours`` turns the three hour fields
+    into one researcher's GPU-hours.
+    """
+
+    mem: np.ndarray  # GB of memory
+    hours: np.ndarray  # GPU-hours of work, whoever does it
+    hours_per_user: np.ndarray  # GPU-hours of work per user served
+    replica_hours: np.ndarray  # GPU-hours of a whole copy rented all month (0: billed by use)
 
 
 @dataclass
@@ -225,7 +239,7 @@ class Researchers:
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
-        self.need_mem, self.need_hours = self._task_needs(rel["params_b"])
+        self.needs = self._task_needs(rel)
         # The month's budget, credit and quota, spent in place as tasks are paid for.
         pop = self._population(self.budget.copy(), *self._open_programs())
 
@@ -246,11 +260,7 @@ class Researchers:
 
         # 2. Run the chosen model; whoever is turned away re-plans once without the public
         #    hoster (plan B) and tries again.
-        no_surcharge = np.zeros(self.n)
-        at_list_price = np.ones(n_rel)
-        run = kernels.Task(
-            self.need_mem[0], self.need_hours[0], rel["weights"], no_surcharge, True, at_list_price
-        )
+        run = self._task(0, rel["weights"])
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
         offers = self._offers(kernels.Requests(np.arange(self.n), rr), pop)  # reused: fine-tune
@@ -274,14 +284,7 @@ class Researchers:
         #    whose lab's API offers fine-tuning (at its fine-tune price); and enough skill.
         terms = self._licence_allows(rel)
         wants_ft = ran & terms["finetune"][rr]
-        finetune = kernels.Task(
-            self.need_mem[1],
-            self.need_hours[1],
-            rel["weights"],
-            no_surcharge,
-            True,
-            terms["finetune_price"],
-        )
+        finetune = self._task(1, rel["weights"], price_factor=terms["finetune_price"])
         ft_done, ft_at = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
         finetuned = ft_done & (self.rng.random(self.n) < self.skill)
 
@@ -309,6 +312,33 @@ class Researchers:
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable, via_api)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
+
+    def _task(
+        self,
+        t: int,
+        local_ok: np.ndarray,
+        surcharge: np.ndarray | None = None,
+        price_factor: np.ndarray | None = None,
+    ) -> kernels.Task:
+        """Task ``t`` (0 run, 1 fine-tune, 2 deploy) as the kernels take it, this month.
+
+        Args:
+            t: Its row in ``self.needs``.
+            local_ok: Per release, whether it can be done on own hardware (weights).
+            surcharge: Per researcher, one-off USD on a hosted bill (default none).
+            price_factor: Per release, multiple of the hourly price billed (default 1).
+        """
+        needs = self.needs
+        return kernels.Task(
+            needs.mem[t],
+            needs.hours[t],
+            needs.hours_per_user[t],
+            needs.replica_hours[t],
+            local_ok,
+            np.zeros(self.n) if surcharge is None else surcharge,
+            True,
+            np.ones(local_ok.size) if price_factor is None else price_factor,
+        )
 
     def _through_api(self, hoster: np.ndarray) -> np.ndarray:
         """Per researcher, whether ``hoster`` (-1: own hardware or none) is a lab's API."""
@@ -496,13 +526,13 @@ class Researchers:
         for attempt in range(len(full) + 1):
             req = kernels.Requests(idx, r[idx])
             v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
-            served, no_credit = self._serve(name, idx, v, task.hours[req.release], priority)
+            served, no_credit = self._serve(name, idx, v, v.hours, priority)
             asked_public = v.kind == PUBLIC
             np.add.at(self._public_asked[:, t], self.program[idx[asked_public]], 1)
             np.add.at(self._public_served[:, t], self.program[idx[asked_public & served]], 1)
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
-            self._pay(name, req, v, served, task, pop)
+            self._pay(name, req, v, served, pop)
             turned = ~served & (v.hoster >= 0)
             if not turned.any():
                 break
@@ -592,7 +622,6 @@ class Researchers:
         req: kernels.Requests,
         v: Venue,
         served: np.ndarray,
-        task: kernels.Task,
         pop: kernels.Population,
     ) -> None:
         """Served requests pay (``kernels.pay``); hosters and institutions are settled.
@@ -604,9 +633,8 @@ class Researchers:
         Args:
             name: the task, one of ``TASKS`` (hosters keep their pools per task).
             req: who asked for which release.
-            v: where each request was to be done and its bill.
+            v: where each request was to be done, its GPU-hours there and its bill.
             served: per request, whether it was served.
-            task: the task (its GPU-hours per release).
             pop: the population; budget, credit and quota are spent in place.
         """
         m = self.model
@@ -619,7 +647,7 @@ class Researchers:
             or [False]
         )
         gpu_by, paid_by, routed_by, credit_by, credit_hours = kernels.pay(
-            req, v, served, task, pop, routes
+            req, v, served, pop, routes
         )
         for h, g_h, p_h, routed in zip(m.hosters, gpu_by, paid_by, routed_by, strict=True):
             if g_h > 0:
@@ -664,9 +692,12 @@ class Researchers:
         penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
+        needs = self.needs
         candidates = kernels.Candidates(
-            np.ascontiguousarray(self.need_mem[:, cand]),
-            np.ascontiguousarray(self.need_hours[:, cand]),
+            np.ascontiguousarray(needs.mem[:, cand]),
+            np.ascontiguousarray(needs.hours[:, cand]),
+            np.ascontiguousarray(needs.hours_per_user[:, cand]),
+            np.ascontiguousarray(needs.replica_hours[:, cand]),
             rel["weights"][cand],
             terms["finetune"][cand],
             terms["max_users"][cand],
@@ -696,29 +727,38 @@ class Researchers:
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
-    def _task_needs(self, params_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Memory (GB) and GPU-hours a month each task needs, per release.
+    def _task_needs(self, rel: dict[str, np.ndarray]) -> Needs:
+        """Memory and GPU-hours each task takes, per release.
 
-        Rows are running, fine-tuning and deploying: (3, releases) each. A deployment rents
-        whole GPUs all month.
+        Running and fine-tuning take GPU-hours in proportion to the model's parameters. A
+        deployment's work grows with the users it serves: each user's tokens a month at a
+        forward pass of 2 FLOP per parameter per token, at the GPUs' effective inference
+        throughput. A hoster rents whole GPUs: enough copies of the model (each on the GPUs
+        its memory needs) to do that work, each running all month. A closed model is served by
+        its lab's API, whose copies serve all its customers: it bills the work alone.
         """
         t = self.model.config.tasks
-        gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        mem = np.stack(
-            [
-                params_b * t.run_memory_gb_per_b,
-                params_b * t.finetune_memory_gb_per_b,
-                params_b * t.deploy_memory_gb_per_b,
-            ]
+        params_b = rel["params_b"]
+        zeros = np.zeros_like(params_b)
+        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        by_use = rel["licence"] == CLOSED  # an API: shared copies, billed by use
+        flop_per_user = t.deploy_tokens_per_user_per_month * FORWARD_FLOP_PER_PARAM * params_b * 1e9
+        return Needs(
+            mem=np.stack(
+                [
+                    params_b * t.run_memory_gb_per_b,
+                    params_b * t.finetune_memory_gb_per_b,
+                    params_b * t.deploy_memory_gb_per_b,
+                ]
+            ),
+            hours=np.stack(
+                [params_b * t.run_gpu_hours_per_b, params_b * t.finetune_gpu_hours_per_b, zeros]
+            ),
+            hours_per_user=np.stack([zeros, zeros, flop_per_user / t.inference_flop_per_gpu_hour]),
+            replica_hours=np.stack(
+                [zeros, zeros, np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)]
+            ),
         )
-        hours = np.stack(
-            [
-                params_b * t.run_gpu_hours_per_b,
-                params_b * t.finetune_gpu_hours_per_b,
-                gpus * t.deploy_hours_per_month,
-            ]
-        )
-        return mem, hours
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         """What may be done with each release beyond running it, and on what terms.
@@ -777,11 +817,11 @@ class Researchers:
             Per researcher, whether a deployment is running this month.
         """
         tk = self.model.config.tasks
-        mem, hours = self.need_mem[2], self.need_hours[2]
         deploy_terms = kernels.DeployTerms(
             rel["revoked"],
             terms["max_users"],
-            hours,
+            self.needs.hours_per_user[2],
+            self.needs.replica_hours[2],
             float(tk.migration_cost_months * self.model.config.regulation.migration_cost_factor),
         )
         current = kernels.Deployments(
@@ -796,8 +836,7 @@ class Researchers:
         if other.size:
             copied = kernels.Offers(*(a.copy() for a in offers))
             offers = self._offers(kernels.Requests(other, t[other]), pop, into=copied)
-        at_list_price = np.ones(len(hours))
-        deploy = kernels.Task(mem, hours, rel["weights"], surcharge, True, at_list_price)
+        deploy = self._task(2, rel["weights"], surcharge)
         done, where = self._do_task("deploy", wants, t, deploy, pop, offers, priority=renewing)
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()

@@ -1,0 +1,53 @@
+"""What researchers' tasks take: deployments that grow with their users, own hardware with
+hours as well as memory, fine-tunes that persist.
+
+Each test builds a small model from the real ``market`` scenario, changes one rule's setting
+and checks that what the rule says moves the way it says.
+"""
+
+from __future__ import annotations
+
+from helpers import ONE_MODEL_WORLD, make_model
+
+# One 7B model, no own hardware, money enough for any deployment, and each simulated researcher
+# standing for one real one (demand far below the hosters' capacity).
+HOSTED_ONLY = {
+    **ONE_MODEL_WORLD,
+    "labs.academic.variant_params_b": [7.0],
+    "groups.well_funded.hardware_none_share": 1.0,
+    "groups.global_south.hardware_none_share": 1.0,
+    "groups.well_funded.budget_median_usd": 1e6,
+    "groups.global_south.budget_median_usd": 1e6,
+    "groups.well_funded.budget_sigma": 0.0,
+    "groups.global_south.budget_sigma": 0.0,
+    "simulation.researchers_represented": 300.0,
+}
+
+
+def _hosted_gpu_hours(users: float) -> tuple[float, int]:
+    """GPU-hours researchers bought in month 0, and how many deployed, at ``users`` each."""
+    over = {**HOSTED_ONLY}
+    for g in ("well_funded", "global_south"):
+        over[f"groups.{g}.deploy_users_median"] = users
+    m = make_model(overrides=over, n=300)
+    m.researchers.deploy_users[:] = users  # everyone the same size
+    m.step()
+    return sum(h.served for h in m.hosters), int(m.researchers.outcome.deployed.sum())
+
+
+def test_a_deployment_rents_more_gpus_for_more_users():
+    few, deployed_few = _hosted_gpu_hours(2_000.0)
+    many, deployed_many = _hosted_gpu_hours(1e7)
+    assert deployed_few == deployed_many == 300  # everyone can pay either
+    # 2,000 users fit one rented copy (730 GPU-hours); 1e7 users on 7B take 27 copies
+    assert many - few > 300 * 25 * 730
+
+
+def test_an_api_bills_a_deployment_by_use_other_hosters_by_the_copy():
+    m = make_model(n=200)
+    m.step()
+    rel, needs = m.releases.arrays(), m.researchers.needs
+    closed = ~rel["weights"]
+    assert closed.any() and (needs.replica_hours[2][closed] == 0).all()
+    assert (needs.replica_hours[2][~closed] >= m.config.tasks.deploy_hours_per_month).all()
+    assert (needs.hours_per_user[2] > 0).all() and (needs.hours_per_user[:2] == 0).all()
