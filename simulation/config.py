@@ -149,6 +149,8 @@ class Tasks(Strict):
         deploy_hours_per_month: Hours a rented serving copy runs each month.
         deploy_tokens_per_user_per_month: Tokens a deployment serves each user a month.
         inference_flop_per_gpu_hour: FLOP a GPU-hour does when serving a model.
+        own_hardware_share: Share of their own hardware's hours a month researchers have for
+            this research (its memory counts as that many rented GPUs' worth of hours).
         migration_cost_months: Months of hosting a stranded deployment pays to migrate.
         abandon_after_months: Months a stranded deployment is kept before it is shut down.
     """
@@ -162,6 +164,7 @@ class Tasks(Strict):
     deploy_hours_per_month: Positive = 730.0
     deploy_tokens_per_user_per_month: NonNegative = 1e5  # assumption
     inference_flop_per_gpu_hour: Positive = 7.2e17  # assumption, near hosted token prices
+    own_hardware_share: Share = 0.5  # assumption
     migration_cost_months: NonNegative = 1.0
     abandon_after_months: Annotated[int, Field(ge=0)] = 12
 

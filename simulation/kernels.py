@@ -27,8 +27,8 @@ LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 class Population(NamedTuple):
     """Every simulated researcher's own state, one entry per researcher (all of them).
 
-    Kernels read researcher ``i`` as ``pop.field[i]``; ``budget`` and ``credit`` are spent in
-    place by ``pay``.
+    Kernels read researcher ``i`` as ``pop.field[i]``; ``budget``, ``credit``, ``quota`` and
+    ``own_hours`` are spent in place by ``pay``.
     """
 
     group: np.ndarray  # int64: the researcher's group
@@ -45,6 +45,7 @@ class Population(NamedTuple):
     public_host: np.ndarray  # int64: their institution's public hoster (-1: none)
     price_share: np.ndarray  # share of the cost they pay on a public channel
     quota: np.ndarray  # subsidised GPU-hours they may still use this month (in/out)
+    own_hours: np.ndarray  # GPU-hours of their own hardware still free this month (in/out)
 
 
 class Requests(NamedTuple):
@@ -238,23 +239,20 @@ def choose_models(
             p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
             gross_mk = gross_cr = subsidisable = 0.0
             quota = pop.quota[i]  # subsidised hours the plan may still use
+            own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
             affordable = 0
             for t in range(3):
                 if t == FINETUNE and not cand.finetune_ok[c]:
                     break  # the licence stops the plan here
                 if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
-                own = cand.weights[c] and hw >= cand.mem[t, c]
-                hours = gpu_hours(
-                    cand.hours[t, c],
-                    cand.hours_per_user[t, c],
-                    cand.replica_hours[t, c],
-                    users,
-                    not own,
-                )
+                work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
+                own_hours = gpu_hours(work, per_user, 0.0, users, False)
+                own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
+                hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
                 billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
-                if own:
-                    pass
+                if own:  # free, within its memory and the hours it has left
+                    own_left -= own_hours
                 elif public[t] and cand.public_listed[ph, c] and hours <= quota:
                     quota -= hours  # its share of the cost at the public hoster
                     gross_mk += share * rule.price[ph] * billed
@@ -343,15 +341,16 @@ def choose_venues(
 ) -> Venue:
     """Cheapest way for each request to do a task.
 
-    Own hardware if it fits, else the public hoster if eligible, else public credits at a
-    credit hoster, else paying a commercial hoster (the preferred one, or the cheapest if the
-    preferred is beyond the budget and no hoster is full yet); NONE if nothing is affordable.
-    A hosted bill is the hourly price x GPU-hours x the task's ``price_factor`` for the release.
+    Own hardware if the task fits its memory and the hours it has left this month, else the
+    public hoster if eligible, else public credits at a credit hoster, else paying a commercial
+    hoster (the preferred one, or the cheapest if the preferred is beyond the budget and no
+    hoster is full yet); NONE if nothing is affordable. A hosted bill is the hourly price x
+    GPU-hours x the task's ``price_factor`` for the release.
 
     Args:
         req: who asks for which release.
         task: what the task needs; ``surcharge`` is added to any hosted bill.
-        pop: the population (hardware, eligibility, budget and credit left).
+        pop: the population (hardware and its hours left, eligibility, budget and credit left).
         offers: each researcher's preferred market and credit hoster, at their price.
         hosters: the market (``full``, cheapest offers, the public hoster).
 
@@ -370,8 +369,10 @@ def choose_venues(
         i, r = req.idx[k], req.release[k]
         users = pop.deploy_users[i]
         work, per_user, replica = task.hours[r], task.hours_per_user[r], task.replica_hours[r]
-        if task.local_ok[r] and pop.hardware[i] >= task.mem[r]:
-            kind[k], used[k] = LOCAL, gpu_hours(work, per_user, replica, users, False)
+        own_hours = gpu_hours(work, per_user, replica, users, False)
+        fits = pop.hardware[i] >= task.mem[r] and own_hours <= pop.own_hours[i]
+        if task.local_ok[r] and fits:
+            kind[k], used[k] = LOCAL, own_hours
             continue
         money, credit = pop.budget[i], pop.credit[i]
         hours = used[k] = gpu_hours(work, per_user, replica, users, True)
@@ -412,11 +413,13 @@ def pay(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Served requests pay from their budget, credit and quota (``pop`` updated in place).
 
+    A task on own hardware pays nothing but uses its hours.
+
     Args:
         req: who asked for which release.
         venue: where each request was to be done, its GPU-hours there and its bill.
         served: per request, whether it was served.
-        pop: the population; ``budget``, ``credit`` and ``quota`` are spent.
+        pop: the population; ``budget``, ``credit``, ``quota`` and ``own_hours`` are spent.
         routes_data: (programs,) whether the institution sends credit-paid usage data
             somewhere other than the hoster's data owner.
 
@@ -433,6 +436,9 @@ def pay(
             continue
         i = req.idx[k]
         hours = venue.hours[k]
+        if venue.kind[k] == LOCAL:
+            pop.own_hours[i] -= hours
+            continue
         pop.budget[i] -= venue.out_of_pocket[k]
         h = venue.hoster[k]
         if h >= 0:

@@ -240,8 +240,8 @@ class Researchers:
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
         self.needs = self._task_needs(rel)
-        # The month's budget, credit and quota, spent in place as tasks are paid for.
-        pop = self._population(self.budget.copy(), *self._open_programs())
+        # The month's budget, credit, quota and own hours, spent in place as tasks are done.
+        pop = self._population(self.budget.copy(), *self._open_programs(), self._own_hours())
 
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
@@ -313,6 +313,16 @@ class Researchers:
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
 
+    def _own_hours(self) -> np.ndarray:
+        """GPU-hours each researcher's own hardware gives this research in a month.
+
+        Its memory counted in rented GPUs' worth (H100-equivalents), for the hours of a month,
+        times the share of them left for this research (``tasks.own_hardware_share``).
+        """
+        t = self.model.config.tasks
+        gpus = self.hardware_gb / t.gpu_memory_gb
+        return gpus * t.deploy_hours_per_month * t.own_hardware_share
+
     def _task(
         self,
         t: int,
@@ -345,7 +355,7 @@ class Researchers:
         return (hoster >= 0) & self.is_api[np.maximum(hoster, 0)]
 
     def _population(
-        self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray
+        self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray, own_hours: np.ndarray
     ) -> kernels.Population:
         """The researchers' own arrays as the kernels take them.
 
@@ -353,6 +363,7 @@ class Researchers:
             budget: USD each can still spend this month (the kernels spend it in place).
             credit: USD of public credit each has left this month (spent in place).
             quota: Subsidised GPU-hours each may still use this month (spent in place).
+            own_hours: GPU-hours of their own hardware still free this month (spent in place).
 
         Returns:
             A ``kernels.Population`` viewing this object's arrays (nothing is copied).
@@ -372,6 +383,7 @@ class Researchers:
             self.public_host,
             self.price_share,
             quota,
+            own_hours,
         )
 
     # -- prices and venues ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ def _population(n: int = 1, **over) -> kernels.Population:
         public_host=np.full(n, -1, np.int64),
         price_share=np.zeros(n),
         quota=np.full(n, INF),
+        own_hours=np.full(n, INF),
     )
     fields.update(over)
     # the kernels do not check bounds: a field shorter than the population reads past its end
@@ -406,3 +407,32 @@ def test_deploying_to_more_users_costs_more():
     own = pop._replace(hardware=np.full(2, 2.0))
     v = kernels.choose_venues(req, task, own, offers, _hosters())
     assert list(v.kind) == [kernels.LOCAL] * 2 and list(v.hours) == [50.0, 1000.0]
+
+
+def test_own_hardware_has_hours_as_well_as_memory():
+    # The task takes 10 GPU-hours and fits the memory: local only with 10 hours left.
+    assert _venues(hardware=np.array([2.0]), own_hours=np.array([10.0]))[:2] == (kernels.LOCAL, -1)
+    assert _venues(hardware=np.array([2.0]), own_hours=np.array([9.0]))[:2] == (kernels.MARKET, 0)
+
+
+def test_a_task_on_own_hardware_uses_its_hours_and_no_money():
+    pop = _population(1, own_hours=np.array([25.0]))
+    req = kernels.Requests(np.array([0]), np.array([0]))
+    venue = kernels.Venue(
+        np.array([kernels.LOCAL]), np.array([-1]), np.array([10.0]), np.zeros(1), np.zeros(1)
+    )
+    gpu, paid, *_ = kernels.pay(req, venue, np.array([True]), pop, np.ones(1, bool))
+    assert pop.own_hours[0] == 15.0 and pop.budget[0] == 1000.0 and gpu.sum() == paid.sum() == 0
+
+
+def test_a_plan_shares_own_hours_across_its_tasks():
+    # No money: only own hardware. A run takes 1 hour; candidate 0's fine-tune 10, candidate
+    # 1's 4. With 5 hours only candidate 1's run and fine-tune both fit.
+    over = dict(
+        budget=np.array([0.0]),
+        hardware=np.array([2.0]),
+        hours=np.array([[1.0, 1.0], [10.0, 4.0], [100.0, 100.0]]),
+        max_users=np.zeros(2),
+    )
+    assert choose(**over, own_hours=np.array([5.0]))[0][0] == 1
+    assert choose(**over)[0][0] == 0  # with hours to spare, the two are alike

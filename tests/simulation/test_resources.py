@@ -51,3 +51,26 @@ def test_an_api_bills_a_deployment_by_use_other_hosters_by_the_copy():
     assert closed.any() and (needs.replica_hours[2][closed] == 0).all()
     assert (needs.replica_hours[2][~closed] >= m.config.tasks.deploy_hours_per_month).all()
     assert (needs.hours_per_user[2] > 0).all() and (needs.hours_per_user[:2] == 0).all()
+
+
+def _own_hardware_world(share: float):
+    """Everyone has 100 GB of own hardware (any task on the 7B model fits), money, and a
+    deployment of 2,000 users (3.9 GPU-hours of work)."""
+    over = {**HOSTED_ONLY, "tasks.own_hardware_share": share}
+    m = make_model(overrides=over, n=300)
+    m.researchers.hardware_gb[:] = 100.0
+    m.researchers.deploy_users[:] = 2_000.0
+    m.step()
+    return m
+
+
+def test_own_hardware_hours_are_shared_across_tasks_then_a_hoster_takes_over():
+    roomy = _own_hardware_world(1.0)  # 912 GPU-hours a month: everything at home
+    o = roomy.researchers.outcome
+    assert o.ran.all() and o.deployed.all() and (roomy.researchers.deploy_host == -1).all()
+    assert sum(h.served for h in roomy.hosters) == 0
+    # 0.9 GPU-hours: the run (0.7) fits, the fine-tune (14) and the deployment go to hosters
+    tight = _own_hardware_world(0.001)
+    o = tight.researchers.outcome
+    assert o.ran.all() and o.deployed.all() and (tight.researchers.deploy_host >= 0).all()
+    assert sum(h.served for h in tight.hosters) > 0
