@@ -135,6 +135,7 @@ class Choosers(NamedTuple):
     idx: np.ndarray  # int64 researcher
     slot_draw: np.ndarray  # expects a public slot if below the service rate
     logit_draw: np.ndarray  # for the multinomial-logit draw
+    held: np.ndarray  # int64 candidate they hold a fine-tune of (-1: none)
 
 
 class ChoiceRule(NamedTuple):
@@ -200,8 +201,9 @@ def choose_models(
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
     capable model makes affordable (if none is capable, the most ambitious one any model makes
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
-    A plan is costed against ``pop.budget`` and ``pop.credit``; hosting is free where the model
-    is on the public hoster and the researcher expects a slot there.
+    A plan is costed against ``pop.budget`` and ``pop.credit``; a task is free on own hardware
+    (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
+    of costs nothing (it is kept).
 
     Args:
         cand: the candidate releases.
@@ -251,7 +253,9 @@ def choose_models(
                 own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
                 hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
                 billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
-                if own:  # free, within its memory and the hours it has left
+                if t == FINETUNE and c == who.held[j]:
+                    pass  # the fine-tune they hold is kept: nothing to do or pay
+                elif own:  # free, within its memory and the hours it has left
                     own_left -= own_hours
                 elif public[t] and cand.public_listed[ph, c] and hours <= quota:
                     quota -= hours  # its share of the cost at the public hoster

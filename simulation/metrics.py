@@ -162,8 +162,8 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     (
         "access.finetune.",
         GROUP_SHARE,
-        "share of {} researchers who fine-tuned a capable model this month (own hardware, a "
-        "hoster or a lab's API)",
+        "share of {} researchers who ran a capable model this month with a fine-tune of it, "
+        "made this month or kept from an earlier one (own hardware, a hoster or a lab's API)",
     ),
     (
         "access.deploy.",
@@ -180,8 +180,8 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     (
         "api_share.finetune.",
         SHARE,
-        "of the {} researchers who fine-tuned a capable model this month, the share who "
-        "fine-tuned it through a lab's API (NaN if none did)",
+        "of the {} researchers counted in access.finetune this month, the share whose "
+        "fine-tune was made through a lab's API (NaN if none)",
     ),
     (
         "api_share.deploy.",

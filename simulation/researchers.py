@@ -42,7 +42,7 @@ class Outcome:
     """What happened to the population this month (per researcher), for metrics and capture."""
 
     ran: np.ndarray
-    finetuned: np.ndarray
+    finetuned: np.ndarray  # use a fine-tune of the model they ran: made this month or kept
     deployed: np.ndarray
     capability_used: np.ndarray
     capable: np.ndarray
@@ -118,6 +118,8 @@ class Researchers:
         self.hoster_taste = np.ascontiguousarray(np.exp(cfg.market.hoster_taste_sigma * taste).T)
         self.choice = np.full(n, -1)
         self.chose_capable = np.zeros(n, dtype=bool)  # settled for a weaker model knowingly?
+        self.finetuned_on = np.full(n, -1)  # release they hold a fine-tune of (-1: none)
+        self.finetune_api = np.zeros(n, dtype=bool)  # that fine-tune was made at a lab's API
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
         self.stranded = np.zeros(n, dtype=bool)
@@ -282,18 +284,25 @@ class Researchers:
 
         # 3. Fine-tune it: needs weights whose licence allows derivatives, or a closed model
         #    whose lab's API offers fine-tuning (at its fine-tune price); and enough skill.
+        #    A fine-tune is kept while its base stays their model and may still be fine-tuned:
+        #    only a new base (or one no longer allowed, e.g. revoked) needs a new one.
         terms = self._licence_allows(rel)
-        wants_ft = ran & terms["finetune"][rr]
+        keeps = (self.choice >= 0) & (self.finetuned_on == rr) & terms["finetune"][rr]
+        self.finetuned_on[~keeps] = -1  # a new base, or one no longer allowed: dropped
+        wants_ft = ran & terms["finetune"][rr] & ~keeps
         finetune = self._task(1, rel["weights"], price_factor=terms["finetune_price"])
         ft_done, ft_at = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
-        finetuned = ft_done & (self.rng.random(self.n) < self.skill)
+        new = ft_done & (self.rng.random(self.n) < self.skill)
+        self.finetuned_on[new] = rr[new]
+        self.finetune_api[new] = self._through_api(ft_at)[new]
+        finetuned = ran & (self.finetuned_on >= 0)  # use a fine-tune of the model they ran
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
         deployed = self._deploy(rel, ran, rr, terms, pop, offers)
         via_api = np.stack(
             [
                 ran & self._through_api(ran_at),
-                finetuned & self._through_api(ft_at),
+                finetuned & self.finetune_api,
                 deployed & self._through_api(self.deploy_host),
             ]
         )
@@ -702,6 +711,10 @@ class Researchers:
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
         penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
+        position = np.full(len(rel["lab"]), -1)
+        position[cand] = np.arange(cand.size)
+        on = self.finetuned_on[idx]
+        held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
         needs = self.needs
@@ -734,7 +747,7 @@ class Researchers:
         chosen, self.chose_capable[idx] = kernels.choose_models(
             candidates,
             pop._replace(budget=self.budget),
-            kernels.Choosers(idx, slot_draw, logit_draw),
+            kernels.Choosers(idx, slot_draw, logit_draw, held),
             rule,
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)

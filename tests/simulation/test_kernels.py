@@ -77,6 +77,7 @@ def _choice_inputs(n: int = 1, **over):
         idx=np.arange(n, dtype=np.int64),
         slot_draw=np.full(n, 0.5),
         logit_draw=np.full(n, 0.5),
+        held=np.full(n, -1),
     )
     rule = dict(
         service_rate=np.ones((1, 3)),
@@ -436,3 +437,10 @@ def test_a_plan_shares_own_hours_across_its_tasks():
     )
     assert choose(**over, own_hours=np.array([5.0]))[0][0] == 1
     assert choose(**over)[0][0] == 0  # with hours to spare, the two are alike
+
+
+def test_a_fine_tune_held_is_free_in_a_plan():
+    # Run 1 USD, fine-tune 10 USD, 5 USD to spend: only a held fine-tune makes the plan fit.
+    over = dict(budget=np.array([5.0]), max_users=np.zeros(2))
+    assert choose(**over)[0][0] == 0  # both alike: the first
+    assert choose(**over, held=np.array([1]))[0][0] == 1  # the model whose fine-tune they keep

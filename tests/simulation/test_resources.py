@@ -7,7 +7,10 @@ and checks that what the rule says moves the way it says.
 
 from __future__ import annotations
 
-from helpers import ONE_MODEL_WORLD, make_model
+import pytest
+from helpers import ONE_MODEL_WORLD, advance, make_model
+
+from simulation.researchers import Researchers
 
 # One 7B model, no own hardware, money enough for any deployment, and each simulated researcher
 # standing for one real one (demand far below the hosters' capacity).
@@ -74,3 +77,61 @@ def test_own_hardware_hours_are_shared_across_tasks_then_a_hoster_takes_over():
     o = tight.researchers.outcome
     assert o.ran.all() and o.deployed.all() and (tight.researchers.deploy_host >= 0).all()
     assert sum(h.served for h in tight.hosters) > 0
+
+
+def test_a_fine_tune_is_kept_without_paying_again_while_its_base_is_used():
+    """One model, money for everything, fine-tunes that always succeed: everyone fine-tunes
+    in the first month, and in the second keeps it without buying the GPU-hours again."""
+    m = make_model(overrides={**HOSTED_ONLY, "adoption.review_probability": 0.0}, n=300)
+    m.step()
+    first = sum(h.served for h in m.hosters)
+    assert m.researchers.outcome.finetuned.all()
+    m.step()
+    o = m.researchers.outcome
+    assert o.finetuned.all()  # still counts: they use the fine-tune they keep
+    fine_tunes = 300 * m.config.tasks.finetune_gpu_hours_per_b * 7.0  # 7B, one real each
+    assert sum(h.served for h in m.hosters) == pytest.approx(first - fine_tunes, rel=0.01)
+
+
+def test_only_a_new_base_is_fine_tuned_again(monkeypatch):
+    asked = {}
+    do_task = Researchers._do_task
+
+    def spy(self, name, wants, *args, **kwargs):
+        if name == "finetune":
+            asked["wants"] = wants.copy()
+        return do_task(self, name, wants, *args, **kwargs)
+
+    monkeypatch.setattr(Researchers, "_do_task", spy)
+    m = advance(make_model(n=800), 1)
+    kept_total = changed_total = 0
+    for _ in range(8):
+        r = m.researchers
+        held, before = r.finetuned_on.copy(), r.choice.copy()
+        m.step()
+        kept = (held >= 0) & (r.choice == held)
+        assert not asked["wants"][kept].any()  # no second fine-tune of the same base
+        assert r.outcome.finetuned[kept & r.outcome.ran].all()  # and it still counts
+        changed = (held >= 0) & (r.choice != held) & (r.choice >= 0)
+        # the old fine-tune is gone; they hold one of the new base only if they made it now
+        assert (r.finetuned_on[changed] != held[changed]).all()
+        assert asked["wants"][changed & (r.finetuned_on >= 0)].all()
+        kept_total += int(kept.sum())
+        changed_total += int((changed & (before != r.choice)).sum())
+    assert kept_total > 0 and changed_total > 0
+
+
+def test_kept_fine_tunes_raise_fine_tuning_access():
+    """Against re-fine-tuning every month (every fine-tune dropped before the month), keeping
+    them lets more well-funded researchers work with a fine-tune: a failed attempt (skill) is
+    retried while a success lasts, and the money saved goes to other tasks."""
+
+    def access(keep: bool) -> float:
+        m = make_model(n=800)
+        for _ in range(10):
+            if not keep:
+                m.researchers.finetuned_on[:] = -1
+            m.step()
+        return m.metrics.frame()["access.finetune.well_funded"].iloc[2:].mean()
+
+    assert access(True) > access(False) + 0.05
