@@ -53,6 +53,8 @@ class Lab(mesa.Agent):
         embedded (float): Of the commons stock, what it holds now (ages with the stock).
         absorbed_private (float): Of which absorbed while its licence was closed or restricted.
         data_gpu_hours (float): Usage data it holds, GPU-hours served (the data flywheel).
+        api_data_value (float): Value of the usage data its own API kept so far (value units,
+            ``data_value_per_gpu_hour`` a GPU-hour): community value it captures privately.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Lab(mesa.Agent):
         self.embedded = 0.0  # of the commons stock, what it holds now (ages with the stock)
         self.absorbed_private = 0.0  # of which while its releases were closed or revocable
         self.data_gpu_hours = 0.0  # usage data it holds (the flywheel)
+        self.api_data_value = 0.0  # of which its API kept, valued as contributions (capture)
         self.release_ids: list[int] = []
         self.mandated: list[tuple[int, float, float]] = []  # (due month, capability, size)
         self.closed_at: int | None = None  # month it stopped releasing weights, if it did
@@ -265,7 +268,8 @@ class Lab(mesa.Agent):
 
     def training_ask(self) -> float:
         """USD its run wants to spend on GPU-hours this month: an equal instalment."""
-        return self.run.money_left / self.run.months_left if self.run is not None else 0.0
+        run = self.run
+        return run.money_left / run.months_left if run is not None and run.months_left > 0 else 0.0
 
     def buy_training(self, gpu_hours: float, paid: float) -> None:
         """Add what the market sold its run this month; the model is out the month it ends.
@@ -586,7 +590,10 @@ class Hoster(mesa.Agent):
 
         The GPU-hours count against its capacity (and the task's pool at a public hoster) and
         are usage data: they go to its ``data_owner``, if any, feeding that lab's data
-        flywheel. An API passes its revenue to its lab, to be re-invested next month.
+        flywheel. An API passes its revenue to its lab, to be re-invested next month, and the
+        lab keeps the data: valued at ``data_value_per_gpu_hour``, it counts as community value
+        the lab captured privately (``api_data_value``; capture metrics, not its capability,
+        on which the data acts through the flywheel).
 
         Args:
             gpu_hours: GPU-hours served, for real researchers (already scaled).
@@ -603,6 +610,8 @@ class Hoster(mesa.Agent):
         self.data_gpu_hours += gpu_hours
         if self.owner is not None:
             self.owner.revenue += paid
+            value = self.model.config.contributions.data_value_per_gpu_hour
+            self.owner.api_data_value += (gpu_hours - routed) * value
         if self.data_owner is not None:
             self.data_owner.data_gpu_hours += gpu_hours - routed
 

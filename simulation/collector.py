@@ -112,7 +112,8 @@ class MetricsCollector(mesa.DataCollector):
         rel = m.releases.arrays()
         row: dict[str, float] = {}
 
-        # Access: success at a task with a capable model (for deploy: the deployed model).
+        # Access: success at a task with a capable model (for deploy: the deployed model), by
+        # any route (own hardware, a hoster, a lab's API); the API's share of it on its own.
         deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
         deployed_cap = res._effective_capability(rel, deployed_rel)
         capable_deploy = o.deployed & (deployed_cap >= m.capable_threshold)
@@ -122,6 +123,12 @@ class MetricsCollector(mesa.DataCollector):
             per_group = np.bincount(res.group, weights=success[t], minlength=len(self.groups))
             for g, name in enumerate(self.groups):
                 row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
+        for k, t in enumerate(TASKS):
+            api = success[t] & o.via_api[k]
+            per_group = np.bincount(res.group, weights=success[t], minlength=len(self.groups))
+            by_api = np.bincount(res.group, weights=api, minlength=len(self.groups))
+            for g, name in enumerate(self.groups):
+                row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
 
         # Capability.
         row["capability.frontier"] = m.frontier
@@ -136,12 +143,13 @@ class MetricsCollector(mesa.DataCollector):
         for g, name in enumerate(self.groups):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
 
-        # Capture: cumulative absorbed community value by lab kind.
+        # Capture: cumulative absorbed community value by lab kind, with the usage data their
+        # APIs kept (always private).
         absorbed = {k: 0.0 for k in m.lab_kinds}
         private = 0.0
         for lab in m.labs:
-            absorbed[lab.kind] += lab.absorbed
-            private += lab.absorbed_private
+            absorbed[lab.kind] += lab.absorbed + lab.api_data_value
+            private += lab.absorbed_private + lab.api_data_value
         total = sum(absorbed.values())
         for k in m.lab_kinds:
             row[f"capture.{k}"] = absorbed[k] / total if total > 0 else np.nan

@@ -147,7 +147,23 @@ class Capability(Strict):
 
 
 class Tasks(Strict):
-    """Resource needs of the three tasks, per billion parameters of the model used."""
+    """Resource needs of the three tasks, per billion parameters of the model used.
+
+    Attributes:
+        run_memory_gb_per_b: Memory to run a model (quantised weights and overhead).
+        finetune_memory_gb_per_b: Memory to fine-tune it (QLoRA-like).
+        deploy_memory_gb_per_b: Memory of one serving copy.
+        gpu_memory_gb: Memory of one rented GPU (H100).
+        run_gpu_hours_per_b: GPU-hours of a month's running (evaluation, API-like use).
+        finetune_gpu_hours_per_b: GPU-hours of one fine-tune.
+        deploy_hours_per_month: Hours a rented serving copy runs each month.
+        deploy_tokens_per_user_per_month: Tokens a deployment serves each user a month.
+        inference_flop_per_gpu_hour: FLOP a GPU-hour does when serving a model.
+        own_hardware_share: Share of their own hardware's hours a month researchers have for
+            this research (its memory counts as that many rented GPUs' worth of hours).
+        migration_cost_months: Months of hosting a stranded deployment pays to migrate.
+        abandon_after_months: Months a stranded deployment is kept before it is shut down.
+    """
 
     run_memory_gb_per_b: Positive = 0.6
     finetune_memory_gb_per_b: Positive = 0.75
@@ -156,6 +172,9 @@ class Tasks(Strict):
     run_gpu_hours_per_b: Positive = 0.1
     finetune_gpu_hours_per_b: Positive = 2.0
     deploy_hours_per_month: Positive = 730.0
+    deploy_tokens_per_user_per_month: NonNegative = 1e5  # assumption
+    inference_flop_per_gpu_hour: Positive = 7.2e17  # assumption, near hosted token prices
+    own_hardware_share: Share = 0.5  # assumption
     migration_cost_months: NonNegative = 1.0
     abandon_after_months: Annotated[int, Field(ge=0)] = 12
 
@@ -175,8 +194,8 @@ class LicenceTerms(Strict):
 class Licences(Strict):
     """Terms of the open and restricted licences (``[licences]``).
 
-    Closed releases have no terms to configure: no weights, so no fine-tuning or deployment,
-    only their lab's API.
+    Closed releases have no terms to configure: no weights, only their lab's API, which may
+    offer fine-tuning and deployment (``labs.<kind>.api_finetune``, ``api_deploy``).
 
     Attributes:
         open: Terms of open licences.
@@ -224,6 +243,11 @@ class LabKind(Strict):
         talent: Multiplier on its absorptive capacity.
         api_capacity_gpu_hours_per_month: Capacity of its own API hoster; 0: no API.
         api_markup: Markup its API charges over cost.
+        api_finetune: Whether researchers may fine-tune its closed models through its API
+            (they get no weights, so no derivative to publish).
+        api_deploy: Whether researchers may deploy its closed models through its API.
+        api_finetune_price_factor: Price of a fine-tuning GPU-hour at its API, as a multiple
+            of the API's price (a running GPU-hour).
     """
 
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
@@ -249,6 +273,9 @@ class LabKind(Strict):
     talent: Positive = 1.0
     api_capacity_gpu_hours_per_month: NonNegative = 0.0
     api_markup: Annotated[float, Field(ge=1.0)] = 2.0
+    api_finetune: bool = False  # assumption: an API only runs models unless a kind says more
+    api_deploy: bool = False
+    api_finetune_price_factor: Positive = 2.9  # cal: GPT-4o fine-tuning (see base.toml)
 
     @model_validator(mode="after")
     def _closed_means_api(self) -> LabKind:

@@ -27,8 +27,8 @@ LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 class Population(NamedTuple):
     """Every simulated researcher's own state, one entry per researcher (all of them).
 
-    Kernels read researcher ``i`` as ``pop.field[i]``; ``budget`` and ``credit`` are spent in
-    place by ``pay``.
+    Kernels read researcher ``i`` as ``pop.field[i]``; ``budget``, ``credit``, ``quota`` and
+    ``own_hours`` are spent in place by ``pay``.
     """
 
     group: np.ndarray  # int64: the researcher's group
@@ -45,6 +45,7 @@ class Population(NamedTuple):
     public_host: np.ndarray  # int64: their institution's public hoster (-1: none)
     price_share: np.ndarray  # share of the cost they pay on a public channel
     quota: np.ndarray  # subsidised GPU-hours they may still use this month (in/out)
+    own_hours: np.ndarray  # GPU-hours of their own hardware still free this month (in/out)
 
 
 class Requests(NamedTuple):
@@ -84,13 +85,19 @@ class Offers(NamedTuple):
 
 
 class Task(NamedTuple):
-    """What doing one task (run, fine-tune or deploy) takes, and which ways are open."""
+    """What doing one task (run, fine-tune or deploy) takes, and which ways are open.
+
+    Its GPU-hours for one researcher are ``gpu_hours`` of the three hour fields.
+    """
 
     mem: np.ndarray  # (releases,) GB of memory the task needs
-    hours: np.ndarray  # (releases,) GPU-hours the task needs
+    hours: np.ndarray  # (releases,) GPU-hours of work, whoever does it (run, fine-tune)
+    hours_per_user: np.ndarray  # (releases,) GPU-hours of work per user served (deploy)
+    replica_hours: np.ndarray  # (releases,) a whole copy rented all month (deploy; 0: by use)
     local_ok: np.ndarray  # (releases,) can run on own hardware (weights available)
     surcharge: np.ndarray  # (researchers,) one-off USD on a hosted bill (migration)
     use_public: bool  # the public hoster may be asked
+    price_factor: np.ndarray  # (releases,) multiple of the hourly price billed (API fine-tunes)
 
 
 class Venue(NamedTuple):
@@ -98,6 +105,7 @@ class Venue(NamedTuple):
 
     kind: np.ndarray  # LOCAL / PUBLIC / CREDIT / MARKET / NONE
     hoster: np.ndarray  # index into the hosters, -1 for local or none
+    hours: np.ndarray  # GPU-hours the task takes there
     out_of_pocket: np.ndarray  # USD from own budget
     credit: np.ndarray  # USD of public credit used
 
@@ -106,16 +114,19 @@ class Candidates(NamedTuple):
     """The releases researchers choose among, one column per candidate."""
 
     mem: np.ndarray  # (3, candidates) GB of memory each task needs
-    hours: np.ndarray  # (3, candidates) GPU-hours each task needs
+    hours: np.ndarray  # (3, candidates) GPU-hours of work of each task (``Task``)
+    hours_per_user: np.ndarray  # (3, candidates) GPU-hours of work per user served
+    replica_hours: np.ndarray  # (3, candidates) a whole copy rented all month (0: by use)
     weights: np.ndarray  # weights available (local runs possible)
-    finetune_ok: np.ndarray  # licence allows derivatives
-    max_users: np.ndarray  # largest deployment the licence allows (0: none)
+    finetune_ok: np.ndarray  # may be fine-tuned (weights whose licence allows it, or an API)
+    max_users: np.ndarray  # largest deployment the terms allow (0: none)
     public_listed: np.ndarray  # (hosters, candidates) on a public hoster with capacity
     capability: np.ndarray
     penalty: np.ndarray  # capability lost by who needs an underserved language
     appeal: np.ndarray  # openness + popularity utility
     best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
     best_credit: np.ndarray  # (programs x groups, candidates) cheapest credit-hoster GPU-hour
+    price_factor: np.ndarray  # (3, candidates) multiple of the hourly price billed per task
 
 
 class Choosers(NamedTuple):
@@ -124,6 +135,7 @@ class Choosers(NamedTuple):
     idx: np.ndarray  # int64 researcher
     slot_draw: np.ndarray  # expects a public slot if below the service rate
     logit_draw: np.ndarray  # for the multinomial-logit draw
+    held: np.ndarray  # int64 candidate they hold a fine-tune of (-1: none)
 
 
 class ChoiceRule(NamedTuple):
@@ -151,14 +163,31 @@ class Deployments(NamedTuple):
 class DeployTerms(NamedTuple):
     """What deploying each release takes.
 
-    Its licence terms, GPU-hours a month and the months of hosting a forced migration costs.
+    Its terms (licence, or its lab's API), GPU-hours a month (as in ``Task``) and the months of
+    hosting a forced migration costs.
     """
 
-    weights: np.ndarray  # (releases,) weights available
     revoked: np.ndarray  # (releases,) licence withdrawn
-    max_users: np.ndarray  # (releases,) largest deployment the licence allows (0: none)
-    hours: np.ndarray  # (releases,) GPU-hours of a month's deployment
+    max_users: np.ndarray  # (releases,) largest deployment allowed (0: none, e.g. API only)
+    hours_per_user: np.ndarray  # (releases,) GPU-hours a month per user served
+    replica_hours: np.ndarray  # (releases,) a whole copy rented all month (0: billed by use)
     migration_months: float
+
+
+@njit(cache=True)
+def gpu_hours(
+    hours: float, per_user: float, replica_hours: float, users: float, rented: bool
+) -> float:
+    """GPU-hours a task takes one researcher: its work, plus ``per_user`` per user served.
+
+    At a hoster that rents whole GPUs (``rented``, and a task kept running all month:
+    ``replica_hours`` > 0) the work is rounded up to whole copies of the model running all
+    month, at least one; on own hardware, or at an API that bills by use, the work alone.
+    """
+    work = hours + users * per_user
+    if rented and replica_hours > 0.0:
+        return max(1.0, np.ceil(work / replica_hours)) * replica_hours
+    return work
 
 
 @njit(cache=True)
@@ -172,8 +201,9 @@ def choose_models(
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
     capable model makes affordable (if none is capable, the most ambitious one any model makes
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
-    A plan is costed against ``pop.budget`` and ``pop.credit``; hosting is free where the model
-    is on the public hoster and the researcher expects a slot there.
+    A plan is costed against ``pop.budget`` and ``pop.credit``; a task is free on own hardware
+    (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
+    of costs nothing (it is kept).
 
     Args:
         cand: the candidate releases.
@@ -211,27 +241,33 @@ def choose_models(
             p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
             gross_mk = gross_cr = subsidisable = 0.0
             quota = pop.quota[i]  # subsidised hours the plan may still use
+            own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
             affordable = 0
             for t in range(3):
                 if t == FINETUNE and not cand.finetune_ok[c]:
                     break  # the licence stops the plan here
                 if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
                     break
-                hours = cand.hours[t, c]
-                own = cand.weights[c] and hw >= cand.mem[t, c]
-                if own:
-                    pass
+                work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
+                own_hours = gpu_hours(work, per_user, 0.0, users, False)
+                own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
+                hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
+                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
+                if t == FINETUNE and c == who.held[j]:
+                    pass  # the fine-tune they hold is kept: nothing to do or pay
+                elif own:  # free, within its memory and the hours it has left
+                    own_left -= own_hours
                 elif public[t] and cand.public_listed[ph, c] and hours <= quota:
                     quota -= hours  # its share of the cost at the public hoster
-                    gross_mk += share * rule.price[ph] * hours
-                    gross_cr += share * rule.price[ph] * hours
+                    gross_mk += share * rule.price[ph] * billed
+                    gross_cr += share * rule.price[ph] * billed
                 else:  # hosted: pay by the hour, the subsidised part within the quota
-                    gross_mk += p_mk * hours
+                    gross_mk += p_mk * billed
                     if rule.use_credit and credit_ok[t] and hours <= quota:
                         quota -= hours
-                        subsidisable += p_cr * hours
+                        subsidisable += p_cr * billed
                     else:
-                        gross_cr += p_cr * hours
+                        gross_cr += p_cr * billed
                 cost = gross_mk
                 if rule.use_credit:
                     subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
@@ -309,46 +345,56 @@ def choose_venues(
 ) -> Venue:
     """Cheapest way for each request to do a task.
 
-    Own hardware if it fits, else the public hoster if eligible, else public credits at a
-    credit hoster, else paying a commercial hoster (the preferred one, or the cheapest if the
-    preferred is beyond the budget and no hoster is full yet); NONE if nothing is affordable.
+    Own hardware if the task fits its memory and the hours it has left this month, else the
+    public hoster if eligible, else public credits at a credit hoster, else paying a commercial
+    hoster (the preferred one, or the cheapest if the preferred is beyond the budget and no
+    hoster is full yet); NONE if nothing is affordable. A hosted bill is the hourly price x
+    GPU-hours x the task's ``price_factor`` for the release.
 
     Args:
         req: who asks for which release.
         task: what the task needs; ``surcharge`` is added to any hosted bill.
-        pop: the population (hardware, eligibility, budget and credit left).
+        pop: the population (hardware and its hours left, eligibility, budget and credit left).
         offers: each researcher's preferred market and credit hoster, at their price.
         hosters: the market (``full``, cheapest offers, the public hoster).
 
     Returns:
-        Per request: kind, hoster (-1: local or none), out-of-pocket USD and credit USD.
+        Per request: kind, hoster (-1: local or none), GPU-hours there, out-of-pocket USD and
+        credit USD.
     """
     n = req.idx.size
     kind = np.full(n, NONE, dtype=np.int64)
     hoster = np.full(n, -1, dtype=np.int64)
+    used = np.zeros(n)
     out_of_pocket = np.zeros(n)
     credit_used = np.zeros(n)
     fallback = not hosters.full.any()  # once one is full, the next preferred instead
     for k in range(n):
         i, r = req.idx[k], req.release[k]
-        money, credit, hours = pop.budget[i], pop.credit[i], task.hours[r]
-        if task.local_ok[r] and pop.hardware[i] >= task.mem[r]:
-            kind[k] = LOCAL
+        users = pop.deploy_users[i]
+        work, per_user, replica = task.hours[r], task.hours_per_user[r], task.replica_hours[r]
+        own_hours = gpu_hours(work, per_user, replica, users, False)
+        fits = pop.hardware[i] >= task.mem[r] and own_hours <= pop.own_hours[i]
+        if task.local_ok[r] and fits:
+            kind[k], used[k] = LOCAL, own_hours
             continue
+        money, credit = pop.budget[i], pop.credit[i]
+        hours = used[k] = gpu_hours(work, per_user, replica, users, True)
         share, quota = pop.price_share[i], pop.quota[i]
         ph = pop.public_host[i]
         subsidised = pop.eligible[i] and hours <= quota
+        billed = hours * task.price_factor[r]  # GPU-hours' worth paid for
         if subsidised and task.use_public and ph >= 0 and hosters.public_listed[ph, r]:
-            cost_public = share * (hosters.price[ph] * hours + task.surcharge[i])
+            cost_public = share * (hosters.price[ph] * billed + task.surcharge[i])
             if cost_public <= money:
                 kind[k], hoster[k], out_of_pocket[k] = PUBLIC, ph, cost_public
                 continue
-        cost_credit = offers.credit_price[i] * hours + task.surcharge[i]
-        cost_market = offers.market_price[i] * hours + task.surcharge[i]
+        cost_credit = offers.credit_price[i] * billed + task.surcharge[i]
+        cost_market = offers.market_price[i] * billed + task.surcharge[i]
         h_market = offers.market_hoster[i]
         if fallback and cost_market > money:  # the preferred hoster too dear: the cheapest
             g = pop.group[i]
-            cheap = hosters.cheapest_price[g, r] * pop.friction[i] * hours + task.surcharge[i]
+            cheap = hosters.cheapest_price[g, r] * pop.friction[i] * billed + task.surcharge[i]
             if cheap <= money:
                 cost_market, h_market = cheap, hosters.cheapest_hoster[g, r]
         subsidy = min(credit, (1.0 - share) * cost_credit) if subsidised else 0.0
@@ -358,7 +404,7 @@ def choose_venues(
             out_of_pocket[k], credit_used[k] = own_share, subsidy
         elif cost_market <= money:
             kind[k], hoster[k], out_of_pocket[k] = MARKET, h_market, cost_market
-    return Venue(kind, hoster, out_of_pocket, credit_used)
+    return Venue(kind, hoster, used, out_of_pocket, credit_used)
 
 
 @njit(cache=True)
@@ -366,18 +412,18 @@ def pay(
     req: Requests,
     venue: Venue,
     served: np.ndarray,
-    task: Task,
     pop: Population,
     routes_data: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Served requests pay from their budget, credit and quota (``pop`` updated in place).
 
+    A task on own hardware pays nothing but uses its hours.
+
     Args:
         req: who asked for which release.
-        venue: where each request was to be done and its bill.
+        venue: where each request was to be done, its GPU-hours there and its bill.
         served: per request, whether it was served.
-        task: the task (its GPU-hours per release).
-        pop: the population; ``budget``, ``credit`` and ``quota`` are spent.
+        pop: the population; ``budget``, ``credit``, ``quota`` and ``own_hours`` are spent.
         routes_data: (programs,) whether the institution sends credit-paid usage data
             somewhere other than the hoster's data owner.
 
@@ -393,7 +439,10 @@ def pay(
         if not served[k]:
             continue
         i = req.idx[k]
-        hours = task.hours[req.release[k]]
+        hours = venue.hours[k]
+        if venue.kind[k] == LOCAL:
+            pop.own_hours[i] -= hours
+            continue
         pop.budget[i] -= venue.out_of_pocket[k]
         h = venue.hoster[k]
         if h >= 0:
@@ -422,7 +471,7 @@ def plan_deployments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What each researcher deploys this month.
 
-    The model just run if its licence covers the deployment's size, else the existing
+    The model just run if its terms cover the deployment's size, else the existing
     deployment if still healthy. A deployment whose licence was revoked or whose host no longer
     lists it or serves the region is stranded (``dep.stranded`` is set in place) and must
     migrate, paying ``terms.migration_months`` of hosting at the cheapest market price on top.
@@ -450,7 +499,7 @@ def plan_deployments(
         ):
             dep.stranded[i] = True
         r = run_release[i]
-        if ran[i] and terms.weights[r] and terms.max_users[r] >= pop.deploy_users[i]:
+        if ran[i] and terms.max_users[r] > 0 and terms.max_users[r] >= pop.deploy_users[i]:
             target[i] = r
         elif d >= 0 and not dep.stranded[i]:
             target[i] = d
@@ -459,7 +508,10 @@ def plan_deployments(
             continue
         if dep.stranded[i]:
             price = hosters.cheapest_price[g, t] * pop.friction[i]
-            month_cost = price * terms.hours[t] if np.isfinite(price) else 0.0
+            hours = gpu_hours(
+                0.0, terms.hours_per_user[t], terms.replica_hours[t], pop.deploy_users[i], True
+            )
+            month_cost = price * hours if np.isfinite(price) else 0.0
             surcharge[i] = terms.migration_months * month_cost
         renewing[i] = d >= 0 and not dep.stranded[i] and t == d
     return target, surcharge, renewing

@@ -1,7 +1,8 @@
 """The metrics a run reports: one row per month, one column per dotted metric name.
 
 Columns are named from the scenario's groups and lab kinds, so they split cleanly on dots:
-``access.run.global_south``, ``capture.frontier_closed``, ``market.gpu_price``. The names live
+``access.run.global_south``, ``api_share.run.global_south``, ``capture.frontier_closed``,
+``market.gpu_price``. The names live
 here, light to import; :mod:`simulation.collector` measures them.
 """
 
@@ -43,6 +44,7 @@ def metric_names(
         The dotted metric names.
     """
     names = [f"access.{t}.{g}" for t in TASKS for g in groups]
+    names += [f"api_share.{t}.{g}" for t in TASKS for g in groups]
     names += ["capability.frontier", "capability.best_open", "capability.open_lag_months"]
     names += [f"capability.reached.{g}" for g in groups]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
@@ -90,7 +92,7 @@ _EXACT = {
     "capture.private": (
         "share of community value, 0-1",
         "share of all value absorbed so far (over all labs) absorbed by labs whose licence was "
-        "closed or restricted at the time",
+        "closed or restricted at the time, or kept by a lab's API as usage data",
     ),
     "contributions.published_share": (
         SHARE,
@@ -160,7 +162,8 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
     (
         "absorbed.",
         "community value (value units)",
-        "community value embedded so far by {} labs (home contributions and the commons stock)",
+        "community value embedded so far by {} labs (home contributions and the commons stock) "
+        "and usage data their APIs kept",
     ),
     ("public.budget.", "USD per month", "money appropriated to the {} institution this month"),
     ("public.spend.", "USD per month", "money that left the {} institution's budget this month"),
@@ -172,16 +175,41 @@ _FAMILIES = (  # {} is the group, lab kind or institution the column is about
         SHARE,
         "share of the {} institution's compute money researchers used",
     ),
-    ("access.run.", GROUP_SHARE, "share of {} researchers who ran a capable model this month"),
+    (
+        "access.run.",
+        GROUP_SHARE,
+        "share of {} researchers who ran a capable model this month (own hardware, a hoster or "
+        "a lab's API)",
+    ),
     (
         "access.finetune.",
         GROUP_SHARE,
-        "share of {} researchers who fine-tuned a capable model this month",
+        "share of {} researchers who ran a capable model this month with a fine-tune of it, "
+        "made this month or kept from an earlier one (own hardware, a hoster or a lab's API)",
     ),
     (
         "access.deploy.",
         GROUP_SHARE,
-        "share of {} researchers with a capable model deployed (own hardware or hosted) this month",
+        "share of {} researchers with a capable model deployed this month (own hardware, a "
+        "hoster or a lab's API)",
+    ),
+    (
+        "api_share.run.",
+        SHARE,
+        "of the {} researchers who ran a capable model this month, the share who ran it "
+        "through a lab's API (NaN if none did)",
+    ),
+    (
+        "api_share.finetune.",
+        SHARE,
+        "of the {} researchers counted in access.finetune this month, the share whose "
+        "fine-tune was made through a lab's API (NaN if none)",
+    ),
+    (
+        "api_share.deploy.",
+        SHARE,
+        "of the {} researchers with a capable model deployed this month, the share deployed "
+        "through a lab's API (NaN if none)",
     ),
     (
         "capability.reached.",

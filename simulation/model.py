@@ -264,7 +264,7 @@ class EcosystemModel(mesa.Model):
         than it has left sells that, pro rata. Training thus takes GPUs researchers would rent
         and raises utilisation, prices and build-out (docs/ODD.md 7.1, 7.3).
         """
-        runs = [lab for lab in self.labs if lab.run is not None]
+        runs = [lab for lab in self.labs if lab.run is not None and lab.run.months_left > 0]
         if not runs:
             return
         gpu = [self.hosters[i] for i in self.gpu_market_index]

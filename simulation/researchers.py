@@ -8,19 +8,33 @@ deployment size, and their own model choice and deployment. The rules read per r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from simulation import kernels
 from simulation.kernels import CREDIT, LOCAL, PUBLIC, Venue
-from simulation.releases import OPEN
+from simulation.releases import CLOSED, OPEN
 
 if TYPE_CHECKING:
     from simulation.config import Contributions
     from simulation.model import EcosystemModel
 
 TASKS = ("run", "finetune", "deploy")
+FORWARD_FLOP_PER_PARAM = 2.0  # cal: a forward pass ~ 2 x parameters FLOPs per token (Kaplan 2020)
+
+
+class Needs(NamedTuple):
+    """What each task takes per release: rows run, fine-tune, deploy; (3, releases) each.
+
+    The fields are those of ``kernels.Task``; ``kernels.gpu_hours`` turns the three hour fields
+    into one researcher's GPU-hours.
+    """
+
+    mem: np.ndarray  # GB of memory
+    hours: np.ndarray  # GPU-hours of work, whoever does it
+    hours_per_user: np.ndarray  # GPU-hours of work per user served
+    replica_hours: np.ndarray  # GPU-hours of a whole copy rented all month (0: billed by use)
 
 
 @dataclass
@@ -28,10 +42,11 @@ class Outcome:
     """What happened to the population this month (per researcher), for metrics and capture."""
 
     ran: np.ndarray
-    finetuned: np.ndarray
+    finetuned: np.ndarray  # use a fine-tune of the model they ran: made this month or kept
     deployed: np.ndarray
     capability_used: np.ndarray
     capable: np.ndarray
+    via_api: np.ndarray  # (tasks, researchers): run, fine-tuned, deployed through a lab's API
 
 
 class Researchers:
@@ -88,12 +103,23 @@ class Researchers:
         self.friction = per_group("commercial_price_friction")
         self._join_programs(u[3])
         self.queue_key = u[4]  # redrawn monthly; first month uses this
+        # Which hosters are labs' APIs, and what each lab's API offers beyond running its
+        # closed models (a lab without an API offers nothing).
+        self.is_api = np.array([h.owner is not None for h in model.hosters], dtype=bool)
+        has_api = np.zeros(len(model.labs), dtype=bool)
+        has_api[[h.owner.index for h in model.hosters if h.owner is not None]] = True
+        specs = [lab.spec for lab in model.labs]
+        self.api_finetune = has_api & np.array([s.api_finetune for s in specs], dtype=bool)
+        self.api_deploy = has_api & np.array([s.api_deploy for s in specs], dtype=bool)
+        self.api_finetune_price = np.array([s.api_finetune_price_factor for s in specs])
         n_hosters = len(model.hosters)
         taste = rng.standard_normal((n_hosters, n))  # hoster by hoster: stable across scenarios
         # (researchers, hosters): one researcher's tastes side by side for the hoster pick
         self.hoster_taste = np.ascontiguousarray(np.exp(cfg.market.hoster_taste_sigma * taste).T)
         self.choice = np.full(n, -1)
         self.chose_capable = np.zeros(n, dtype=bool)  # settled for a weaker model knowingly?
+        self.finetuned_on = np.full(n, -1)  # release they hold a fine-tune of (-1: none)
+        self.finetune_api = np.zeros(n, dtype=bool)  # that fine-tune was made at a lab's API
         self.deployment = np.full(n, -1)  # release deployed on
         self.deploy_host = np.full(n, -1)  # hoster serving it (-1: own hardware)
         self.stranded = np.zeros(n, dtype=bool)
@@ -215,9 +241,9 @@ class Researchers:
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
         self._prepare_prices(rel)
-        self.need_mem, self.need_hours = self._task_needs(rel["params_b"])
-        # The month's budget, credit and quota, spent in place as tasks are paid for.
-        pop = self._population(self.budget.copy(), *self._open_programs())
+        self.needs = self._task_needs(rel)
+        # The month's budget, credit, quota and own hours, spent in place as tasks are done.
+        pop = self._population(self.budget.copy(), *self._open_programs(), self._own_hours())
 
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
@@ -236,12 +262,11 @@ class Researchers:
 
         # 2. Run the chosen model; whoever is turned away re-plans once without the public
         #    hoster (plan B) and tries again.
-        no_surcharge = np.zeros(self.n)
-        run = kernels.Task(self.need_mem[0], self.need_hours[0], rel["weights"], no_surcharge, True)
+        run = self._task(0, rel["weights"])
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
         offers = self._offers(kernels.Requests(np.arange(self.n), rr), pop)  # reused: fine-tune
-        ran = self._do_task("run", wants, rr, run, pop, offers=offers)[0]
+        ran, ran_at = self._do_task("run", wants, rr, run, pop, offers=offers)
         retry = np.flatnonzero(wants & ~ran)
         if retry.size:
             self._choose(retry, pop, public_ok=False)
@@ -251,21 +276,36 @@ class Researchers:
             # only the re-planned need new offers
             self._offers(kernels.Requests(retry, rr[retry]), pop, into=offers)
             plan_b = run._replace(use_public=False)
-            ran |= self._do_task("run", wants, rr, plan_b, pop, offers=offers)[0]
+            ran_b, at_b = self._do_task("run", wants, rr, plan_b, pop, offers=offers)
+            ran |= ran_b
+            ran_at = np.where(ran_b, at_b, ran_at)
         eff_cap = self._effective_capability(rel, rr)
         capable = ran & (eff_cap >= m.capable_threshold)
 
-        # 3. Fine-tune it: needs weights, a licence allowing derivatives, and enough skill.
+        # 3. Fine-tune it: needs weights whose licence allows derivatives, or a closed model
+        #    whose lab's API offers fine-tuning (at its fine-tune price); and enough skill.
+        #    A fine-tune is kept while its base stays their model and may still be fine-tuned:
+        #    only a new base (or one no longer allowed, e.g. revoked) needs a new one.
         terms = self._licence_allows(rel)
-        wants_ft = ran & rel["weights"][rr] & terms["finetune"][rr]
-        finetune = kernels.Task(
-            self.need_mem[1], self.need_hours[1], rel["weights"], no_surcharge, True
-        )
-        ft_done, _ = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
-        finetuned = ft_done & (self.rng.random(self.n) < self.skill)
+        keeps = (self.choice >= 0) & (self.finetuned_on == rr) & terms["finetune"][rr]
+        self.finetuned_on[~keeps] = -1  # a new base, or one no longer allowed: dropped
+        wants_ft = ran & terms["finetune"][rr] & ~keeps
+        finetune = self._task(1, rel["weights"], price_factor=terms["finetune_price"])
+        ft_done, ft_at = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
+        new = ft_done & (self.rng.random(self.n) < self.skill)
+        self.finetuned_on[new] = rr[new]
+        self.finetune_api[new] = self._through_api(ft_at)[new]
+        finetuned = ran & (self.finetuned_on >= 0)  # use a fine-tune of the model they ran
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
         deployed = self._deploy(rel, ran, rr, terms, pop, offers)
+        via_api = np.stack(
+            [
+                ran & self._through_api(ran_at),
+                finetuned & self.finetune_api,
+                deployed & self._through_api(self.deploy_host),
+            ]
+        )
 
         self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
         capability_used = np.where(ran, eff_cap, np.nan)
@@ -278,12 +318,53 @@ class Researchers:
         self.credit_rate[asked] = self._credit_granted[asked] / self._credit_asked[asked]
         self._credit_asked[:] = 0
         self._credit_granted[:] = 0
-        self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable)
+        self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable, via_api)
         self._contribute(rel, rr, ran, finetuned)
         return self.outcome
 
+    def _own_hours(self) -> np.ndarray:
+        """GPU-hours each researcher's own hardware gives this research in a month.
+
+        Its memory counted in rented GPUs' worth (H100-equivalents), for the hours of a month,
+        times the share of them left for this research (``tasks.own_hardware_share``).
+        """
+        t = self.model.config.tasks
+        gpus = self.hardware_gb / t.gpu_memory_gb
+        return gpus * t.deploy_hours_per_month * t.own_hardware_share
+
+    def _task(
+        self,
+        t: int,
+        local_ok: np.ndarray,
+        surcharge: np.ndarray | None = None,
+        price_factor: np.ndarray | None = None,
+    ) -> kernels.Task:
+        """Task ``t`` (0 run, 1 fine-tune, 2 deploy) as the kernels take it, this month.
+
+        Args:
+            t: Its row in ``self.needs``.
+            local_ok: Per release, whether it can be done on own hardware (weights).
+            surcharge: Per researcher, one-off USD on a hosted bill (default none).
+            price_factor: Per release, multiple of the hourly price billed (default 1).
+        """
+        needs = self.needs
+        return kernels.Task(
+            needs.mem[t],
+            needs.hours[t],
+            needs.hours_per_user[t],
+            needs.replica_hours[t],
+            local_ok,
+            np.zeros(self.n) if surcharge is None else surcharge,
+            True,
+            np.ones(local_ok.size) if price_factor is None else price_factor,
+        )
+
+    def _through_api(self, hoster: np.ndarray) -> np.ndarray:
+        """Per researcher, whether ``hoster`` (-1: own hardware or none) is a lab's API."""
+        return (hoster >= 0) & self.is_api[np.maximum(hoster, 0)]
+
     def _population(
-        self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray
+        self, budget: np.ndarray, credit: np.ndarray, quota: np.ndarray, own_hours: np.ndarray
     ) -> kernels.Population:
         """The researchers' own arrays as the kernels take them.
 
@@ -291,6 +372,7 @@ class Researchers:
             budget: USD each can still spend this month (the kernels spend it in place).
             credit: USD of public credit each has left this month (spent in place).
             quota: Subsidised GPU-hours each may still use this month (spent in place).
+            own_hours: GPU-hours of their own hardware still free this month (spent in place).
 
         Returns:
             A ``kernels.Population`` viewing this object's arrays (nothing is copied).
@@ -310,6 +392,7 @@ class Researchers:
             self.public_host,
             self.price_share,
             quota,
+            own_hours,
         )
 
     # -- prices and venues ---------------------------------------------------------------------
@@ -464,13 +547,13 @@ class Researchers:
         for attempt in range(len(full) + 1):
             req = kernels.Requests(idx, r[idx])
             v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
-            served, no_credit = self._serve(name, idx, v, task.hours[req.release], priority)
+            served, no_credit = self._serve(name, idx, v, v.hours, priority)
             asked_public = v.kind == PUBLIC
             np.add.at(self._public_asked[:, t], self.program[idx[asked_public]], 1)
             np.add.at(self._public_served[:, t], self.program[idx[asked_public & served]], 1)
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
-            self._pay(name, req, v, served, task, pop)
+            self._pay(name, req, v, served, pop)
             turned = ~served & (v.hoster >= 0)
             if not turned.any():
                 break
@@ -560,7 +643,6 @@ class Researchers:
         req: kernels.Requests,
         v: Venue,
         served: np.ndarray,
-        task: kernels.Task,
         pop: kernels.Population,
     ) -> None:
         """Served requests pay (``kernels.pay``); hosters and institutions are settled.
@@ -572,9 +654,8 @@ class Researchers:
         Args:
             name: the task, one of ``TASKS`` (hosters keep their pools per task).
             req: who asked for which release.
-            v: where each request was to be done and its bill.
+            v: where each request was to be done, its GPU-hours there and its bill.
             served: per request, whether it was served.
-            task: the task (its GPU-hours per release).
             pop: the population; budget, credit and quota are spent in place.
         """
         m = self.model
@@ -587,7 +668,7 @@ class Researchers:
             or [False]
         )
         gpu_by, paid_by, routed_by, credit_by, credit_hours = kernels.pay(
-            req, v, served, task, pop, routes
+            req, v, served, pop, routes
         )
         for h, g_h, p_h, routed in zip(m.hosters, gpu_by, paid_by, routed_by, strict=True):
             if g_h > 0:
@@ -630,11 +711,18 @@ class Researchers:
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
         penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
+        position = np.full(len(rel["lab"]), -1)
+        position[cand] = np.arange(cand.size)
+        on = self.finetuned_on[idx]
+        held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
+        needs = self.needs
         candidates = kernels.Candidates(
-            np.ascontiguousarray(self.need_mem[:, cand]),
-            np.ascontiguousarray(self.need_hours[:, cand]),
+            np.ascontiguousarray(needs.mem[:, cand]),
+            np.ascontiguousarray(needs.hours[:, cand]),
+            np.ascontiguousarray(needs.hours_per_user[:, cand]),
+            np.ascontiguousarray(needs.replica_hours[:, cand]),
             rel["weights"][cand],
             terms["finetune"][cand],
             terms["max_users"][cand],
@@ -644,6 +732,7 @@ class Researchers:
             appeal,
             np.ascontiguousarray(self.hosting.cheapest_price[:, cand]),
             np.ascontiguousarray(self.best_credit[:, cand]),
+            np.stack([np.ones(cand.size), terms["finetune_price"][cand], np.ones(cand.size)]),
         )
         rule = kernels.ChoiceRule(
             self.public_service_rate,
@@ -658,43 +747,73 @@ class Researchers:
         chosen, self.chose_capable[idx] = kernels.choose_models(
             candidates,
             pop._replace(budget=self.budget),
-            kernels.Choosers(idx, slot_draw, logit_draw),
+            kernels.Choosers(idx, slot_draw, logit_draw, held),
             rule,
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
 
-    def _task_needs(self, params_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Memory (GB) and GPU-hours a month each task needs, per release.
+    def _task_needs(self, rel: dict[str, np.ndarray]) -> Needs:
+        """Memory and GPU-hours each task takes, per release.
 
-        Rows are running, fine-tuning and deploying: (3, releases) each. A deployment rents
-        whole GPUs all month.
+        Running and fine-tuning take GPU-hours in proportion to the model's parameters. A
+        deployment's work grows with the users it serves: each user's tokens a month at a
+        forward pass of 2 FLOP per parameter per token, at the GPUs' effective inference
+        throughput. A hoster rents whole GPUs: enough copies of the model (each on the GPUs
+        its memory needs) to do that work, each running all month. A closed model is served by
+        its lab's API, whose copies serve all its customers: it bills the work alone.
         """
         t = self.model.config.tasks
-        gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        mem = np.stack(
-            [
-                params_b * t.run_memory_gb_per_b,
-                params_b * t.finetune_memory_gb_per_b,
-                params_b * t.deploy_memory_gb_per_b,
-            ]
+        params_b = rel["params_b"]
+        zeros = np.zeros_like(params_b)
+        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        by_use = rel["licence"] == CLOSED  # an API: shared copies, billed by use
+        flop_per_user = t.deploy_tokens_per_user_per_month * FORWARD_FLOP_PER_PARAM * params_b * 1e9
+        return Needs(
+            mem=np.stack(
+                [
+                    params_b * t.run_memory_gb_per_b,
+                    params_b * t.finetune_memory_gb_per_b,
+                    params_b * t.deploy_memory_gb_per_b,
+                ]
+            ),
+            hours=np.stack(
+                [params_b * t.run_gpu_hours_per_b, params_b * t.finetune_gpu_hours_per_b, zeros]
+            ),
+            hours_per_user=np.stack([zeros, zeros, flop_per_user / t.inference_flop_per_gpu_hour]),
+            replica_hours=np.stack(
+                [zeros, zeros, np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)]
+            ),
         )
-        hours = np.stack(
-            [
-                params_b * t.run_gpu_hours_per_b,
-                params_b * t.finetune_gpu_hours_per_b,
-                gpus * t.deploy_hours_per_month,
-            ]
-        )
-        return mem, hours
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
+        """What may be done with each release beyond running it, and on what terms.
+
+        Weights: what their licence allows, until it is revoked. A closed release: fine-tuning
+        and deployment only through its lab's API, where the lab offers them (``api_finetune``,
+        ``api_deploy``). An API fine-tune gives no weights, so no derivative to publish; the API
+        caps no deployment's users, and bills a fine-tune at ``api_finetune_price_factor`` x
+        its hourly price (the lab's per-token fine-tuning price).
+
+        Returns:
+            Per release: ``finetune`` (may be fine-tuned), ``derivative`` (a fine-tune may be
+            published: weights whose licence allows derivatives), ``max_users`` (largest
+            deployment allowed; 0: none) and ``finetune_price`` (multiple of the hourly price
+            a fine-tune is billed at).
+        """
         lic = self.model.config.licences
         ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
         users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
         usable = ~rel["revoked"] & rel["weights"]
+        lab = rel["lab"]
+        api_only = (rel["licence"] == CLOSED) & ~rel["revoked"]  # its lab's API serves it
+        api_finetune = api_only & self.api_finetune[lab]
+        api_users = np.where(api_only & self.api_deploy[lab], np.inf, 0.0)
+        derivative = ft[rel["licence"]] & usable
         return {
-            "finetune": ft[rel["licence"]] & usable,
-            "max_users": np.where(usable, users[rel["licence"]], 0.0),
+            "finetune": derivative | api_finetune,
+            "derivative": derivative,
+            "max_users": np.where(usable, users[rel["licence"]], api_users),
+            "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
         }
 
     def _deploy(
@@ -723,12 +842,11 @@ class Researchers:
             Per researcher, whether a deployment is running this month.
         """
         tk = self.model.config.tasks
-        mem, hours = self.need_mem[2], self.need_hours[2]
         deploy_terms = kernels.DeployTerms(
-            rel["weights"],
             rel["revoked"],
             terms["max_users"],
-            hours,
+            self.needs.hours_per_user[2],
+            self.needs.replica_hours[2],
             float(tk.migration_cost_months * self.model.config.regulation.migration_cost_factor),
         )
         current = kernels.Deployments(
@@ -743,7 +861,7 @@ class Researchers:
         if other.size:
             copied = kernels.Offers(*(a.copy() for a in offers))
             offers = self._offers(kernels.Requests(other, t[other]), pop, into=copied)
-        deploy = kernels.Task(mem, hours, rel["weights"], surcharge, True)
+        deploy = self._task(2, rel["weights"], surcharge)
         done, where = self._do_task("deploy", wants, t, deploy, pop, offers, priority=renewing)
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
@@ -770,7 +888,7 @@ class Researchers:
         choice = publish_choice(
             c,
             rel["licence"][rr] == OPEN,
-            finetuned & terms["finetune"][rr],
+            finetuned & terms["derivative"][rr],  # not through an API: no weights to publish
             self.rng.random(self.n),
         )
         gives = has & (choice == PUBLISH)

@@ -160,18 +160,3 @@ def test_a_licence_capping_deployment_size_stops_large_deployments():
         assert not (dep & (lic[on] == RESTRICTED)).any()
         lic_ok += int((dep & (lic[on] == OPEN)).sum())
     assert lic_ok > 0
-
-
-def test_api_only_models_are_never_fine_tuned_or_deployed():
-    m = make_model(n=600)
-    api_runs = 0
-    for _ in range(6):
-        m.step()
-        r, rel = m.researchers, m.releases.arrays()
-        chosen = np.where(r.choice >= 0, r.choice, 0)
-        api = ~rel["weights"][chosen] & r.outcome.ran
-        api_runs += int(api.sum())
-        assert not (r.outcome.finetuned & api).any()
-        dep = r.deployment[r.outcome.deployed]
-        assert rel["weights"][dep].all()
-    assert api_runs > 0

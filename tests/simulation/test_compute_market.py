@@ -65,9 +65,10 @@ def test_gpu_cost_falls_over_time():
     assert costs[24] / costs[0] == pytest.approx((1 - decline) ** 2)
 
 
-def _one_model_world(params_b, hardware, budget):
+def _one_model_world(params_b, hardware, budget, deploy_users=None):
     """Every researcher faces one release of ``params_b`` billion parameters at one known price;
-    each simulated researcher stands for one real one so that capacity never rations."""
+    each simulated researcher stands for one real one so that capacity never rations.
+    ``deploy_users`` sets everyone's deployment size (default: as drawn)."""
     n = len(budget)
     gpu_hours = 3e5  # sized by the compute-optimal rule: tokens per parameter give params_b
     tokens = gpu_hours * 1.2e18 / (6 * (params_b * 1e9) ** 2)
@@ -82,6 +83,8 @@ def _one_model_world(params_b, hardware, budget):
     m = make_model(overrides=overrides, n=n)
     m.researchers.hardware_gb[:] = hardware
     m.researchers.budget[:] = budget
+    if deploy_users is not None:
+        m.researchers.deploy_users[:] = deploy_users
     m.step()
     assert len(m.releases) == 1
     assert m.releases.arrays()["params_b"][0] == pytest.approx(params_b, rel=1e-12)
@@ -98,10 +101,11 @@ def _price_last_month(m, rid=0):
 
 
 def test_model_size_and_task_set_memory_needs():
-    """With no money, what runs is what fits local memory: run < fine-tune < deploy."""
+    """With no money, what runs is what fits local memory: run < fine-tune < deploy (small
+    deployments: the hardware's hours are not what binds here)."""
     n, p = 600, 7.0
     hardware = np.linspace(0.0, 2 * p, n)
-    m = _one_model_world(p, hardware, np.zeros(n))
+    m = _one_model_world(p, hardware, np.zeros(n), deploy_users=100.0)
     t, o = m.config.tasks, m.researchers.outcome
     assert (o.ran == (hardware >= t.run_memory_gb_per_b * p)).all()
     assert not o.finetuned[hardware < t.finetune_memory_gb_per_b * p].any()

@@ -28,6 +28,7 @@ def _population(n: int = 1, **over) -> kernels.Population:
         public_host=np.full(n, -1, np.int64),
         price_share=np.zeros(n),
         quota=np.full(n, INF),
+        own_hours=np.full(n, INF),
     )
     fields.update(over)
     # the kernels do not check bounds: a field shorter than the population reads past its end
@@ -59,6 +60,8 @@ def _choice_inputs(n: int = 1, **over):
     candidates = dict(
         mem=np.ones((3, cand)),
         hours=np.array([[1.0] * cand, [10.0] * cand, [100.0] * cand]),
+        hours_per_user=np.zeros((3, cand)),
+        replica_hours=np.zeros((3, cand)),
         weights=np.ones(cand, bool),
         finetune_ok=np.ones(cand, bool),
         max_users=np.full(cand, INF),
@@ -68,11 +71,13 @@ def _choice_inputs(n: int = 1, **over):
         appeal=np.zeros(cand),
         best_market=np.ones((1, cand)),
         best_credit=np.full((1, cand), INF),
+        price_factor=np.ones((3, cand)),
     )
     choosers = dict(
         idx=np.arange(n, dtype=np.int64),
         slot_draw=np.full(n, 0.5),
         logit_draw=np.full(n, 0.5),
+        held=np.full(n, -1),
     )
     rule = dict(
         service_rate=np.ones((1, 3)),
@@ -219,12 +224,19 @@ def test_full_hosters_and_those_not_serving_the_region_are_skipped():
     assert _offers(full=(True, True, False)) == (-1, INF)
 
 
-def _venues(full=False, use_public=True, **pop):
+def _venues(full=False, use_public=True, price_factor=1.0, **pop):
     """One request for release 0 (2 GB, 10 GPU-hours, runs locally) by one researcher whose
     preferred market hoster (0) charges 3 USD an hour and credit hoster (1) 1 USD; the
     cheapest market offer is hoster 2 at 2 USD. Hoster 3 is public and lists the release."""
     task = kernels.Task(
-        np.array([2.0]), np.array([10.0]), np.ones(1, bool), np.zeros(1), use_public
+        mem=np.array([2.0]),
+        hours=np.array([10.0]),
+        hours_per_user=np.zeros(1),
+        replica_hours=np.zeros(1),
+        local_ok=np.ones(1, bool),
+        surcharge=np.zeros(1),
+        use_public=use_public,
+        price_factor=np.array([price_factor]),
     )
     offers = kernels.Offers(np.array([3.0]), np.array([0]), np.array([1.0]), np.array([1]))
     hosters = _hosters(
@@ -237,6 +249,7 @@ def _venues(full=False, use_public=True, **pop):
     pop.setdefault("public_host", np.array([3]))
     req = kernels.Requests(np.array([0]), np.array([0]))
     v = kernels.choose_venues(req, task, _population(**pop), offers, hosters)
+    assert v.hours[0] == 10.0
     return v.kind[0], v.hoster[0], v.out_of_pocket[0], v.credit[0]
 
 
@@ -248,6 +261,23 @@ def test_a_task_goes_local_then_public_then_credit_then_market():
     assert _venues(**approved, public_host=np.array([-1])) == (kernels.CREDIT, 1, 6.0, 4.0)
     assert _venues(credit=np.array([4.0]))[0] == kernels.MARKET  # credit needs approval
     assert _venues() == (kernels.MARKET, 0, 30.0, 0.0)
+
+
+def test_a_price_factor_multiplies_the_hosted_bill_not_the_hours():
+    # An API bills a fine-tune at a multiple of its hourly price: 10 hours x 3 USD x 2.
+    assert _venues(price_factor=2.0) == (kernels.MARKET, 0, 60.0, 0.0)
+    assert _venues(price_factor=2.0, budget=np.array([50.0]))[:2] == (kernels.MARKET, 2)  # 40
+    assert _venues(price_factor=2.0, hardware=np.array([2.0]))[:3] == (kernels.LOCAL, -1, 0.0)
+
+
+def test_a_plan_pays_the_price_factor_of_each_task():
+    # Run 1 h and fine-tune 10 h at 1 USD; candidate 0's fine-tune is billed at 3x (31 USD in
+    # all), candidate 1's at list price (11 USD). With 25 USD only candidate 1 affords the
+    # fine-tune plan, so it is the only one chosen from.
+    factor = np.array([[1.0, 1.0], [3.0, 1.0], [1.0, 1.0]])
+    over = dict(budget=np.array([25.0]), max_users=np.zeros(2))
+    assert choose(**over, price_factor=factor)[0][0] == 1
+    assert choose(**over, price_factor=factor[:, ::-1].copy())[0][0] == 0
 
 
 def test_a_budget_short_of_the_preferred_hoster_falls_back_to_the_cheapest():
@@ -269,12 +299,12 @@ def test_served_requests_pay_and_hosters_are_credited_in_real_researchers():
     venue = kernels.Venue(
         np.array([kernels.CREDIT, kernels.MARKET]),
         np.array([0, 0]),
+        np.array([10.0, 10.0]),
         np.array([1.0, 30.0]),
         np.array([4.0, 0.0]),
     )
-    task = kernels.Task(np.ones(1), np.array([10.0]), np.ones(1, bool), np.zeros(2), True)
     served = np.array([True, False])
-    gpu, paid, routed, credit, hours = kernels.pay(req, venue, served, task, pop, np.ones(1, bool))
+    gpu, paid, routed, credit, hours = kernels.pay(req, venue, served, pop, np.ones(1, bool))
     assert list(pop.budget) == [99.0, 100.0] and list(pop.credit) == [1.0, 5.0]
     assert list(gpu) == [20.0, 0.0] and list(paid) == [10.0, 0.0] and list(credit) == [8.0]
     assert list(hours) == [20.0] and list(routed) == [20.0, 0.0]  # credit-paid data is routed
@@ -330,3 +360,87 @@ def test_a_plan_is_costed_at_the_price_share_within_the_quota():
     assert choose(**over, price_share=np.array([0.6]))[0][0] == -1  # 0.6 USD: beyond budget
     # Beyond the quota the public hoster is not planned on: the market's 1 USD is too dear.
     assert choose(**over, price_share=np.array([0.4]), quota=np.array([0.5]))[0][0] == -1
+
+
+def test_a_rented_deployment_is_whole_copies_running_all_month():
+    # 730 GPU-hours a copy, 0.5 GPU-hours of work per user
+    def hours(users, rented=True, replica=730.0):
+        return kernels.gpu_hours(0.0, 0.5, replica, users, rented)
+
+    assert hours(10) == 730.0  # a few users still rent a whole copy
+    assert hours(1460) == 730.0 and hours(1461) == 1460.0  # more users, more copies
+    assert hours(10, rented=False) == 5.0  # own hardware does the work alone
+    assert hours(10, replica=0.0) == 5.0  # and so does an API billing by use
+    assert kernels.gpu_hours(3.0, 0.0, 0.0, 1e6, True) == 3.0  # a run ignores users
+
+
+def test_deploying_to_more_users_costs_more():
+    # Deploy only (run and fine-tune free), copies of 730 GPU-hours at 1 USD an hour; candidate
+    # 0 takes 0.5 GPU-hours a user, candidate 1 (a smaller model) 0.05. With 100 users either
+    # fits one copy (730 USD); with 2000 candidate 0 needs two (1460 USD), beyond the budget,
+    # so only candidate 1 makes the whole plan affordable.
+    over = dict(
+        hours=np.zeros((3, 2)),
+        hours_per_user=np.array([[0.0, 0.0], [0.0, 0.0], [0.5, 0.05]]),
+        replica_hours=np.array([[0.0, 0.0], [0.0, 0.0], [730.0, 730.0]]),
+        budget=np.array([1000.0, 1000.0]),
+        deploy_users=np.array([100.0, 2000.0]),
+    )
+    chosen, _ = choose(n=2, **over)
+    assert list(chosen) == [0, 1]
+    # At a hoster the venue rents the copies; on own hardware only the work counts.
+    task = kernels.Task(
+        mem=np.ones(1),
+        hours=np.zeros(1),
+        hours_per_user=np.array([0.5]),
+        replica_hours=np.array([730.0]),
+        local_ok=np.ones(1, bool),
+        surcharge=np.zeros(2),
+        use_public=True,
+        price_factor=np.ones(1),
+    )
+    offers = kernels.Offers(np.ones(2), np.zeros(2, np.int64), np.full(2, INF), np.full(2, -1))
+    req = kernels.Requests(np.arange(2), np.zeros(2, np.int64))
+    users = np.array([100.0, 2000.0])
+    pop = _population(2, deploy_users=users, budget=np.full(2, 1e4), taste=np.ones((2, 1)))
+    v = kernels.choose_venues(req, task, pop, offers, _hosters())
+    assert list(v.hours) == [730.0, 1460.0] and list(v.out_of_pocket) == [730.0, 1460.0]
+    own = pop._replace(hardware=np.full(2, 2.0))
+    v = kernels.choose_venues(req, task, own, offers, _hosters())
+    assert list(v.kind) == [kernels.LOCAL] * 2 and list(v.hours) == [50.0, 1000.0]
+
+
+def test_own_hardware_has_hours_as_well_as_memory():
+    # The task takes 10 GPU-hours and fits the memory: local only with 10 hours left.
+    assert _venues(hardware=np.array([2.0]), own_hours=np.array([10.0]))[:2] == (kernels.LOCAL, -1)
+    assert _venues(hardware=np.array([2.0]), own_hours=np.array([9.0]))[:2] == (kernels.MARKET, 0)
+
+
+def test_a_task_on_own_hardware_uses_its_hours_and_no_money():
+    pop = _population(1, own_hours=np.array([25.0]))
+    req = kernels.Requests(np.array([0]), np.array([0]))
+    venue = kernels.Venue(
+        np.array([kernels.LOCAL]), np.array([-1]), np.array([10.0]), np.zeros(1), np.zeros(1)
+    )
+    gpu, paid, *_ = kernels.pay(req, venue, np.array([True]), pop, np.ones(1, bool))
+    assert pop.own_hours[0] == 15.0 and pop.budget[0] == 1000.0 and gpu.sum() == paid.sum() == 0
+
+
+def test_a_plan_shares_own_hours_across_its_tasks():
+    # No money: only own hardware. A run takes 1 hour; candidate 0's fine-tune 10, candidate
+    # 1's 4. With 5 hours only candidate 1's run and fine-tune both fit.
+    over = dict(
+        budget=np.array([0.0]),
+        hardware=np.array([2.0]),
+        hours=np.array([[1.0, 1.0], [10.0, 4.0], [100.0, 100.0]]),
+        max_users=np.zeros(2),
+    )
+    assert choose(**over, own_hours=np.array([5.0]))[0][0] == 1
+    assert choose(**over)[0][0] == 0  # with hours to spare, the two are alike
+
+
+def test_a_fine_tune_held_is_free_in_a_plan():
+    # Run 1 USD, fine-tune 10 USD, 5 USD to spend: only a held fine-tune makes the plan fit.
+    over = dict(budget=np.array([5.0]), max_users=np.zeros(2))
+    assert choose(**over)[0][0] == 0  # both alike: the first
+    assert choose(**over, held=np.array([1]))[0][0] == 1  # the model whose fine-tune they keep

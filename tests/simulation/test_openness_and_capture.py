@@ -182,9 +182,10 @@ def test_capture_shares_sum_to_one_and_private_is_closed_plus_restricted():
     # academic one open: private capture is exactly those two kinds' share.
     private = df["capture.frontier_closed"] + df["capture.commercial_open"]
     assert np.allclose(df["capture.private"], private)
-    total = sum(lab.absorbed for lab in m.labs)
+    # usage data kept by a lab's API counts as captured, and always privately
+    total = sum(lab.absorbed + lab.api_data_value for lab in m.labs)
     assert df["capture.private"].iloc[-1] == pytest.approx(
-        sum(lab.absorbed_private for lab in m.labs) / total
+        sum(lab.absorbed_private + lab.api_data_value for lab in m.labs) / total
     )
 
 
