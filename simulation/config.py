@@ -604,9 +604,9 @@ class Regulation(Strict):
     """
 
     release_delay_months: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
-    # assumption: the EU AI Act's 1e25 FLOP (Art. 51; not in calibration.md) at ~1.4e18 FLOP
-    # per H100-hour (40% utilisation)
-    release_threshold_gpu_hours: NonNegative = 7e6
+    # assumption: the EU AI Act's 1e25 FLOP (Art. 51; not in calibration.md) at
+    # capability.flop_per_gpu_hour (1.2e18, cal-derived from Llama 3.1 405B)
+    release_threshold_gpu_hours: NonNegative = 8.3e6
     irrevocable_licences: bool = False
     max_markup: NonNegative = 0.0
     migration_cost_factor: NonNegative = 1.0

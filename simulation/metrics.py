@@ -106,7 +106,7 @@ _EXACT = {
     ),
     "frontier.training_cost_usd": (
         "USD",
-        "cost of the training run that set the current frontier (GPU-hours x GPU cost then)",
+        "what the training run that set the current frontier paid the hosters for its GPU-hours",
     ),
     "market.gpu_price": (
         "USD per GPU-hour",

@@ -271,17 +271,21 @@ class EcosystemModel(mesa.Model):
         free = np.array([max(0.0, h.capacity - h.used) for h in gpu])
         price = np.array([h.price for h in gpu])
         asks = np.array([lab.training_ask() for lab in runs])
-        if not gpu or free.sum() <= 0:
-            hours = np.zeros((len(runs), len(gpu)))
-        else:
-            hours = asks[:, None] * (free / free.sum())[None, :] / price[None, :]
-        asked = hours.sum(axis=0) if gpu else np.zeros(0)
+        if not gpu:
+            for lab in runs:
+                lab.buy_training(0.0, 0.0)
+            return
+        capacity = np.array([h.capacity for h in gpu])
+        spread = free if free.sum() > 0 else capacity  # all taken: the asks are unmet demand
+        spread = spread / spread.sum() if spread.sum() > 0 else np.full(len(gpu), 1 / len(gpu))
+        hours = asks[:, None] * spread[None, :] / price[None, :]
+        asked = hours.sum(axis=0)
         scale = np.where(asked > free, free / np.where(asked > 0, asked, 1.0), 1.0)
         sold = hours * scale[None, :]
         for h, g, a, p in zip(gpu, sold.sum(axis=0), asked, price, strict=True):
             h.sell_training(float(g), float(g * p), float(a - g))
         for lab, row in zip(runs, sold, strict=True):
-            lab.buy_training(float(row.sum()), float(row @ price) if gpu else 0.0)
+            lab.buy_training(float(row.sum()), float(row @ price))
 
     def lab_capabilities(self) -> np.ndarray:
         """Per lab, the capability of its best model so far (-inf before its first)."""
