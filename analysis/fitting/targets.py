@@ -137,6 +137,8 @@ class Target:
             return f"{shown:.2f}x/yr" if self.report == "factor" else f"{shown * 100:+.0f}%/yr"
         if self.statistic == "ratio":
             return f"{shown:.3g}"
+        if self.metrics[0].endswith("_months"):
+            return f"{shown:.1f} mo"
         return f"{shown:.3f}"
 
     # -- scoring ------------------------------------------------------------------------------
