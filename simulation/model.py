@@ -104,7 +104,8 @@ class EcosystemModel(mesa.Model):
         self.config = config
         self.month = 0
         self.outcome: Outcome | None = None
-        pop_rng, lab_rng, dyn_rng, inst_rng = self.rng.spawn(4)
+        # a fifth stream for contributions: the same draws whatever else a scenario changes
+        pop_rng, lab_rng, dyn_rng, inst_rng, contrib_rng = self.rng.spawn(5)
         self.releases = ReleaseRegistry()
         self.frontier = -math.inf
         self.frontier_lab: Lab | None = None  # whose model sets the frontier
@@ -149,7 +150,7 @@ class EcosystemModel(mesa.Model):
                 if hoster.institution is not None:
                     hoster.institution.hoster = hoster
         n = researchers if researchers is not None else config.simulation.researchers
-        self.researchers = Researchers(self, n, pop_rng, dyn_rng)
+        self.researchers = Researchers(self, n, pop_rng, dyn_rng, contrib_rng)
 
         for lab in self.labs:  # every lab starts with the model it already has
             if lab.spec.initial_training_gpu_hours > 0:

@@ -63,6 +63,7 @@ class Researchers:
         n: int,
         rng: np.random.Generator,
         dynamics_rng: np.random.Generator,
+        contribution_rng: np.random.Generator,
     ) -> None:
         """Draw the population at month 0, with no model chosen and nothing deployed.
 
@@ -74,12 +75,16 @@ class Researchers:
                 depend on the scenario, so that scenarios run with the same seed have the same
                 people.
             dynamics_rng: The stream for monthly draws (reviews, choices, fine-tune success,
-                queue keys, contributions).
+                queue keys).
+            contribution_rng: The stream for contributions (whether one has something, its
+                value, the publish choice): three draws per researcher a month whatever else
+                happens, so paired scenarios compare the same contributions.
         """
         self.model = model
         cfg = model.config
         self.n = n
         self.rng = dynamics_rng  # monthly draws; ``rng`` only draws the population
+        self.contribution_rng = contribution_rng
         self.weight = cfg.simulation.researchers_represented / n  # real researchers per simulated
         self.group_names = list(cfg.groups)
         groups = list(cfg.groups.values())
@@ -882,14 +887,15 @@ class Researchers:
         """
         c = self.model.config.contributions
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
-        has = self.rng.random(self.n) < p
-        value = self.skill * (1 + self.rng.pareto(c.pareto_alpha, self.n)) * self.weight
+        draws = self.contribution_rng  # fixed draws per researcher and month: paired scenarios
+        has = draws.random(self.n) < p  # contribute the same heavy-tailed values
+        value = self.skill * (1 + draws.pareto(c.pareto_alpha, self.n)) * self.weight
         terms = self._licence_allows(rel)
         choice = publish_choice(
             c,
             rel["licence"][rr] == OPEN,
             finetuned & terms["derivative"][rr],  # not through an API: no weights to publish
-            self.rng.random(self.n),
+            draws.random(self.n),
         )
         gives = has & (choice == PUBLISH)
         self.published_share = gives.sum() / has.sum() if has.any() else np.nan

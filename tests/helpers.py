@@ -41,6 +41,19 @@ ONE_MODEL_WORLD = {
 }
 
 
+def one_size(params_b: float, kind: str = "academic") -> dict[str, Any]:
+    """Overrides that give ``kind``'s starting model exactly ``params_b`` billion parameters
+    and no distilled variants: the compute-optimal rule sizes it from its training compute, so
+    the tokens per parameter are chosen to match."""
+    gpu_hours, flop = 3e5, 1.2e18
+    return {
+        f"labs.{kind}.initial_training_gpu_hours": gpu_hours,
+        f"labs.{kind}.tokens_per_param": gpu_hours * flop / (6 * (params_b * 1e9) ** 2),
+        f"labs.{kind}.distilled_params_b": [],
+        "capability.flop_per_gpu_hour": flop,
+    }
+
+
 def make_model(
     scenario: str = "market",
     overrides: dict[str, Any] | None = None,

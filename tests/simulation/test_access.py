@@ -90,6 +90,7 @@ def test_a_full_commercial_hoster_sends_buyers_to_one_with_room():
     overrides = {
         "hosters.specialty.capacity_gpu_hours_per_month": 10.0,
         "market.hoster_taste_sigma": 0.0,
+        "labs.frontier_closed.count": 0,  # no API to fill up: only the open market is tested
     }
     m = make_model(overrides=overrides, n=500)
     r = m.researchers

@@ -83,8 +83,10 @@ def test_an_api_fine_tune_publishes_no_derivative(monkeypatch):
 
 
 def test_fewer_closed_fine_tunes_when_they_cost_more():
-    cheap, _, _ = _closed_use({"labs.frontier_closed.api_finetune_price_factor": 1.0})
-    dear, _, _ = _closed_use({"labs.frontier_closed.api_finetune_price_factor": 20.0})
+    # an API with room for everyone: what moves is the price, not the queue for its capacity
+    roomy = {"labs.frontier_closed.api_capacity_gpu_hours_per_month": 1e12}
+    cheap, _, _ = _closed_use({**roomy, "labs.frontier_closed.api_finetune_price_factor": 1.0})
+    dear, _, _ = _closed_use({**roomy, "labs.frontier_closed.api_finetune_price_factor": 20.0})
     assert cheap.sum() > dear.sum()
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import ONE_MODEL_WORLD, advance, make_model
+from helpers import ONE_MODEL_WORLD, advance, make_model, one_size
 
 
 def test_commercial_price_rises_above_target_utilisation_and_falls_below():
@@ -70,14 +70,9 @@ def _one_model_world(params_b, hardware, budget, deploy_users=None):
     each simulated researcher stands for one real one so that capacity never rations.
     ``deploy_users`` sets everyone's deployment size (default: as drawn)."""
     n = len(budget)
-    gpu_hours = 3e5  # sized by the compute-optimal rule: tokens per parameter give params_b
-    tokens = gpu_hours * 1.2e18 / (6 * (params_b * 1e9) ** 2)
     overrides = {
         **ONE_MODEL_WORLD,
-        "labs.academic.initial_training_gpu_hours": gpu_hours,
-        "labs.academic.tokens_per_param": tokens,
-        "labs.academic.distilled_params_b": [],
-        "capability.flop_per_gpu_hour": 1.2e18,
+        **one_size(params_b),
         "simulation.researchers_represented": float(n),
     }
     m = make_model(overrides=overrides, n=n)

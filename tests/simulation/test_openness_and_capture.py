@@ -31,15 +31,21 @@ def test_a_closed_lab_absorbs_contributions_but_releases_no_weights():
 
 # Openness decisions that follow the payoffs: almost no decision noise.
 DECIDED = {"economy.decision_noise": 1e-6}
+FEES_ONLY = {"labs.commercial_open.restricted_revenue_share": 0.1}
 
 
-def test_near_the_frontier_closing_pays_and_far_behind_weights_do():
+def test_the_further_ahead_the_more_closing_pays():
     m = advance(make_model(overrides=DECIDED), 1)
     lab = labs_of(m, "commercial_open")[0]
-    closed, opened = lab.openness_payoffs(m.frontier + 0.5, 1e8)  # a new leader
+    ratios = [np.divide(*lab.openness_payoffs(m.frontier + lead, 1e8)) for lead in (-3, 0, 2)]
+    assert ratios[0] < ratios[1] < ratios[2]  # a leader's share needs no appeal of weights
+    closed, opened = lab.openness_payoffs(m.frontier - 3.0, 1e8)
+    assert opened > closed  # far behind, the appeal of weights outweighs exclusivity
+    # a lab that earns only licence fees from its open models closes when it leads by far
+    cheap = advance(make_model(overrides={**DECIDED, **FEES_ONLY}), 1)
+    lab = labs_of(cheap, "commercial_open")[0]
+    closed, opened = lab.openness_payoffs(cheap.frontier + 2.0, 1e8)
     assert closed > opened  # exclusive sales: the leader has no equal substitute
-    closed, opened = lab.openness_payoffs(m.frontier - 3.0, 1e8)  # far behind
-    assert opened > closed  # the appeal of weights and adoption outweigh exclusivity
 
 
 def test_a_strategic_lab_closes_at_the_frontier_and_opens_far_behind():

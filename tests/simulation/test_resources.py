@@ -8,7 +8,7 @@ and checks that what the rule says moves the way it says.
 from __future__ import annotations
 
 import pytest
-from helpers import ONE_MODEL_WORLD, advance, make_model
+from helpers import ONE_MODEL_WORLD, advance, make_model, one_size
 
 from simulation.researchers import Researchers
 
@@ -16,7 +16,7 @@ from simulation.researchers import Researchers
 # standing for one real one (demand far below the hosters' capacity).
 HOSTED_ONLY = {
     **ONE_MODEL_WORLD,
-    "labs.academic.variant_params_b": [7.0],
+    **one_size(7.0),
     "groups.well_funded.hardware_none_share": 1.0,
     "groups.global_south.hardware_none_share": 1.0,
     "groups.well_funded.budget_median_usd": 1e6,
