@@ -890,15 +890,17 @@ class Researchers:
         draws = self.contribution_rng  # fixed draws per researcher and month: paired scenarios
         has = draws.random(self.n) < p  # contribute the same heavy-tailed values
         value = self.skill * (1 + draws.pareto(c.pareto_alpha, self.n)) * self.weight
+        draw = draws.random(self.n)
+        who = np.flatnonzero(has)  # only those with something to contribute choose
         terms = self._licence_allows(rel)
         choice = publish_choice(
             c,
-            rel["licence"][rr] == OPEN,
-            finetuned & terms["derivative"][rr],  # not through an API: no weights to publish
-            draws.random(self.n),
+            rel["licence"][rr[who]] == OPEN,
+            finetuned[who] & terms["derivative"][rr[who]],  # not through an API: no weights
+            draw[who],
         )
-        gives = has & (choice == PUBLISH)
-        self.published_share = gives.sum() / has.sum() if has.any() else np.nan
+        gives = who[choice == PUBLISH]
+        self.published_share = gives.size / who.size if who.size else np.nan
         labs = rel["lab"][rr]
         self.model.contributions_by_home = np.bincount(
             labs[gives], weights=value[gives], minlength=len(self.model.labs)
