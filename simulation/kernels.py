@@ -273,8 +273,9 @@ def choose_models(
                     subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
                     cost = min(gross_mk, gross_cr + subsidisable - subsidy)
                 plan_cost[c, t] = cost
-                if cost <= money:  # plans are nested: count the affordable ones
-                    affordable += 1
+                if cost > money:  # plans are nested and costs only add up: none further fits
+                    break
+                affordable += 1
             level[c] = affordable
             cap[c] = cand.capability[c] - cand.penalty[c] * pop.underserved[i]
             if cap[c] >= rule.threshold:
