@@ -51,16 +51,18 @@ def run_all(
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
-                spec = in_flight.pop(future)
+                # a run leaves ``in_flight`` only once recorded: an interruption before that
+                # (SIGTERM between its shard and its manifest line) records it in ``_settle``
+                spec = in_flight[future]
                 outcome, lost = _outcome(future, spec)
                 broken |= lost
                 gone = None if outcome.ok else pool.lost()
                 if gone is not None:  # the executor is gone: stop, say so, keep what is done
-                    in_flight[future] = spec
                     unfinished = _lose(in_flight, on_outcome, gone) + len(pending)
                     in_flight.clear()
                     raise ExecutorLost(f"{gone}; {unfinished} runs were not finished")
                 on_outcome(spec, outcome)
+                del in_flight[future]
             if broken:  # the other runs in flight end at once, most with the broken pool
                 for future, spec in in_flight.items():
                     wait([future])
