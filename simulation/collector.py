@@ -70,6 +70,13 @@ class MetricsCollector(mesa.DataCollector):
         self.model_reporters = {name: itemgetter(name) for name in self.names}
         self.model_vars: dict[str, list[float]] = {name: [] for name in self.names}
         self.steps: list[int] = []
+        self._groups_of: np.ndarray | None = None  # researchers x groups, built on first use
+
+    def _group_columns(self, group: np.ndarray) -> np.ndarray:
+        """A researchers x groups 0/1 matrix: a product with it sums rows per group."""
+        if self._groups_of is None or self._groups_of.shape[0] != group.size:
+            self._groups_of = (group[:, None] == np.arange(len(self.groups))).astype(float)
+        return self._groups_of
 
     @property
     def columns(self) -> dict[str, list[float]]:
@@ -117,17 +124,16 @@ class MetricsCollector(mesa.DataCollector):
         deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
         deployed_cap = res._effective_capability(rel, deployed_rel)
         capable_deploy = o.deployed & (deployed_cap >= m.capable_threshold)
-        success = {"run": o.capable, "finetune": o.finetuned & o.capable, "deploy": capable_deploy}
+        success = np.stack([o.capable, o.finetuned & o.capable, capable_deploy])
+        # one pass: per group, the successes by task, those through an API, and runs (0/1
+        # counts, so the sums are exact in any order)
+        rows = np.vstack([success, success & o.via_api, o.ran]).astype(float)
+        by_group = rows @ self._group_columns(res.group)  # (rows, groups)
         counts = np.bincount(res.group, minlength=len(self.groups))
-        for t in TASKS:
-            per_group = np.bincount(res.group, weights=success[t], minlength=len(self.groups))
+        for k, t in enumerate(TASKS):
+            per_group, by_api = by_group[k], by_group[len(TASKS) + k]
             for g, name in enumerate(self.groups):
                 row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
-        for k, t in enumerate(TASKS):
-            api = success[t] & o.via_api[k]
-            per_group = np.bincount(res.group, weights=success[t], minlength=len(self.groups))
-            by_api = np.bincount(res.group, weights=api, minlength=len(self.groups))
-            for g, name in enumerate(self.groups):
                 row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
 
         # Capability.
@@ -139,7 +145,7 @@ class MetricsCollector(mesa.DataCollector):
         row["capability.open_lag_months"] = open_lag_months(rel, m.month, trend)
         used = np.nan_to_num(o.capability_used)
         reached = np.bincount(res.group, weights=used * o.ran, minlength=len(self.groups))
-        ran = np.bincount(res.group, weights=o.ran, minlength=len(self.groups))
+        ran = by_group[-1]
         for g, name in enumerate(self.groups):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
 
