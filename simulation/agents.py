@@ -134,7 +134,7 @@ class Lab(mesa.Agent):
         """
         m, e = self.model, self.model.config.economy
         self.sales = share * m.ai_spend * earned_share(self.licence, self.spec)
-        past = self.sales_history[0] if self.sales_history else self.sales
+        past = self.sales_history[0] if self.sales_history else self.sales  # up to a year ago
         growth = min(e.investor_growth_cap, self.sales / past) if past > 0 else 1.0
         lead = share / m.lead_share if m.lead_share > 0 else 0.0
         invest = e.investment_per_revenue * self.sales * lead * max(1.0, growth)
@@ -182,7 +182,8 @@ class Lab(mesa.Agent):
         restricted = earned_share(RESTRICTED, self.spec)
         exclusive = 1.0
         if reg.release_delay_months and gpu_hours >= reg.release_threshold_gpu_hours:
-            exclusive = min(1.0, reg.release_delay_months / self.spec.min_release_interval_months)
+            cycle = self.spec.min_release_interval_months + self.spec.training_months
+            exclusive = min(1.0, reg.release_delay_months / cycle)  # of a model's time as the best
         closed = spend_closed * (exclusive + (1 - exclusive) * restricted)
         users = m.researchers.users
         mine = np.zeros(users.size, dtype=bool)
@@ -211,8 +212,9 @@ class Lab(mesa.Agent):
         if not self.spec.strategic:
             return self.licence, self.weights
         closed, opened = self.openness_payoffs(capability, gpu_hours)
-        noise = self.model.config.economy.decision_noise * max(closed + opened, 1e-9)
-        p_close = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (closed - opened) / noise))))
+        if closed + opened <= 0:  # nothing at stake either way: it keeps its licence
+            return self.licence, self.weights
+        p_close = _logit(closed, opened, self.model.config.economy.decision_noise)
         close = self.decision_rng.random() < p_close and not self.under_commitment()
         if close and self.weights:
             self.licence, self.weights = CLOSED, False
@@ -234,9 +236,9 @@ class Lab(mesa.Agent):
         spend = m.ai_spend * m.shares[self.index]
         gain = spend * (1 - earned_share(RESTRICTED, self.spec))
         cost = spend * e.revocation_trust_cost
-        noise = e.decision_noise * max(gain + cost, 1e-9)
-        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (gain - cost) / noise))))
-        if self.decision_rng.random() < p:
+        if gain + cost <= 0:  # nothing to gain or lose: no reason to revoke
+            return
+        if self.decision_rng.random() < _logit(gain, cost, e.decision_noise):
             self.revoke_licences()
 
     def step(self) -> None:
@@ -251,8 +253,8 @@ class Lab(mesa.Agent):
         """
         m = self.model
         self.release_mandated()
+        self.earn(m.shares[self.index])  # on the licence the month's shares were set with
         self.release_finished_run()
-        self.earn(m.shares[self.index])
         if self.run is not None:
             return
         if m.month - self.last_release_month < self.spec.min_release_interval_months:
@@ -272,7 +274,7 @@ class Lab(mesa.Agent):
         return run.money_left / run.months_left if run is not None and run.months_left > 0 else 0.0
 
     def buy_training(self, gpu_hours: float, paid: float) -> None:
-        """Add what the market sold its run this month; the model is out the month it ends.
+        """Add what the market sold its run this month; the model is out the month after.
 
         Money the market could not turn into GPU-hours (all capacity taken) goes back to its
         savings at the end: a GPU shortage makes a smaller run, not a costlier one.
@@ -356,6 +358,7 @@ class Lab(mesa.Agent):
         self.last_release_month = month
         if flagship > m.frontier:
             m.frontier, m.frontier_lab = flagship, self
+            m.frontier_cost = self.training_cost  # what the run that set it paid
 
     def release_mandated(self) -> None:
         """Release the weights a delayed open-release mandate now requires.
@@ -944,3 +947,13 @@ class PublicInstitution(mesa.Agent):
             self.unused += max(0.0, self.credit_pool)
             self.credit_pool = 0.0
         self.carried = 0.0 if self.spec.unspent == "lapse" else self.unused
+
+
+def _logit(a: float, b: float, noise: float) -> float:
+    """Probability of choosing the option worth ``a`` over one worth ``b`` (both >= 0, not both 0).
+
+    A logit whose spread is ``noise`` of the sum: the choice follows relative, not absolute,
+    differences in payoff.
+    """
+    z = (a - b) / (noise * (a + b))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -176,7 +176,11 @@ class MetricsCollector(mesa.DataCollector):
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
         r = np.where(res.choice >= 0, res.choice, 0)
-        downloaded = o.ran & rel["weights"][r] & (rel["licence"][r] != CLOSED)
+        downloaded = (
+            o.ran & rel["weights"][r] & (rel["licence"][r] != CLOSED)
+            if len(rel["lab"])
+            else np.zeros(res.n, dtype=bool)  # nothing released yet
+        )
         kind_of_lab = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])
         by_kind = np.bincount(
             kind_of_lab[rel["lab"][r[downloaded]]], minlength=len(m.lab_kinds)
@@ -194,9 +198,7 @@ class MetricsCollector(mesa.DataCollector):
         top = max(1, int(np.ceil(published.size / 10)))
         total = published.sum()
         row["downloads.top_decile_share"] = published[:top].sum() / total if total else np.nan
-        row["frontier.training_cost_usd"] = (
-            m.frontier_lab.training_cost if m.frontier_lab else np.nan
-        )
+        row["frontier.training_cost_usd"] = float(m.frontier_cost)
 
         # Market.
         gpu = [m.hosters[i] for i in m.gpu_market_index]

@@ -108,7 +108,7 @@ class Market(Strict):
     """
 
     gpu_price_usd_per_hour: Positive = 2.85
-    gpu_cost_decline_per_year: Share = 0.20
+    gpu_cost_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.20  # 1: free GPUs
     target_utilisation: Share = 0.75
     price_elasticity: NonNegative = 0.5
     price_factor_bounds: Annotated[list[Positive], Field(min_length=2, max_length=2)] = [0.7, 3.0]

@@ -109,6 +109,7 @@ class EcosystemModel(mesa.Model):
         self.releases = ReleaseRegistry()
         self.frontier = -math.inf
         self.frontier_lab: Lab | None = None  # whose model sets the frontier
+        self.frontier_cost = np.nan  # USD the run that set the frontier paid
         self.price_shock = 1.0
         self.commons_inflow = 0.0
         self.commons_stock = 0.0  # knowledge in the commons, value units (ages; non-rival)
@@ -299,6 +300,8 @@ class EcosystemModel(mesa.Model):
     def _open_economy(self) -> None:
         """This month's AI spending by the economy and each lab's share of it (docs/ODD.md 7.1)."""
         e = self.config.economy
+        if not math.isfinite(self.frontier_at_start):  # no model at the start: from the first
+            self.frontier_at_start = self.frontier
         self.ai_spend = ai_spend(e, self.frontier, self.frontier_at_start)
         self.shares = spending_shares(self.lab_capabilities(), self.lab_weights(), e)
         self.lead_share = float(self.shares.max()) if self.shares.size else 0.0

@@ -245,6 +245,13 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
+        if n_rel == 0:  # no model exists yet (every lab starts without one): nothing to do
+            no = np.zeros(self.n, dtype=bool)
+            nan = np.full(self.n, np.nan)
+            self.users = np.zeros(0)
+            self.model.contributions_by_home = np.zeros(len(m.labs))
+            self.outcome = Outcome(no, no, no, nan, no, np.zeros((len(TASKS), self.n), bool))
+            return self.outcome
         self._prepare_prices(rel)
         self.needs = self._task_needs(rel)
         # The month's budget, credit, quota and own hours, spent in place as tasks are done.
@@ -687,6 +694,8 @@ class Researchers:
     # -- choices -------------------------------------------------------------------------------
     def _effective_capability(self, rel, r) -> np.ndarray:
         """Capability as each researcher experiences it: less if it misses their language."""
+        if rel["capability"].size == 0:  # nothing released yet
+            return np.full(self.n, -np.inf)
         pen = self.model.config.capability.language_penalty
         return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
 

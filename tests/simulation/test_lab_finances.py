@@ -16,6 +16,8 @@ from simulation.config import Economy, LabKind
 from simulation.economy import ai_spend, earned_share, params_from_compute, spending_shares
 from simulation.releases import CLOSED, OPEN, RESTRICTED, ReleaseRegistry, open_lag_months
 
+LAB_KINDS = ("frontier_closed", "commercial_open", "nonprofit", "academic")
+
 
 def test_the_economy_spends_more_as_the_frontier_gains_up_to_its_ceiling():
     e = Economy(
@@ -194,3 +196,23 @@ def test_a_gpu_shortage_makes_a_smaller_run_not_a_dearer_one():
     advance(m, lab.spec.training_months + 1)
     assert lab.compute_gpu_hours < committed / m.training_price / 10  # capacity bound
     assert lab.budget > 0.9 * committed  # unspent money went back to its savings
+
+
+def test_a_world_where_no_lab_starts_with_a_model_runs_and_grows_from_its_first():
+    over = {f"labs.{k}.initial_training_gpu_hours": 0.0 for k in LAB_KINDS}
+    m = make_model(overrides=over, n=200)
+    m.step()  # nobody can do anything, but the month is measured
+    assert len(m.releases) == 0 and not m.researchers.outcome.ran.any()
+    advance(m, 23)
+    assert len(m.releases) > 0 and m.researchers.outcome.ran.any()
+    first = m.frontier_at_start  # spending grows from the first frontier, not from nothing
+    assert math.isfinite(first) and m.ai_spend >= m.config.economy.ai_spend_usd_per_month
+
+
+def test_a_lab_with_nothing_at_stake_keeps_its_licence():
+    m = advance(make_model(overrides={"economy.ai_spend_usd_per_month": 0.0}, n=200), 1)
+    lab = labs_of(m, "commercial_open")[0]
+    m.researchers.users[:] = 0.0  # no adopters either
+    draws = lab.decision_rng.bit_generator.state
+    assert lab.release_licence(m.frontier + 1.0, 1e8) == (RESTRICTED, True)
+    assert lab.decision_rng.bit_generator.state == draws  # no coin flipped
