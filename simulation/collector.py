@@ -123,8 +123,12 @@ class MetricsCollector(mesa.DataCollector):
         # any route (own hardware, a hoster, a lab's API); the API's share of it on its own.
         deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
         deployed_cap = res._effective_capability(rel, deployed_rel)
-        capable_deploy = o.deployed & (deployed_cap >= m.capable_threshold)
-        success = np.stack([o.capable, o.finetuned & o.capable, capable_deploy])
+        need = m.capable_thresholds  # per task
+        capable_deploy = o.deployed & (deployed_cap >= need[2])
+        capable_finetune = (
+            o.finetuned & o.ran & (np.nan_to_num(o.capability_used, nan=-np.inf) >= need[1])
+        )
+        success = np.stack([o.capable, capable_finetune, capable_deploy])
         # one pass: per group, the successes by task, those through an API, and runs (0/1
         # counts, so the sums are exact in any order)
         rows = np.vstack([success, success & o.via_api, o.ran]).astype(float)

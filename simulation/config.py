@@ -130,6 +130,12 @@ class Capability(Strict):
     """Capability is log10 of effective training compute (GPU-hours x algorithmic efficiency).
 
     Attributes:
+        requirement: What "capable" means: ``relative``, within ``capable_gap`` of the standard
+            (the frontier as researchers perceive it), for every task; or ``absolute``, at least
+            what each task needs (``required``), whatever the frontier.
+        required: With an absolute requirement, the capability running, fine-tuning and
+            deploying need in month 0 (log10 effective GPU-hours).
+        required_growth_per_year: How fast those requirements rise, in the same units a year.
         flop_per_gpu_hour: Training FLOP one GPU-hour delivers; turns training compute into a
             model's size (``tokens_per_param``).
         compute_growth_before_start: Yearly growth of frontier training compute before month
@@ -138,6 +144,9 @@ class Capability(Strict):
     """
 
     algorithmic_efficiency_per_year: Annotated[float, Field(ge=1.0)] = 3.0
+    requirement: Literal["relative", "absolute"] = "relative"
+    required: Annotated[list[float], Field(min_length=3, max_length=3)] = [6.2, 6.2, 6.5]
+    required_growth_per_year: NonNegative = 0.1
     flop_per_gpu_hour: Positive = 1.2e18
     compute_growth_before_start: Annotated[float, Field(ge=1.0)] = 4.7
     size_penalty: NonNegative = 0.5

@@ -143,7 +143,7 @@ class ChoiceRule(NamedTuple):
 
     service_rate: np.ndarray  # (programs, 3) share of public requests served last month
     price: np.ndarray  # (hosters,) USD per GPU-hour
-    threshold: float  # capable if effective capability is at least this
+    thresholds: np.ndarray  # (3,) capable for a plan of t + 1 tasks if at least thresholds[t]
     capability_weight: float
     cost_weight: float
     use_credit: bool  # some chooser has public credit
@@ -199,7 +199,8 @@ def choose_models(
     Utility = capability + appeal - cost_weight * log(1 + cost of the plan).
 
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
-    capable model makes affordable (if none is capable, the most ambitious one any model makes
+    model capable for it (``rule.thresholds``: per plan, the capability its hardest task needs)
+    makes affordable (if none is capable, the most ambitious one any model makes
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
     A plan is costed against ``pop.budget`` and ``pop.credit``; a task is free on own hardware
     (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
@@ -278,8 +279,10 @@ def choose_models(
                 affordable += 1
             level[c] = affordable
             cap[c] = cand.capability[c] - cand.penalty[c] * pop.underserved[i]
-            if cap[c] >= rule.threshold:
-                best_capable = max(best_capable, affordable)
+            for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
+                if cap[c] >= rule.thresholds[p - 1]:
+                    best_capable = max(best_capable, p)
+                    break
             best_any = max(best_any, affordable)
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
@@ -288,7 +291,7 @@ def choose_models(
         top = -np.inf
         for c in range(n_cand):
             utility[c] = -np.inf
-            if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.threshold):
+            if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.thresholds[plan - 1]):
                 cost = plan_cost[c, plan - 1]
                 utility[c] = (
                     rule.capability_weight * cap[c]

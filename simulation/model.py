@@ -207,13 +207,24 @@ class EcosystemModel(mesa.Model):
         )
 
     @property
-    def capable_threshold(self) -> float:
-        """Capability a model needs this month to count as capable.
+    def capable_thresholds(self) -> np.ndarray:
+        """Capability a model needs this month to count as capable, per task.
 
-        A model is capable if it is within ``capable_gap`` of the standard: the frontier as
-        researchers perceive it, catching up with each new frontier release over months.
+        Tasks in order run, fine-tune, deploy. Relative (the default): within ``capable_gap``
+        of the standard, the frontier as researchers perceive it, catching up with each new
+        frontier release over months; the same for every task. Absolute: what each task needs
+        (``capability.required``), rising ``required_growth_per_year``, whatever the frontier
+        does.
         """
-        return self.standard - self.config.capability.capable_gap
+        c = self.config.capability
+        if c.requirement == "absolute":
+            return np.array(c.required) + c.required_growth_per_year * self.month / 12
+        return np.full(3, self.standard - c.capable_gap)
+
+    @property
+    def capable_threshold(self) -> float:
+        """Capability a model needs this month to count as capable for running it."""
+        return float(self.capable_thresholds[0])
 
     # -- schedule ------------------------------------------------------------------------------
     def step(self) -> None:

@@ -751,7 +751,7 @@ class Researchers:
         rule = kernels.ChoiceRule(
             self.public_service_rate,
             self.hosting.price,
-            float(m.capable_threshold),
+            _plan_thresholds(m.capable_thresholds),
             float(a.capability_weight),
             float(a.cost_weight),
             bool(pop.credit[idx].any()),
@@ -964,3 +964,8 @@ def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
     within = cum - np.repeat(cum[starts] - d[starts], lengths)
     out[order] = within <= remaining[h] * (1 + 1e-12)
     return out
+
+
+def _plan_thresholds(per_task: np.ndarray) -> np.ndarray:
+    """Capability a plan of run (0), + fine-tune (1), + deploy (2) needs: its hardest task's."""
+    return np.maximum.accumulate(np.asarray(per_task, dtype=float))
