@@ -260,7 +260,7 @@ class Lab(mesa.Agent):
         if m.month - self.last_release_month < self.spec.min_release_interval_months:
             return
         spend = self.budget * self.spec.training_spend_share
-        gpu_hours = spend / m.training_price
+        gpu_hours = spend / m.gpu_market_price
         if gpu_hours <= 0:
             return
         if self.potential_capability(gpu_hours) < self.best_capability + self.spec.min_improvement:

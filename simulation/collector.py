@@ -205,10 +205,7 @@ class MetricsCollector(mesa.DataCollector):
         row["frontier.training_cost_usd"] = float(m.frontier_cost)
 
         # Market.
-        gpu = [m.hosters[i] for i in m.gpu_market_index]
-        cap = np.array([h.capacity for h in gpu])
-        price = np.array([h.price for h in gpu])
-        row["market.gpu_price"] = float(price @ cap / cap.sum()) if cap.sum() > 0 else m.gpu_cost
+        row["market.gpu_price"] = float(m.gpu_market_price)
         served = np.array([h.served for h in m.hosters])
         shares = served / served.sum() if served.sum() > 0 else served
         row["market.hosting_hhi"] = float((shares**2).sum())

@@ -261,13 +261,16 @@ class EcosystemModel(mesa.Model):
         self.running = self.month < self.config.simulation.steps
 
     @property
-    def training_price(self) -> float:
-        """Capacity-weighted mean price of the independent hosters: what a training run expects."""
+    def gpu_market_price(self) -> float:
+        """Capacity-weighted mean price of the independent hosters (``market.gpu_price``).
+
+        What a lab expects its training run to pay per GPU-hour.
+        """
         gpu = [self.hosters[i] for i in self.gpu_market_index]
-        capacity = sum(h.capacity for h in gpu)
-        if capacity <= 0:
+        capacity = np.array([h.capacity for h in gpu])
+        if capacity.sum() <= 0:
             return self.gpu_cost
-        return sum(h.price * h.capacity for h in gpu) / capacity
+        return float(np.array([h.price for h in gpu]) @ capacity / capacity.sum())
 
     def sell_training_compute(self) -> None:
         """The independent hosters sell this month's instalments of the labs' training runs.
@@ -281,13 +284,13 @@ class EcosystemModel(mesa.Model):
         if not runs:
             return
         gpu = [self.hosters[i] for i in self.gpu_market_index]
-        free = np.array([max(0.0, h.capacity - h.used) for h in gpu])
-        price = np.array([h.price for h in gpu])
-        asks = np.array([lab.training_ask() for lab in runs])
-        if not gpu:
+        if not gpu:  # no market to buy from: the instalments go unspent
             for lab in runs:
                 lab.buy_training(0.0, 0.0)
             return
+        free = np.array([max(0.0, h.capacity - h.used) for h in gpu])
+        price = np.array([h.price for h in gpu])
+        asks = np.array([lab.training_ask() for lab in runs])
         capacity = np.array([h.capacity for h in gpu])
         spread = free if free.sum() > 0 else capacity  # all taken: the asks are unmet demand
         spread = spread / spread.sum() if spread.sum() > 0 else np.full(len(gpu), 1 / len(gpu))

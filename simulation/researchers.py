@@ -331,7 +331,7 @@ class Researchers:
         self._credit_asked[:] = 0
         self._credit_granted[:] = 0
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable, via_api)
-        self._contribute(rel, rr, ran, finetuned)
+        self._contribute(rel, rr, ran, finetuned, terms)
         return self.outcome
 
     def _own_hours(self) -> np.ndarray:
@@ -886,7 +886,7 @@ class Researchers:
         kernels.settle_deployments(settled, done, where, t, int(tk.abandon_after_months))
         return done
 
-    def _contribute(self, rel, rr, ran, finetuned) -> None:
+    def _contribute(self, rel, rr, ran, finetuned, terms) -> None:
         """Successful users may contribute benchmarks, datasets, techniques and tools.
 
         Each has something to contribute with some probability (higher after a fine-tune);
@@ -901,7 +901,6 @@ class Researchers:
         value = self.skill * (1 + draws.pareto(c.pareto_alpha, self.n)) * self.weight
         draw = draws.random(self.n)
         who = np.flatnonzero(has)  # only those with something to contribute choose
-        terms = self._licence_allows(rel)
         choice = publish_choice(
             c,
             rel["licence"][rr[who]] == OPEN,

@@ -127,6 +127,6 @@ def train_now(model: simulation.EcosystemModel, lab, budget: float = 1e12) -> np
     lab.step()  # starts a run if the money buys a clearly better model
     while lab.run is not None and lab.run.months_left > 0:
         ask = lab.training_ask()
-        lab.buy_training(ask / model.training_price, ask)
+        lab.buy_training(ask / model.gpu_market_price, ask)
     lab.release_finished_run()
     return np.arange(before, len(model.releases))

@@ -55,10 +55,11 @@ def test_a_lab_whose_budget_buys_too_little_improvement_waits():
     lab.grant = 0.0  # an open-licence lab sells nothing: no money comes in this month
     # Exactly what would reach its current best: short of the required improvement.
     gpu_hours = 10 ** (lab.best_capability - lab.potential_capability(1.0))
-    lab.budget = gpu_hours * m.training_price / lab.spec.training_spend_share
+    lab.budget = gpu_hours * m.gpu_market_price / lab.spec.training_spend_share
     lab.step()
     assert lab.run is None
-    assert lab.budget == pytest.approx(gpu_hours * m.training_price / lab.spec.training_spend_share)
+    saved = gpu_hours * m.gpu_market_price / lab.spec.training_spend_share
+    assert lab.budget == pytest.approx(saved)
 
 
 def test_releases_respect_the_minimum_interval():

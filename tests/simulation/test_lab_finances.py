@@ -194,7 +194,7 @@ def test_a_gpu_shortage_makes_a_smaller_run_not_a_dearer_one():
     lab.budget, lab.last_release_month = 1e10, -100
     committed = 1e10 * lab.spec.training_spend_share
     advance(m, lab.spec.training_months + 1)
-    assert lab.compute_gpu_hours < committed / m.training_price / 10  # capacity bound
+    assert lab.compute_gpu_hours < committed / m.gpu_market_price / 10  # capacity bound
     assert lab.budget > 0.9 * committed  # unspent money went back to its savings
 
 
