@@ -113,11 +113,29 @@ class Lab(mesa.Agent):
         m, c = self.model, self.model.config.contributions
         when = m.month if month is None else month
         efficiency = m.config.capability.algorithmic_efficiency_per_year ** (when / 12)
+        languages = len(self.spec.trained_languages) * m.config.capability.language_training_share
         return (
-            math.log10(gpu_hours * efficiency)
+            math.log10(gpu_hours * efficiency * (1 - languages))  # language data displaces some
             + c.capability_gain * math.log10(1 + self.absorbed / c.value_scale)
             + c.data_gain * math.log10(1 + self.data_gpu_hours / c.data_scale_gpu_hours)
         )
+
+    def language_fit(self) -> np.ndarray:
+        """Fit of a release it makes now, per language (1 for a language every model serves).
+
+        Its kind's fit for under-served languages, raised by the language data in the commons
+        as far as it absorbs (``absorb_effort``: a gap closes 1 - exp(-data /
+        ``language_data_scale``)), and set to ``trained_language_fit`` for the languages it
+        trains for (docs/ODD.md 7.5).
+        """
+        m = self.model
+        served = m.language_gap <= 0
+        base = np.where(served, 1.0, self.spec.underserved_language_fit)
+        data = 1.0 - np.exp(-m.language_data / m.config.contributions.language_data_scale)
+        fit = base + (1.0 - base) * self.spec.absorb_effort * data
+        trained = [m.language_names.index(name) for name in self.spec.trained_languages]
+        fit[trained] = np.maximum(fit[trained], m.config.capability.trained_language_fit)
+        return fit
 
     def earn(self, share: float) -> None:
         """This month's sales, investment and income, and what goes into training savings.
@@ -336,7 +354,7 @@ class Lab(mesa.Agent):
             month,
             sizes,
             caps,
-            self.spec.underserved_language_fit,
+            self.language_fit(),
             licence,
             weights,
             irrevocable,
@@ -383,7 +401,7 @@ class Lab(mesa.Agent):
                 m.month,
                 [size],
                 [capability],
-                self.spec.underserved_language_fit,
+                self.language_fit(),
                 RESTRICTED,
                 True,
                 m.config.regulation.irrevocable_licences,
@@ -543,7 +561,7 @@ class Hoster(mesa.Agent):
         if self.owner is not None:
             self.listed = ok & (a["lab"] == self.owner.index) & (a["licence"] == CLOSED)
             return
-        pool = m.candidates[ok[m.candidates] & a["weights"][m.candidates]]
+        pool = m.candidates[ok[m.candidates] & a["weights"][m.candidates]]  # labs' own
         if self.institution is not None:  # a public hoster lists what its institution allows
             listing = self.institution.spec.listing
             if listing == "open_licence":
@@ -556,6 +574,9 @@ class Hoster(mesa.Agent):
             pool = pool[np.argsort(-m.popularity[pool], kind="stable")[: self.spec.max_listed]]
         self.listed = np.zeros(len(a["lab"]), dtype=bool)
         self.listed[pool] = True
+        # A derivative runs wherever its base does: the renter brings the weights.
+        derivative = a["derivative"]
+        self.listed[derivative] = self.listed[a["base"][derivative]]
         # Models already deployed here stay listed: hosters do not drop paying customers.
         self.listed |= m.researchers.deployed_on(self.position)
         self.listed &= ok

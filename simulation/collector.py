@@ -62,8 +62,9 @@ class MetricsCollector(mesa.DataCollector):
         super().__init__()  # no reporters, empty records
         self.model = model
         self.groups = list(model.config.groups)
+        self.languages = list(model.language_names)
         self.names = metric_names(
-            self.groups, model.lab_kinds, [i.name for i in model.institutions]
+            self.groups, model.lab_kinds, [i.name for i in model.institutions], self.languages
         )
         # Every metric is read from the row measure() computes once a month, not by a reporter
         # of its own; the reporters also tell Mesa which model variables exist.
@@ -139,6 +140,14 @@ class MetricsCollector(mesa.DataCollector):
             for g, name in enumerate(self.groups):
                 row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
                 row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
+        n_lang = len(self.languages)
+        speakers = np.bincount(res.language, minlength=n_lang)
+        for k, t in enumerate(TASKS):
+            done = np.bincount(res.language, weights=success[k], minlength=n_lang)
+            for lg, name in enumerate(self.languages):
+                row[f"access.{t}.language.{name}"] = (
+                    done[lg] / speakers[lg] if speakers[lg] else np.nan
+                )
 
         # Capability.
         row["capability.frontier"] = m.frontier
@@ -198,10 +207,20 @@ class MetricsCollector(mesa.DataCollector):
         for i, k in enumerate(m.lab_kinds):
             mine = per_release[release_kind == i]
             row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0
-        published = np.sort(per_release[rel["weights"] & (rel["licence"] != CLOSED)])[::-1]
-        top = max(1, int(np.ceil(published.size / 10)))
+        derivative = rel["derivative"]
+        row["downloads.derivatives"] = (
+            float(derivative[r[downloaded]].mean()) if downloaded.any() else np.nan
+        )
+        published = per_release[rel["weights"] & (rel["licence"] != CLOSED)]
         total = published.sum()
-        row["downloads.top_decile_share"] = published[:top].sum() / total if total else np.nan
+        for name, share in (("top_decile_share", 0.1), ("top1pct_download_share", 0.01)):
+            top = max(1, int(np.ceil(published.size * share)))
+            biggest = -np.partition(-published, top - 1)[:top] if published.size else published
+            row[f"downloads.{name}"] = biggest.sum() / total if total else np.nan
+        row["downloads.zero_download_share"] = (
+            float((published == 0).mean()) if published.size else np.nan
+        )
+        row["releases.derivatives"] = float(derivative.sum())
         row["frontier.training_cost_usd"] = float(m.frontier_cost)
 
         # Market.

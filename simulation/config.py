@@ -28,7 +28,17 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 STAGES = ("pretraining", "inference", "posttraining", "deployment", "data")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names already used inside metric families: downloads.top_release, capture.private, ...
-RESERVED_NAMES = frozenset({"top_release", "top_decile_share", "private"})
+RESERVED_NAMES = frozenset(
+    {
+        "top_release",
+        "top_decile_share",
+        "top1pct_download_share",
+        "zero_download_share",
+        "derivatives",
+        "private",
+        "language",
+    }
+)
 LICENCES = ("open", "restricted", "closed")
 
 # Upper bounds on what sizes memory or time (docs/ODD.md, section 6): a simulated researcher
@@ -141,6 +151,12 @@ class Capability(Strict):
         compute_growth_before_start: Yearly growth of frontier training compute before month
             0; with algorithmic efficiency it dates the frontier before the first release on
             record, for the open-weight lag.
+        language_penalty: Capability a release loses for a researcher per unit of its
+            language's ``resource_gap`` it misses (1 - its fit for the language).
+        trained_language_fit: Fit of a release for a language its lab trains for
+            (``labs.<kind>.trained_languages``).
+        language_training_share: Share of a run's compute each trained-for language takes
+            (language data in place of the rest): the capability it costs.
     """
 
     algorithmic_efficiency_per_year: Annotated[float, Field(ge=1.0)] = 3.0
@@ -153,6 +169,8 @@ class Capability(Strict):
     capable_gap: NonNegative = 1.5
     standard_adjust_months: Annotated[float, Field(ge=1.0)] = 6.0
     language_penalty: NonNegative = 1.0
+    trained_language_fit: Share = 0.9
+    language_training_share: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.1
 
 
 class Tasks(Strict):
@@ -247,7 +265,11 @@ class LabKind(Strict):
         weights: Whether its releases have weights at the start; a closed licence must not.
         distilled_params_b: Sizes of the smaller, distilled variants released with a flagship
             (billions of parameters); only those smaller than the flagship are released.
-        underserved_language_fit: Fit of its models for under-served languages, 0 to 1.
+        underserved_language_fit: Fit of its models for every language with a resource gap,
+            0 to 1, before language data in the commons and training for a language raise it.
+        trained_languages: Languages it trains its models for: their fit is
+            ``capability.trained_language_fit``, at ``capability.language_training_share`` of
+            the run's compute each.
         absorb_effort: Effort it puts into absorbing community value, 0 to 1.
         talent: Multiplier on its absorptive capacity.
         api_capacity_gpu_hours_per_month: Capacity of its own API hoster; 0: no API.
@@ -278,6 +300,7 @@ class LabKind(Strict):
     weights: bool = True
     distilled_params_b: Annotated[list[Positive], Field(max_length=MAX_VARIANTS - 1)] = []
     underserved_language_fit: Share = 0.3
+    trained_languages: Annotated[list[str], Field(max_length=MAX_KINDS)] = []
     absorb_effort: Share = 1.0
     talent: Positive = 1.0
     api_capacity_gpu_hours_per_month: NonNegative = 0.0
@@ -356,6 +379,18 @@ class HosterKind(Strict):
     institution: str = "public"
 
 
+class Language(Strict):
+    """A language, or a group of languages alike in how well models serve them.
+
+    Attributes:
+        resource_gap: How much capability a model with no fit for it loses, in units of
+            ``capability.language_penalty`` (the gap of Hindi and Thai, from which the penalty
+            is derived, is 1); 0: a language every model serves.
+    """
+
+    resource_gap: NonNegative = 0.0
+
+
 class Group(Strict):
     """A researcher group and how its members are drawn (``[groups.<name>]``).
 
@@ -370,7 +405,8 @@ class Group(Strict):
         hardware_sigma: Spread of the lognormal memory.
         skill_mean: Mean skill, the chance a fine-tune succeeds (Beta distributed).
         skill_concentration: Concentration of the Beta skill distribution.
-        underserved_language_share: Share who need an under-served language.
+        languages: Share of the group needing each language (``[languages]`` names); they
+            sum to 1.
         deploy_users_median: Median users a deployment would serve (checked against licences).
         commercial_price_friction: Multiplier on commercial prices for the group.
     """
@@ -383,7 +419,7 @@ class Group(Strict):
     hardware_sigma: NonNegative = 0.8
     skill_mean: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     skill_concentration: Positive = 4.0
-    underserved_language_share: Share = 0.1
+    languages: dict[str, Share] = {}
     deploy_users_median: Positive = 1_000.0
     commercial_price_friction: Annotated[float, Field(ge=1.0)] = 1.0
 
@@ -415,6 +451,11 @@ class Contributions(Strict):
         reciprocity: Extra utility of publishing when the model built on is fully open.
         derivative_credit: Extra utility when a fine-tune may be published as a derivative.
         private_value: Utility of keeping a contribution private (an exclusive advantage).
+        language_data_scale: Language data in the commons (value units, from the published
+            contributions of the language's speakers) at which a new release closes 1 - 1/e
+            of its gap in that language, as far as its lab absorbs (``absorb_effort``).
+        derivative_language_gain: Share of its base's gap in its maker's language that a
+            published derivative closes.
     """
 
     run_probability: Share = 0.02
@@ -436,6 +477,8 @@ class Contributions(Strict):
     reciprocity: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
     derivative_credit: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
     private_value: Utility = 0.5
+    language_data_scale: Positive = 1e6
+    derivative_language_gain: Share = 0.3
 
 
 class Adoption(Strict):
@@ -447,6 +490,12 @@ class Adoption(Strict):
         popularity_weight: Weight of ln(1 + popularity) (preferential attachment).
         cost_weight: Weight of the penalty ln(1 + the plan's cost).
         review_probability: Monthly chance that a researcher reconsiders their model anyway.
+        search_results: Releases beyond each lab's latest family (older families, community
+            derivatives) a chooser finds by searching: drawn in proportion to
+            ``search_visibility`` + last month's users, among those tagged with their language
+            (a lab's own releases count for every language).
+        search_visibility: A release's weight in the search before it has users (real
+            researchers' worth): how easily a new upload is found.
     """
 
     capability_weight: NonNegative = 2.0
@@ -454,6 +503,8 @@ class Adoption(Strict):
     popularity_weight: NonNegative = 0.5
     cost_weight: NonNegative = 0.5
     review_probability: Share = 0.2
+    search_results: Annotated[int, Field(ge=0, le=50)] = 3
+    search_visibility: Positive = 1.0
 
 
 class StageSplit(Strict):
@@ -661,6 +712,7 @@ class Config(Strict):
         labs: Lab kinds by name, in creation order.
         hosters: Hoster kinds by configured name, in creation order.
         groups: Researcher groups by name.
+        languages: Languages by name, in the order ``language_fit`` columns follow.
         events: Scheduled shocks.
     """
 
@@ -675,6 +727,9 @@ class Config(Strict):
     labs: Annotated[dict[str, LabKind], Field(max_length=MAX_KINDS)]
     hosters: Annotated[dict[str, HosterKind], Field(max_length=MAX_KINDS)]
     groups: Annotated[dict[str, Group], Field(max_length=MAX_KINDS)]
+    languages: Annotated[dict[str, Language], Field(min_length=1, max_length=MAX_KINDS)] = {
+        "english": Language()
+    }
     contributions: Contributions = Contributions()
     adoption: Adoption = Adoption()
     public: Public = Public()
@@ -701,7 +756,7 @@ class Config(Strict):
                     f"institutions.{name}: names must be identifiers (letters, digits, _), not "
                     "'public' (the [public] table is that one)"
                 )
-        for table in ("labs", "hosters", "groups"):
+        for table in ("labs", "hosters", "groups", "languages"):
             for name in getattr(self, table):
                 if not NAME.fullmatch(name) or name in RESERVED_NAMES:
                     raise ValueError(
@@ -713,6 +768,20 @@ class Config(Strict):
         total = sum(g.share for g in self.groups.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"groups.*.share must sum to 1, got {total:g}")
+        for name, g in self.groups.items():
+            _known(f"groups.{name}.languages", list(g.languages), self.languages)
+            if g.languages and abs(sum(g.languages.values()) - 1.0) > 1e-6:
+                raise ValueError(
+                    f"groups.{name}.languages: shares must sum to 1, got "
+                    f"{sum(g.languages.values()):g}"
+                )
+        for name, k in self.labs.items():
+            _known(f"labs.{name}.trained_languages", k.trained_languages, self.languages)
+            if len(k.trained_languages) * self.capability.language_training_share >= 1:
+                raise ValueError(
+                    f"labs.{name}.trained_languages: {len(k.trained_languages)} languages at "
+                    "capability.language_training_share each leave no compute for the rest"
+                )
         if not any(k.count for k in self.labs.values()):
             raise ValueError("at least one lab is needed (labs.*.count)")
         for table in ("labs", "hosters"):

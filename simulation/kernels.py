@@ -35,7 +35,7 @@ class Population(NamedTuple):
     friction: np.ndarray  # multiplier on commercial prices
     hardware: np.ndarray  # GB of local accelerator memory (0: none)
     eligible: np.ndarray  # bool: approved by their institution, may use its compute
-    underserved: np.ndarray  # bool: needs a language the models serve badly
+    language: np.ndarray  # int64: the language they need
     deploy_users: np.ndarray  # users a deployment must serve
     taste: np.ndarray  # (researchers, hosters) felt price / price: accounts, trust, latency
     budget: np.ndarray  # USD they can still spend this month (in/out)
@@ -122,7 +122,7 @@ class Candidates(NamedTuple):
     max_users: np.ndarray  # largest deployment the terms allow (0: none)
     public_listed: np.ndarray  # (hosters, candidates) on a public hoster with capacity
     capability: np.ndarray
-    penalty: np.ndarray  # capability lost by who needs an underserved language
+    penalty: np.ndarray  # (languages, candidates) capability lost by who needs the language
     appeal: np.ndarray  # openness + popularity utility
     best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
     best_credit: np.ndarray  # (programs x groups, candidates) cheapest credit-hoster GPU-hour
@@ -130,12 +130,18 @@ class Candidates(NamedTuple):
 
 
 class Choosers(NamedTuple):
-    """The researchers choosing a model, with their uniform draws (one entry per chooser)."""
+    """The researchers choosing a model, with their uniform draws (one entry per chooser).
+
+    Each considers the first ``shared`` candidates (every lab's latest families) and the
+    candidates in its row of ``extra`` (its own model and what its search found).
+    """
 
     idx: np.ndarray  # int64 researcher
     slot_draw: np.ndarray  # expects a public slot if below the service rate
     logit_draw: np.ndarray  # for the multinomial-logit draw
     held: np.ndarray  # int64 candidate they hold a fine-tune of (-1: none)
+    shared: int  # candidates 0..shared-1 are considered by everyone
+    extra: np.ndarray  # (choosers, k) int64 further candidates each considers (-1: none)
 
 
 class ChoiceRule(NamedTuple):
@@ -198,6 +204,10 @@ def choose_models(
 
     Utility = capability + appeal - cost_weight * log(1 + cost of the plan).
 
+    Each chooser considers every lab's latest families (the first ``who.shared`` candidates)
+    and its own finds (``who.extra``): a consideration set, so that thousands of community
+    derivatives cost each chooser a handful of candidates, not thousands.
+
     The plan is run, run + fine-tune or run + fine-tune + deploy: the most ambitious one some
     model capable for it (``rule.thresholds``: per plan, the capability its hardest task needs)
     makes affordable (if none is capable, the most ambitious one any model makes
@@ -226,18 +236,31 @@ def choose_models(
     utility = np.empty(n_cand)
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
+    seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
+    consider = np.empty(who.shared + who.extra.shape[1], dtype=np.int64)
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
-        users = pop.deploy_users[i]
+        users, lang = pop.deploy_users[i], pop.language[i]
         prog, ph, share = pop.program[i], pop.public_host[i], pop.price_share[i]
         public_ok = rule.use_public and pop.eligible[i] and ph >= 0
         for t in range(3):  # expects a public slot, or credit, for task t (the same draw)
             public[t] = public_ok and who.slot_draw[j] < rule.service_rate[max(prog, 0), t]
             credit_ok[t] = who.slot_draw[j] < rule.credit_rate[max(prog, 0), t]
         credit_row = max(prog, 0) * n_groups + g
+        n_set = 0  # the consideration set: the shared candidates, then their own finds
+        for c in range(who.shared):
+            consider[n_set] = c
+            n_set += 1
+        for e in range(who.extra.shape[1]):
+            c = who.extra[j, e]
+            if c >= who.shared and seen[c] != j:
+                seen[c] = j
+                consider[n_set] = c
+                n_set += 1
         best_capable, best_any = 0, 0
-        for c in range(n_cand):
+        for q in range(n_set):
+            c = consider[q]
             p_mk = cand.best_market[g, c] * fr
             p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
             gross_mk = gross_cr = subsidisable = 0.0
@@ -278,7 +301,7 @@ def choose_models(
                     break
                 affordable += 1
             level[c] = affordable
-            cap[c] = cand.capability[c] - cand.penalty[c] * pop.underserved[i]
+            cap[c] = cand.capability[c] - cand.penalty[lang, c]
             for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
                 if cap[c] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
@@ -289,7 +312,8 @@ def choose_models(
         if plan == 0:
             continue
         top = -np.inf
-        for c in range(n_cand):
+        for q in range(n_set):
+            c = consider[q]
             utility[c] = -np.inf
             if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.thresholds[plan - 1]):
                 cost = plan_cost[c, plan - 1]
@@ -300,11 +324,13 @@ def choose_models(
                 )
                 top = max(top, utility[c])
         total = 0.0
-        for c in range(n_cand):  # logit weights relative to the best; 0 for the infeasible
+        for q in range(n_set):  # logit weights relative to the best; 0 for the infeasible
+            c = consider[q]
             utility[c] = np.exp(utility[c] - top) if utility[c] > -np.inf else 0.0
             total += utility[c]
         target, cum = who.logit_draw[j] * total, 0.0
-        for c in range(n_cand):  # inverse CDF: first feasible model whose cumulative reaches it
+        for q in range(n_set):  # inverse CDF: first feasible model whose cumulative reaches it
+            c = consider[q]
             if utility[c] > 0.0:
                 cum += utility[c]
                 choice[j] = c

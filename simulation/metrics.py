@@ -30,7 +30,10 @@ PUBLIC_MONEY = ("budget", "spend", "diverted", "carried_over", "utilisation", "c
 
 
 def metric_names(
-    groups: list[str], lab_kinds: list[str], institutions: list[str] | tuple[str, ...] = ()
+    groups: list[str],
+    lab_kinds: list[str],
+    institutions: list[str] | tuple[str, ...] = (),
+    languages: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
     """The metric columns of a scenario, in the order runs report them.
 
@@ -39,11 +42,13 @@ def metric_names(
         lab_kinds: The scenario's lab kind names.
         institutions: The names of its institutions with a budget
             (``Config.spending_institutions``): each gets its own money columns.
+        languages: Its language names: each gets access columns of its own.
 
     Returns:
         The dotted metric names.
     """
     names = [f"access.{t}.{g}" for t in TASKS for g in groups]
+    names += [f"access.{t}.language.{lang}" for t in TASKS for lang in languages]
     names += [f"api_share.{t}.{g}" for t in TASKS for g in groups]
     names += ["capability.frontier", "capability.best_open", "capability.open_lag_months"]
     names += [f"capability.reached.{g}" for g in groups]
@@ -54,7 +59,9 @@ def metric_names(
     names += ["economy.ai_spend"]
     names += [f"downloads.{k}" for k in lab_kinds]
     names += [f"downloads.top_release.{k}" for k in lab_kinds]
-    names += ["downloads.top_decile_share", "frontier.training_cost_usd"]
+    names += ["downloads.derivatives", "downloads.top_decile_share"]
+    names += ["downloads.top1pct_download_share", "downloads.zero_download_share"]
+    names += ["releases.derivatives", "frontier.training_cost_usd"]
     names += ["market.gpu_price", "market.hosting_hhi", "stranded.deployments"]
     names += [f"public.{money}" for money in PUBLIC_MONEY]
     names += [f"public.{money}.{i}" for i in institutions for money in PUBLIC_MONEY]
@@ -64,7 +71,10 @@ def metric_names(
 def scenario_metric_names(config: Config) -> list[str]:
     """The metric columns a run of ``config`` reports (``metric_names`` for its tables)."""
     return metric_names(
-        list(config.groups), list(config.labs), list(config.spending_institutions())
+        list(config.groups),
+        list(config.labs),
+        list(config.spending_institutions()),
+        list(config.languages),
     )
 
 
@@ -102,7 +112,25 @@ _EXACT = {
     "downloads.top_decile_share": (
         SHARE,
         "share of this month's downloads taken by the top tenth of all open-weight releases "
-        "published so far",
+        "published so far (community derivatives included)",
+    ),
+    "downloads.top1pct_download_share": (
+        SHARE,
+        "share of this month's downloads taken by the top 1% of all open-weight releases "
+        "published so far (community derivatives included)",
+    ),
+    "downloads.zero_download_share": (
+        SHARE,
+        "share of all open-weight releases published so far (community derivatives included) "
+        "that no simulated researcher ran this month",
+    ),
+    "downloads.derivatives": (
+        SHARE,
+        "share of this month's open-weight model runs on community derivatives",
+    ),
+    "releases.derivatives": (
+        "releases",
+        "community derivatives published so far (simulated researchers' fine-tunes)",
     ),
     "frontier.training_cost_usd": (
         "USD",
@@ -147,7 +175,23 @@ _EXACT = {
         "this month (NaN without a compute channel)",
     ),
 }
-_FAMILIES = (  # {} is the group, lab kind or institution the column is about
+_FAMILIES = (  # {} is the group, lab kind, institution or language the column is about
+    (
+        "access.run.language.",
+        SHARE,
+        "share of researchers needing the {} language(s) who ran a capable model this month",
+    ),
+    (
+        "access.finetune.language.",
+        SHARE,
+        "share of researchers needing the {} language(s) who ran a capable model with a "
+        "fine-tune of it this month",
+    ),
+    (
+        "access.deploy.language.",
+        SHARE,
+        "share of researchers needing the {} language(s) with a capable model deployed this month",
+    ),
     (
         "openness.",
         SHARE,

@@ -106,7 +106,14 @@ class EcosystemModel(mesa.Model):
         self.outcome: Outcome | None = None
         # a fifth stream for contributions: the same draws whatever else a scenario changes
         pop_rng, lab_rng, dyn_rng, inst_rng, contrib_rng = self.rng.spawn(5)
-        self.releases = ReleaseRegistry()
+        self.language_names = list(config.languages)
+        # capability a release with no fit loses, per language, for who needs it
+        self.language_gap = config.capability.language_penalty * np.array(
+            [lang.resource_gap for lang in config.languages.values()]
+        )
+        self.language_data = np.zeros(len(self.language_names))  # in the commons, value units
+        self.language_contributions = np.zeros(len(self.language_names))  # this month's
+        self.releases = ReleaseRegistry(len(self.language_names))
         self.frontier = -math.inf
         self.frontier_lab: Lab | None = None  # whose model sets the frontier
         self.frontier_cost = np.nan  # USD the run that set the frontier paid
@@ -330,6 +337,7 @@ class EcosystemModel(mesa.Model):
         lab_users = np.bincount(rel["lab"], weights=users, minlength=len(self.labs))
         brand = lab_users[rel["lab"]]
         fresh = np.arange(len(self.releases)) >= old.size
+        brand[rel["derivative"]] = 0.0  # a community upload starts unknown
         self.popularity = np.where(fresh, 0.5 * brand, users)
 
     def _absorb_commons(self) -> None:
@@ -347,6 +355,7 @@ class EcosystemModel(mesa.Model):
         at_home = home * c.home_bias * effort if home.size else np.zeros(len(self.labs))
         keep = 1.0 - c.stock_decay_per_month
         self.commons_stock = self.commons_stock * keep + home.sum() + self.commons_inflow
+        self.language_data = self.language_data * keep + self.language_contributions
         embedded = np.array([lab.embedded for lab in self.labs]) * keep + at_home
         capacity = np.array([lab.absorptive_capacity() for lab in self.labs])
         allowed = np.array([lab.weights or not c.share_alike for lab in self.labs])

@@ -3,30 +3,73 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 OPEN, RESTRICTED, CLOSED = 0, 1, 2
 LICENCE_CODES = {"open": OPEN, "restricted": RESTRICTED, "closed": CLOSED}
 
+# Column name -> dtype. ``language_fit`` is a second dimension: one fit per language.
+_COLUMNS = {
+    "lab": np.int64,
+    "month": np.int64,
+    "family": np.int64,
+    "params_b": float,
+    "capability": float,
+    "licence": np.int64,
+    "weights": bool,
+    "irrevocable": bool,
+    "revoked": bool,
+    "base": np.int64,  # the release a derivative was fine-tuned from (-1: a lab's own)
+    "maker_language": np.int64,  # a derivative's maker's language (-1: a lab's own)
+}
 
-@dataclass
+
 class ReleaseRegistry:
-    """Every release so far, one entry per column; ``revoked`` and usage change over time."""
+    """Every release so far, one entry per column; ``revoked`` and usage change over time.
 
-    lab: list[int] = field(default_factory=list)
-    month: list[int] = field(default_factory=list)
-    family: list[int] = field(default_factory=list)
-    params_b: list[float] = field(default_factory=list)
-    capability: list[float] = field(default_factory=list)
-    language_fit: list[float] = field(default_factory=list)
-    licence: list[int] = field(default_factory=list)
-    weights: list[bool] = field(default_factory=list)
-    irrevocable: list[bool] = field(default_factory=list)
-    revoked: list[bool] = field(default_factory=list)
-    _arrays: dict[str, np.ndarray] | None = None
-    _families: int = 0
+    Columns are numpy buffers grown by doubling, so that thousands of community derivatives
+    cost a copy now and then rather than a list conversion every month.
+
+    Attributes:
+        languages: How many languages each release has a fit for.
+    """
+
+    def __init__(self, languages: int = 1) -> None:
+        """An empty registry whose releases carry a fit for each of ``languages`` languages."""
+        self.languages = languages
+        self._n = 0
+        self._families = 0
+        self._cols = {k: np.zeros(16, dtype=t) for k, t in _COLUMNS.items()}
+        self._fit = np.ones((16, languages))
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """A column's live values (``releases.licence[i]``); read-only use."""
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            return cols[name][: self._n]
+        raise AttributeError(name)
+
+    def _append(self, rows: int, fit: np.ndarray, **values) -> np.ndarray:
+        """Add ``rows`` releases with these column values; return their ids."""
+        need = self._n + rows
+        if need > self._fit.shape[0]:
+            size = max(need, 2 * self._fit.shape[0])
+            for k, col in self._cols.items():
+                grown = np.zeros(size, dtype=col.dtype)
+                grown[: self._n] = col[: self._n]
+                self._cols[k] = grown
+            grown_fit = np.ones((size, self.languages))
+            grown_fit[: self._n] = self._fit[: self._n]
+            self._fit = grown_fit
+        ids = np.arange(self._n, need)
+        for k, col in self._cols.items():
+            col[ids] = values[k]
+        self._fit[ids] = fit
+        self._n = need
+        self._arrays = None
+        return ids
 
     def add_family(
         self,
@@ -34,7 +77,7 @@ class ReleaseRegistry:
         month: int,
         sizes_b: list[float],
         capabilities: list[float],
-        language_fit: float,
+        language_fit: float | np.ndarray,
         licence: int,
         weights: bool,
         irrevocable: bool,
@@ -46,7 +89,7 @@ class ReleaseRegistry:
             month: Release month (negative for the models labs start with).
             sizes_b: Size of each release, billions of parameters.
             capabilities: Capability of each release, in the same order.
-            language_fit: Fit for under-served languages, shared by the family.
+            language_fit: Fit for each language (or one fit for all), shared by the family.
             licence: Licence code, shared by the family.
             weights: Whether the weights are released.
             irrevocable: Whether the licences cannot be revoked (open ones never can).
@@ -54,50 +97,90 @@ class ReleaseRegistry:
         Returns:
             The new release ids, in the order of ``sizes_b``.
         """
-        ids = []
-        for size, cap in zip(sizes_b, capabilities, strict=True):
-            ids.append(len(self.lab))
-            self.lab.append(lab)
-            self.month.append(month)
-            self.family.append(self._families)
-            self.params_b.append(size)
-            self.capability.append(cap)
-            self.language_fit.append(language_fit)
-            self.licence.append(licence)
-            self.weights.append(weights)
-            self.irrevocable.append(irrevocable or licence == OPEN)
-            self.revoked.append(False)
+        ids = self._append(
+            len(sizes_b),
+            np.broadcast_to(np.asarray(language_fit, dtype=float), (self.languages,)),
+            lab=lab,
+            month=month,
+            family=self._families,
+            params_b=np.asarray(sizes_b, dtype=float),
+            capability=np.asarray(capabilities, dtype=float),
+            licence=licence,
+            weights=weights,
+            irrevocable=irrevocable or licence == OPEN,
+            revoked=False,
+            base=-1,
+            maker_language=-1,
+        )
+        if len(capabilities) != ids.size:
+            raise ValueError("one capability per size")
         self._families += 1
-        self._arrays = None
+        return ids.tolist()
+
+    def add_derivatives(
+        self, bases: np.ndarray, month: int, language: np.ndarray, fit: np.ndarray
+    ) -> np.ndarray:
+        """Record community derivatives: fine-tunes published as releases of their own.
+
+        Each keeps its base's lab (whose ecosystem it belongs to), size, capability and
+        licence terms, and is revoked with it; each is its own family.
+
+        Args:
+            bases: The release each was fine-tuned from.
+            month: The month published.
+            language: Its maker's language, per derivative.
+            fit: (derivatives, languages) its fit per language.
+
+        Returns:
+            The new release ids.
+        """
+        bases = np.asarray(bases, dtype=np.int64)
+        c = self._cols
+        ids = self._append(
+            bases.size,
+            fit,
+            lab=c["lab"][bases],
+            month=month,
+            family=self._families + np.arange(bases.size),
+            params_b=c["params_b"][bases],
+            capability=c["capability"][bases],
+            licence=c["licence"][bases],
+            weights=True,
+            irrevocable=c["irrevocable"][bases],
+            revoked=c["revoked"][bases],
+            base=bases,
+            maker_language=np.asarray(language, dtype=np.int64),
+        )
+        self._families += bases.size
         return ids
 
     def revoke(self, ids: list[int]) -> list[int]:
-        """Revoke the revocable releases among ``ids``; return those actually revoked."""
-        done = [i for i in ids if not self.irrevocable[i] and not self.revoked[i]]
-        for i in done:
-            self.revoked[i] = True
+        """Revoke the revocable releases among ``ids`` and their derivatives.
+
+        Returns:
+            The ids of ``ids`` actually revoked (derivatives follow silently).
+        """
+        c = self._cols
+        done = [i for i in ids if not c["irrevocable"][i] and not c["revoked"][i]]
         if done:
+            c["revoked"][done] = True
+            base = c["base"][: self._n]
+            follows = np.isin(base, done) & ~c["irrevocable"][: self._n]
+            c["revoked"][: self._n][follows] = True
             self._arrays = None
         return done
 
     def __len__(self) -> int:
         """Number of releases so far; release ids run from 0 to ``len - 1``."""
-        return len(self.lab)
+        return self._n
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Column arrays, rebuilt only after a release or revocation."""
+        """Column arrays (copies), rebuilt only after a release or revocation."""
         if self._arrays is None:
-            self._arrays = {
-                "lab": np.asarray(self.lab, dtype=np.int64),
-                "month": np.asarray(self.month, dtype=np.int64),
-                "family": np.asarray(self.family, dtype=np.int64),
-                "params_b": np.asarray(self.params_b, dtype=float),
-                "capability": np.asarray(self.capability, dtype=float),
-                "language_fit": np.asarray(self.language_fit, dtype=float),
-                "licence": np.asarray(self.licence, dtype=np.int64),
-                "weights": np.asarray(self.weights, dtype=bool),
-                "revoked": np.asarray(self.revoked, dtype=bool),
-            }
+            n = self._n
+            self._arrays = {k: col[:n].copy() for k, col in self._cols.items()}
+            self._arrays["language_fit"] = self._fit[:n].copy()
+            self._arrays["derivative"] = self._arrays["base"] >= 0
         return self._arrays
 
     def usable(self) -> np.ndarray:
@@ -110,13 +193,14 @@ class ReleaseRegistry:
         return ~a["revoked"]
 
     def candidates(self) -> np.ndarray:
-        """Releases a researcher considers, as sorted ids.
+        """Releases every researcher considers, as sorted ids.
 
         Per lab, its latest usable weights family and its latest API-only release. Older
-        families of a lab are dominated by its newer ones.
+        families of a lab are mostly dominated by its newer ones; they and the community's
+        derivatives are found by search (``Researchers._consideration``), not considered by all.
         """
         a = self.arrays()
-        ok = ~a["revoked"]
+        ok = ~a["revoked"] & ~a["derivative"]
         keep = np.zeros(len(self), dtype=bool)
         for weights in (True, False):
             sel = np.flatnonzero(ok & (a["weights"] == weights))

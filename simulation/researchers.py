@@ -103,7 +103,7 @@ class Researchers:
         self.hardware_gb = np.where(has_hardware, hw, 0.0)
         mean, conc = per_group("skill_mean"), per_group("skill_concentration")
         self.skill = rng.beta(mean * conc, (1 - mean) * conc)
-        self.underserved = u[2] < per_group("underserved_language_share")
+        self.language = self._draw_languages(u[2], groups)
         self.deploy_users = per_group("deploy_users_median") * np.exp(z[2])
         self.friction = per_group("commercial_price_friction")
         self._join_programs(u[3])
@@ -142,6 +142,21 @@ class Researchers:
         self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
         self.published_share = np.nan  # of this month's would-be contributions, those published
+
+    def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
+        """Each researcher's language: a group's shares, the first language if it gives none."""
+        names = self.model.language_names
+        shares = np.zeros((len(groups), len(names)))
+        for g, spec in enumerate(groups):
+            if spec.languages:
+                for name, share in spec.languages.items():
+                    shares[g, names.index(name)] = share
+            else:
+                shares[g, 0] = 1.0
+        cum = np.cumsum(shares, axis=1)
+        cum /= cum[:, -1:]
+        mine = cum[self.group]
+        return np.minimum((draw[:, None] >= mine).sum(axis=1), len(names) - 1).astype(np.int64)
 
     def _join_programs(self, draw: np.ndarray) -> None:
         """Who belongs to which institution's programme, drawn once.
@@ -263,7 +278,10 @@ class Researchers:
         current = np.where(self.choice >= 0, self.choice, 0)
         is_candidate = np.zeros(n_rel, dtype=bool)
         is_candidate[m.candidates] = True
-        gone = (self.choice >= 0) & ~is_candidate[current]
+        # a lab's release is superseded once it is no longer among the candidates; a
+        # derivative only when withdrawn
+        kept = is_candidate | (rel["derivative"] & ~rel["revoked"])
+        gone = (self.choice >= 0) & ~kept[current]
         outdated = self.chose_capable & (
             self._effective_capability(rel, current) < m.capable_threshold
         )
@@ -331,7 +349,7 @@ class Researchers:
         self._credit_asked[:] = 0
         self._credit_granted[:] = 0
         self.outcome = Outcome(ran, finetuned, deployed, capability_used, capable, via_api)
-        self._contribute(rel, rr, ran, finetuned, terms)
+        self._contribute(rel, rr, ran, finetuned, terms, new & terms["derivative"][rr])
         return self.outcome
 
     def _own_hours(self) -> np.ndarray:
@@ -394,7 +412,7 @@ class Researchers:
             self.friction,
             self.hardware_gb,
             self.eligible,
-            self.underserved,
+            self.language,
             self.deploy_users,
             self.hoster_taste,
             budget,
@@ -428,11 +446,19 @@ class Researchers:
             return listed & kind
 
         def cheapest(lst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Per (group, release): the lowest price and its hoster (min over hosters)."""
-            offer = np.where(lst[:, None, :] & serves[:, :, None], price[:, None, None], np.inf)
-            if not n_h:
-                return np.full(offer.shape[1:], np.inf), np.full(offer.shape[1:], -1)
-            return offer.min(axis=0), offer.argmin(axis=0)
+            """Per (group, release): the lowest price and its hoster (min over hosters).
+
+            Only releases some hoster lists are priced (most derivatives are listed nowhere).
+            """
+            best = np.full((serves.shape[1], n_rel), np.inf)
+            where = np.full(best.shape, -1)
+            on = np.flatnonzero(lst.any(axis=0))
+            if n_h and on.size:
+                offer = np.where(
+                    lst[:, None, on] & serves[:, :, None], price[:, None, None], np.inf
+                )
+                best[:, on], where[:, on] = offer.min(axis=0), offer.argmin(axis=0)
+            return best, where
 
         self.market_listed = channel(m.commercial_index)
         best_market, cheapest_market = cheapest(self.market_listed)
@@ -693,11 +719,16 @@ class Researchers:
 
     # -- choices -------------------------------------------------------------------------------
     def _effective_capability(self, rel, r) -> np.ndarray:
-        """Capability as each researcher experiences it: less if it misses their language."""
+        """Capability as each researcher experiences it: less if it misses their language.
+
+        A release loses ``language_penalty`` x its language's ``resource_gap`` x (1 - its fit
+        for the language).
+        """
         if rel["capability"].size == 0:  # nothing released yet
             return np.full(self.n, -np.inf)
-        pen = self.model.config.capability.language_penalty
-        return rel["capability"][r] - pen * (1 - rel["language_fit"][r]) * self.underserved
+        lang = self.language
+        miss = 1.0 - rel["language_fit"][r, lang]
+        return rel["capability"][r] - self.model.language_gap[lang] * miss
 
     def _choose(self, idx: np.ndarray, pop: kernels.Population, public_ok: bool = True) -> None:
         """Multinomial-logit choice over candidate releases.
@@ -718,15 +749,22 @@ class Researchers:
             return
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
-        cand = m.candidates
+        found = self._search(rel, idx)  # (choosers, k) release ids beyond the shared set (-1)
+        shared = m.candidates
+        beyond = np.zeros(len(rel["lab"]), dtype=bool)
+        beyond[found[found >= 0]] = True
+        beyond[shared] = False
+        cand = np.concatenate([shared, np.flatnonzero(beyond)])
         a = cfg.adoption
         terms = self._licence_allows(rel)
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
-        penalty = cfg.capability.language_penalty * (1 - rel["language_fit"][cand])
+        # (languages, candidates): capability lost by who needs each language
+        penalty = m.language_gap[:, None] * (1 - rel["language_fit"][cand].T)
         position = np.full(len(rel["lab"]), -1)
         position[cand] = np.arange(cand.size)
+        extra = np.where(found >= 0, position[np.maximum(found, 0)], -1)
         on = self.finetuned_on[idx]
         held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
@@ -742,7 +780,7 @@ class Researchers:
             terms["max_users"][cand],
             np.ascontiguousarray(self.hosting.public_listed[:, cand]),
             rel["capability"][cand],
-            penalty,
+            np.ascontiguousarray(penalty),
             appeal,
             np.ascontiguousarray(self.hosting.cheapest_price[:, cand]),
             np.ascontiguousarray(self.best_credit[:, cand]),
@@ -761,10 +799,65 @@ class Researchers:
         chosen, self.chose_capable[idx] = kernels.choose_models(
             candidates,
             pop._replace(budget=self.budget),
-            kernels.Choosers(idx, slot_draw, logit_draw, held),
+            kernels.Choosers(idx, slot_draw, logit_draw, held, int(shared.size), extra),
             rule,
         )
         self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
+
+    def _search(self, rel: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+        """What each chooser finds beyond every lab's latest family: a consideration set.
+
+        The model they use now, and ``search_results`` draws among the other usable releases
+        with weights (older families, community derivatives) tagged with their language (a
+        lab's own release counts for every language), each drawn in proportion to
+        ``search_visibility`` + last month's users (real researchers): a Hub search sorted by
+        downloads. Draws are fixed per chooser, whatever the pool (docs/ODD.md 7.8).
+
+        Returns:
+            (choosers, 1 + search_results) release ids; -1 where there is none.
+        """
+        m, a = self.model, self.model.config.adoption
+        k = a.search_results
+        draws = self.rng.random((idx.size, k))
+        out = np.full((idx.size, 1 + k), -1, dtype=np.int64)
+        current = self.choice[idx]
+        out[:, 0] = current  # one's own model is always in view (dropped below if unusable)
+        ok, shelves = self._search_shelves(rel)
+        if current.size:
+            out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
+        if k == 0:
+            return out
+        lang = self.language[idx]
+        for lg, (ids, cum) in enumerate(shelves):
+            rows = np.flatnonzero(lang == lg)
+            if ids.size == 0 or rows.size == 0:
+                continue
+            pick = np.searchsorted(cum, draws[rows] * cum[-1], side="right")
+            out[rows, 1:] = ids[np.minimum(pick, ids.size - 1)]
+        return out
+
+    def _search_shelves(self, rel: dict[str, np.ndarray]) -> tuple[np.ndarray, list]:
+        """What a search can find this month: per release, and per language its ranking.
+
+        Returns:
+            Whether each release can be found, and per language the findable release ids
+            with their cumulative search weights (the same all month: cached).
+        """
+        m = self.model
+        key = (m.month, len(rel["lab"]), int(rel["revoked"].sum()))
+        if getattr(self, "_shelves_key", None) == key:
+            return self._shelves
+        in_view = np.zeros(len(rel["lab"]), dtype=bool)
+        in_view[m.candidates] = True
+        ok = ~rel["revoked"] & rel["weights"] & ~in_view
+        maker = rel["maker_language"]
+        weight = m.config.adoption.search_visibility + m.popularity[: ok.size]
+        shelves = []
+        for lg in range(len(m.language_names)):
+            ids = np.flatnonzero(ok & ((maker < 0) | (maker == lg)))
+            shelves.append((ids, np.cumsum(weight[ids])))
+        self._shelves_key, self._shelves = key, (ok, shelves)
+        return self._shelves
 
     def _task_needs(self, rel: dict[str, np.ndarray]) -> Needs:
         """Memory and GPU-hours each task takes, per release.
@@ -886,15 +979,18 @@ class Researchers:
         kernels.settle_deployments(settled, done, where, t, int(tk.abandon_after_months))
         return done
 
-    def _contribute(self, rel, rr, ran, finetuned, terms) -> None:
-        """Successful users may contribute benchmarks, datasets, techniques and tools.
+    def _contribute(self, rel, rr, ran, finetuned, terms, made) -> None:
+        """Successful users may contribute back: knowledge, and their fine-tunes as derivatives.
 
         Each has something to contribute with some probability (higher after a fine-tune);
-        its value is heavy-tailed. They then decide whether to publish it, keep it private or
-        abstain (``publish_choice``); only what is published reaches the commons, credited to
-        the lab whose model it built on.
+        its value is heavy-tailed. They decide whether to publish it, keep it private or
+        abstain (``publish_choice``). A published contribution reaches the commons, credited
+        to the lab whose model it built on, and counts as language data for its maker's
+        language; if they have just made a fine-tune whose licence allows derivatives
+        (``made``), it is published with it as a derivative release (docs/ODD.md 7.8).
         """
-        c = self.model.config.contributions
+        m = self.model
+        c = m.config.contributions
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
         draws = self.contribution_rng  # fixed draws per researcher and month: paired scenarios
         has = draws.random(self.n) < p  # contribute the same heavy-tailed values
@@ -910,9 +1006,28 @@ class Researchers:
         gives = who[choice == PUBLISH]
         self.published_share = gives.size / who.size if who.size else np.nan
         labs = rel["lab"][rr]
-        self.model.contributions_by_home = np.bincount(
-            labs[gives], weights=value[gives], minlength=len(self.model.labs)
+        m.contributions_by_home = np.bincount(
+            labs[gives], weights=value[gives], minlength=len(m.labs)
         )
+        m.language_contributions = np.bincount(
+            self.language[gives], weights=value[gives], minlength=len(m.language_names)
+        )
+        self._publish_derivatives(rel, rr, gives[made[gives]])
+
+    def _publish_derivatives(self, rel, rr, makers: np.ndarray) -> None:
+        """Their fine-tunes as releases: the base's, closer to the maker's language.
+
+        Each closes ``derivative_language_gain`` of its base's gap in its maker's language.
+        """
+        if makers.size == 0:
+            return
+        m = self.model
+        bases, lang = rr[makers], self.language[makers]
+        fit = rel["language_fit"][bases].copy()
+        gain = m.config.contributions.derivative_language_gain
+        rows = np.arange(makers.size)
+        fit[rows, lang] += (1.0 - fit[rows, lang]) * gain
+        m.releases.add_derivatives(bases, m.month, lang, fit)
 
 
 PUBLISH, KEEP, ABSTAIN = 0, 1, 2

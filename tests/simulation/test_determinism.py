@@ -73,7 +73,7 @@ def test_a_longer_run_extends_a_shorter_one():
     pd.testing.assert_frame_equal(long.iloc[:5], short, check_exact=True)
 
 
-POPULATION = ("group", "budget", "hardware_gb", "skill", "underserved", "deploy_users")
+POPULATION = ("group", "budget", "hardware_gb", "skill", "language", "deploy_users")
 
 
 def test_every_scenario_draws_the_same_researchers_for_a_seed():

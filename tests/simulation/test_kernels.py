@@ -18,7 +18,7 @@ def _population(n: int = 1, **over) -> kernels.Population:
         friction=np.ones(n),
         hardware=np.zeros(n),
         eligible=np.zeros(n, bool),
-        underserved=np.zeros(n, bool),
+        language=np.zeros(n, np.int64),
         deploy_users=np.ones(n),
         taste=np.ones((n, 1)),
         budget=np.full(n, 1000.0),
@@ -67,7 +67,7 @@ def _choice_inputs(n: int = 1, **over):
         max_users=np.full(cand, INF),
         public_listed=np.zeros((1, cand), bool),
         capability=np.full(cand, 10.0),
-        penalty=np.zeros(cand),
+        penalty=np.zeros((1, cand)),
         appeal=np.zeros(cand),
         best_market=np.ones((1, cand)),
         best_credit=np.full((1, cand), INF),
@@ -78,6 +78,8 @@ def _choice_inputs(n: int = 1, **over):
         slot_draw=np.full(n, 0.5),
         logit_draw=np.full(n, 0.5),
         held=np.full(n, -1),
+        shared=cand,  # every candidate is considered by everyone unless a test says otherwise
+        extra=None,  # (choosers, k) further candidates; default none
     )
     rule = dict(
         service_rate=np.ones((1, 3)),
@@ -95,6 +97,8 @@ def _choice_inputs(n: int = 1, **over):
     for table in (candidates, choosers, rule):
         table.update({k: over.pop(k) for k in list(over) if k in table})
     assert not over, f"unknown fields {sorted(over)}"
+    if choosers["extra"] is None:
+        choosers["extra"] = np.full((len(choosers["idx"]), 0), -1, np.int64)
     return (
         kernels.Candidates(**candidates),
         _population(n, **pop),
@@ -162,7 +166,7 @@ def test_choosers_are_picked_from_the_population_by_index():
         group=np.zeros(3, np.int64),
         friction=np.ones(3),
         eligible=np.zeros(3, bool),
-        underserved=np.zeros(3, bool),
+        language=np.zeros(3, np.int64),
         deploy_users=np.ones(3),
         taste=np.ones((3, 1)),
         credit=np.zeros(3),
@@ -444,3 +448,28 @@ def test_a_fine_tune_held_is_free_in_a_plan():
     over = dict(budget=np.array([5.0]), max_users=np.zeros(2))
     assert choose(**over)[0][0] == 0  # both alike: the first
     assert choose(**over, held=np.array([1]))[0][0] == 1  # the model whose fine-tune they keep
+
+
+def test_a_candidate_beyond_the_shared_set_is_considered_only_by_who_found_it():
+    """Candidate 1 is better, but only chooser 1 found it (its ``extra`` row); chooser 0 sees
+    only the shared candidate 0, and a find listed twice counts once."""
+    chosen, _ = choose(
+        n=3,
+        shared=1,
+        capability=np.array([10.0, 12.0]),
+        capability_weight=50.0,  # candidate 1 wins wherever it is seen
+        extra=np.array([[-1, -1], [1, -1], [1, 1]], np.int64),
+    )
+    assert chosen.tolist() == [0, 1, 1]
+
+
+def test_the_language_penalty_is_that_of_the_choosers_language():
+    """Candidate 0 misses language 1 badly; a speaker of language 1 takes candidate 1."""
+    chosen, _ = choose(
+        n=2,
+        language=np.array([0, 1], np.int64),
+        capability=np.array([10.0, 9.5]),
+        penalty=np.array([[0.0, 0.0], [2.0, 0.0]]),
+        capability_weight=50.0,
+    )
+    assert chosen.tolist() == [0, 1]
