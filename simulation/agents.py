@@ -203,10 +203,9 @@ class Lab(mesa.Agent):
             cycle = self.spec.min_release_interval_months + self.spec.training_months
             exclusive = min(1.0, reg.release_delay_months / cycle)  # of a model's time as the best
         closed = spend_closed * (exclusive + (1 - exclusive) * restricted)
-        users = m.researchers.users
-        mine = np.zeros(users.size, dtype=bool)
-        ids = [i for i in self.release_ids if i < users.size and m.releases.weights[i]]
-        mine[ids] = True
+        users = m.researchers.users  # its weights' users, on the community's derivatives too
+        n = users.size
+        mine = (m.releases.lab[:n] == self.index) & m.releases.weights[:n]
         adopters = float(users[mine].sum()) * m.researchers.weight
         return closed, spend_open * restricted + e.adoption_value_usd_per_user * adopters
 

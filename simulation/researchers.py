@@ -816,7 +816,7 @@ class Researchers:
         Returns:
             (choosers, 1 + search_results) release ids; -1 where there is none.
         """
-        m, a = self.model, self.model.config.adoption
+        a = self.model.config.adoption
         k = a.search_results
         draws = self.rng.random((idx.size, k))
         out = np.full((idx.size, 1 + k), -1, dtype=np.int64)
