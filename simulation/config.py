@@ -456,6 +456,8 @@ class Contributions(Strict):
             of its gap in that language, as far as its lab absorbs (``absorb_effort``).
         derivative_language_gain: Share of its base's gap in its maker's language that a
             published derivative closes.
+        derivatives: Whether a published fine-tune becomes a release of its own (a community
+            derivative others can find and use); False: contributions only.
     """
 
     run_probability: Share = 0.02
@@ -478,6 +480,7 @@ class Contributions(Strict):
     derivative_credit: Annotated[float, Field(ge=0.0, le=20.0)] = 0.5
     private_value: Utility = 0.5
     language_data_scale: Positive = 1e6
+    derivatives: bool = True
     derivative_language_gain: Share = 0.3
 
 

@@ -39,7 +39,7 @@ class EcosystemModel(mesa.Model):
     """Labs, hosters and a public institution (Mesa agents) and a researcher population (arrays).
 
     Monthly schedule: scheduled events -> public institution allocates -> labs earn, train and
-    release -> hosters set prices, capacity and listings -> researchers choose, run, fine-tune,
+    release -> last month's community derivatives appear -> hosters set prices, capacity and listings -> researchers choose, run, fine-tune,
     deploy and contribute -> hosters and institution close the month -> usage data flows ->
     labs absorb the commons -> metrics.
 
@@ -249,6 +249,7 @@ class EcosystemModel(mesa.Model):
         self._open_economy()
         for lab in self.labs:
             lab.step()
+        self.researchers.release_uploads()  # last month's published fine-tunes
         self.standard += (
             self.frontier - self.standard
         ) / self.config.capability.standard_adjust_months

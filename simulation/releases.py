@@ -197,7 +197,7 @@ class ReleaseRegistry:
 
         Per lab, its latest usable weights family and its latest API-only release. Older
         families of a lab are mostly dominated by its newer ones; they and the community's
-        derivatives are found by search (``Researchers._consideration``), not considered by all.
+        derivatives are found by search (``Researchers._search``), not considered by all.
         """
         a = self.arrays()
         ok = ~a["revoked"] & ~a["derivative"]

@@ -142,6 +142,7 @@ class Researchers:
         self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
         self.published_share = np.nan  # of this month's would-be contributions, those published
+        self.uploads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # derivatives
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -1012,22 +1013,32 @@ class Researchers:
         m.language_contributions = np.bincount(
             self.language[gives], weights=value[gives], minlength=len(m.language_names)
         )
-        self._publish_derivatives(rel, rr, gives[made[gives]])
+        if c.derivatives:
+            self._publish_derivatives(rel, rr, gives[made[gives]])
 
     def _publish_derivatives(self, rel, rr, makers: np.ndarray) -> None:
         """Their fine-tunes as releases: the base's, closer to the maker's language.
 
         Each closes ``derivative_language_gain`` of its base's gap in its maker's language.
+        Uploaded at the end of the month, they are on the Hub from the next
+        (``release_uploads``).
         """
         if makers.size == 0:
             return
-        m = self.model
         bases, lang = rr[makers], self.language[makers]
         fit = rel["language_fit"][bases].copy()
-        gain = m.config.contributions.derivative_language_gain
+        gain = self.model.config.contributions.derivative_language_gain
         rows = np.arange(makers.size)
         fit[rows, lang] += (1.0 - fit[rows, lang]) * gain
-        m.releases.add_derivatives(bases, m.month, lang, fit)
+        self.uploads = (bases, lang, fit)
+
+    def release_uploads(self) -> None:
+        """Put last month's published fine-tunes on the Hub as derivative releases."""
+        if self.uploads is None:
+            return
+        bases, lang, fit = self.uploads
+        self.uploads = None
+        self.model.releases.add_derivatives(bases, self.model.month, lang, fit)
 
 
 PUBLISH, KEEP, ABSTAIN = 0, 1, 2

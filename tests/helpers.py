@@ -33,9 +33,11 @@ ONE_MODEL_WORLD = {
     "groups.global_south.commercial_price_friction": 1.0,
     "hosters.hyperscaler.max_listed": 1000,
     "hosters.specialty.max_listed": 1000,
+    # no community derivatives: the one model stays the only one
+    "contributions.derivatives": False,
     # fine-tuning succeeds whenever it is paid for
-    "groups.well_funded.skill_mean": 0.999,
-    "groups.global_south.skill_mean": 0.999,
+    "groups.well_funded.skill_mean": 0.999999,
+    "groups.global_south.skill_mean": 0.999999,
     "groups.well_funded.skill_concentration": 1e6,
     "groups.global_south.skill_concentration": 1e6,
 }

@@ -73,10 +73,32 @@ class Results:
         """How many distinct replicate indices the table holds."""
         return int(self.frame["replicate"].nunique())
 
+    def _config_names(self, table: str) -> list[str] | None:
+        """Names in a config table over the batch's scenarios (first seen first), if recorded."""
+        configs = self.meta.get("configs") or []
+        tables = [c.get("config", {}).get(table) for c in configs if isinstance(c, dict)]
+        if not tables or any(not isinstance(t, dict) for t in tables):
+            return None
+        return list(dict.fromkeys(name for t in tables for name in t))
+
     @property
     def groups(self) -> list[str]:
-        """Researcher groups, from the ``access.run.<group>`` columns, in column order."""
-        return [m.split(".", 2)[2] for m in self.metrics if m.startswith("access.run.")]
+        """Researcher groups: the scenarios' configs, else the ``access.run.<group>`` columns.
+
+        Columns such as ``access.run.language.<language>`` are not groups.
+        """
+        named = self._config_names("groups")
+        columns = [m.split(".", 2)[2] for m in self.metrics if m.startswith("access.run.")]
+        columns = [c for c in columns if "." not in c]
+        return [g for g in named if g in columns] if named is not None else columns
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages: the scenarios' configs, else the ``access.run.language.<name>`` columns."""
+        prefix = "access.run.language."
+        columns = [m[len(prefix) :] for m in self.metrics if m.startswith(prefix)]
+        named = self._config_names("languages")
+        return [x for x in named if x in columns] if named is not None else columns
 
     @property
     def lab_kinds(self) -> list[str]:

@@ -171,7 +171,12 @@ def test_migrating_a_stranded_deployment_costs_extra():
     can afford to move than where it is free."""
 
     def world(months):
-        overrides = {**NO_OWN_REVOCATION, **NO_RATIONING, "tasks.migration_cost_months": months}
+        overrides = {
+            **NO_OWN_REVOCATION,
+            **NO_RATIONING,
+            "tasks.migration_cost_months": months,
+            "adoption.review_probability": 1.0,  # the stranded, given money, look again
+        }
         m = advance(make_model(overrides=overrides, n=800), 4)
         r = m.researchers
         r.budget[:] = 0.0
