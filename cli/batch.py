@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.options import RunDefaults, add_run_options, execution, parse_sweep, run_settings
+from cli.options import (
+    RunDefaults,
+    add_record_agents,
+    add_run_options,
+    execution,
+    parse_sweep,
+    run_settings,
+)
 
 DEFAULT_OUT = Path("results/batch")
 DEFAULT_REPLICATES = 10
@@ -28,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="values to sweep a config key over; several --sweep form a full factorial",
     )
     add_run_options(p, RunDefaults(replicates=DEFAULT_REPLICATES, out=DEFAULT_OUT))
+    add_record_agents(p, "DIR/agents/agents.RUN_ID.parquet, one file per run")
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

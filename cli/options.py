@@ -197,6 +197,17 @@ def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress and no summary lines")
 
 
+def add_record_agents(p: argparse.ArgumentParser, where: str) -> None:
+    """Declare ``--record-agents N`` (``run`` and ``batch``), its files named by ``where``."""
+    p.add_argument(
+        "--record-agents",
+        type=positive_int,
+        metavar="N",
+        help=f"also record N researchers (the same each month; all if N exceeds the population) "
+        f"and every lab, each month, in {where}",
+    )
+
+
 def check_bounds(args: argparse.Namespace) -> None:
     """The size options within their bounds, named as the user typed them."""
     for option, high in (
@@ -204,10 +215,11 @@ def check_bounds(args: argparse.Namespace) -> None:
         ("steps", MAX_STEPS),
         ("researchers", MAX_RESEARCHERS),
         ("workers", MAX_WORKERS),
+        ("record_agents", MAX_RESEARCHERS),
     ):
         value = getattr(args, option, None)
         if value is not None:
-            check_whole(f"--{option}", value, 1, high)
+            check_whole(f"--{option.replace('_', '-')}", value, 1, high)
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
@@ -219,6 +231,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         steps=args.steps,
         researchers=args.researchers,
         overrides=parse_set(args.set),
+        record_agents=getattr(args, "record_agents", None),  # run.py batch only
     )
 
 

@@ -6,10 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.options import check_bounds, non_negative_int, parse_set, positive_int
+from cli.options import add_record_agents, check_bounds, non_negative_int, parse_set, positive_int
 from simulation.batch.plan import RunSettings
 from simulation.config import Config, load_scenario, scenario_names, scenario_path
-from simulation.errors import FailedRuns
+from simulation.errors import FailedRuns, UsageError
 from simulation.files import check_writable_dir
 from simulation.metrics import KEY_METRICS, TASKS
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--researchers", type=positive_int, help="population size (default: 10,000)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--out", type=Path, help="write metrics.parquet and run.json here")
+    add_record_agents(p, "--out DIR/agents.parquet (needs --out)")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -48,9 +49,12 @@ def resolve(args: argparse.Namespace) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario, print its final month, and write it to --out."""
     from simulation.files import write_run  # noqa: PLC0415  (keeps `list` fast)
-    from simulation.runner import run  # noqa: PLC0415
+    from simulation.runner import simulate  # noqa: PLC0415
 
     config = resolve(args)
+    record = args.record_agents
+    if record is not None and args.out is None:
+        raise UsageError("--record-agents: give --out DIR to write agents.parquet to")
     if args.out is not None:
         check_writable_dir(args.out)
     import simulation.model  # noqa: F401, PLC0415  (before the clock: "done in" is the run)
@@ -61,19 +65,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"seed {args.seed}"
     )
     start = time.perf_counter()
-    df = run(config, seed=args.seed)
+    result = simulate(config, seed=args.seed, record_agents=record)
+    df = result.metrics
     seconds = time.perf_counter() - start
     if args.out is not None:
         meta = {"scenario": str(args.scenario), "seed": args.seed, "seconds": round(seconds, 3)}
+        meta["record_agents"] = record
         try:
-            write_run(args.out, df, config, meta)
+            write_run(args.out, df, config, meta, result.agents)
         except OSError as e:  # checked before the run, so this is a full disk or the like
             reason = e.strerror or " ".join(str(e).split())
             raise FailedRuns(f"cannot write the run to {args.out} ({reason})") from None
     print(summary(df, config))
+    wrote = "metrics.parquet, agents.parquet" if record is not None else "metrics.parquet"
     print(
         f"done in {seconds:.2f} s"
-        + (f"; wrote {args.out}/metrics.parquet and run.json" if args.out else "")
+        + (f"; wrote {args.out}/{wrote} and run.json" if args.out else "")
     )
     return 0
 

@@ -17,6 +17,7 @@ _EXPORTS = {
     "scenario_names": "simulation.config",
     "UsageError": "simulation.errors",
     "run": "simulation.runner",
+    "simulate": "simulation.runner",
     "EcosystemModel": "simulation.model",
 }
 __all__ = sorted(_EXPORTS)

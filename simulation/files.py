@@ -144,7 +144,13 @@ def check_writable_dir(out: Path, option: str = "--out") -> None:
                 directory.rmdir()
 
 
-def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any]) -> None:
+def write_run(
+    out: Path,
+    df: pd.DataFrame,
+    config: Config,
+    meta: dict[str, Any],
+    agents: pa.Table | None = None,
+) -> None:
     """One run's results: DIR/metrics.parquet and DIR/run.json (its provenance), each atomic.
 
     Args:
@@ -152,11 +158,13 @@ def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any])
         df: The metrics table of :func:`simulation.run`.
         config: The resolved config the run used.
         meta: What else identifies the run (scenario, seed, seconds, ...).
+        agents: The run's agent records, written to DIR/agents.parquet; None removes an
+            agents.parquet an earlier run left there, which would not match this one.
     """
     import pyarrow as pa  # noqa: PLC0415
 
     from simulation.config import to_dict  # noqa: PLC0415
-    from simulation.layout import METRICS_FILE, RUN_FILE, annotate  # noqa: PLC0415
+    from simulation.layout import AGENTS_FILE, METRICS_FILE, RUN_FILE, annotate  # noqa: PLC0415
     from simulation.provenance import environment  # noqa: PLC0415
 
     sim = config.simulation
@@ -165,5 +173,9 @@ def write_run(out: Path, df: pd.DataFrame, config: Config, meta: dict[str, Any])
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     about = {k: record[k] for k in ("scenario", "seed", "code_revision") if k in record}
     out.mkdir(parents=True, exist_ok=True)
+    if agents is not None:
+        write_table(agents, out / AGENTS_FILE)
+    else:
+        (out / AGENTS_FILE).unlink(missing_ok=True)
     write_table(table.cast(annotate(table.schema, [], about)), out / METRICS_FILE)
     write_json(record, out / RUN_FILE)

@@ -5,6 +5,7 @@ Layout of a batch directory::
     plan.json        the batch's plan and fingerprint, written once when the batch starts
     manifest.jsonl   one JSON line per finished run attempt (ok or failed), fsynced per line
     runs/ID.parquet  one shard per successful run, written atomically
+    agents/agents.ID.parquet   with agent records: each run's records, written atomically
     results.parquet  all successful runs in one long table, written at the end
     batch.json       provenance, written at the end
 
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
 
 FORMAT = 2  # version of the results table layout (2: self-describing, list sweeps as JSON)
 METRICS_FILE, RUN_FILE = "metrics.parquet", "run.json"  # one run (run.py run --out DIR)
-PLAN, MANIFEST, RUNS = "plan.json", "manifest.jsonl", "runs"
+AGENTS_FILE = "agents.parquet"  # one run's agent records (simulation.records), on request
+PLAN, MANIFEST, RUNS, AGENTS = "plan.json", "manifest.jsonl", "runs", "agents"
 RESULTS, PROVENANCE = "results.parquet", "batch.json"
-BATCH_FILES = (PLAN, MANIFEST, RUNS, RESULTS, PROVENANCE)
+BATCH_FILES = (PLAN, MANIFEST, RUNS, AGENTS, RESULTS, PROVENANCE)
 
 ID_COLUMNS = ("scenario", "replicate", "seed")
 STEP = "step"

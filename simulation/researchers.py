@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from simulation import kernels
-from simulation.kernels import CREDIT, LOCAL, PUBLIC, Venue
+from simulation.kernels import CREDIT, LOCAL, NONE, PUBLIC, Venue
 from simulation.releases import CLOSED, OPEN
 
 if TYPE_CHECKING:
@@ -35,6 +35,25 @@ class Needs(NamedTuple):
     hours: np.ndarray  # GPU-hours of work, whoever does it
     hours_per_user: np.ndarray  # GPU-hours of work per user served
     replica_hours: np.ndarray  # GPU-hours of a whole copy rented all month (0: billed by use)
+
+
+class Venues(NamedTuple):
+    """Where each researcher did each task this month and what it cost them (agent records).
+
+    Kept only when asked for (``Researchers.venues`` not None), so a run without agent records
+    does no work for them.
+    """
+
+    kind: np.ndarray  # (tasks, researchers) kernels venue kind of a served request; NONE: not done
+    hoster: np.ndarray  # (tasks, researchers) hoster used; -1: own hardware or not done
+    spent: np.ndarray  # (researchers,) USD paid out of their own budget this month
+    credit: np.ndarray  # (researchers,) USD of public credit used this month
+
+    @classmethod
+    def empty(cls, n: int) -> Venues:
+        """Nothing done yet this month, for ``n`` researchers."""
+        tasks = len(TASKS)
+        return cls(np.full((tasks, n), NONE), np.full((tasks, n), -1), np.zeros(n), np.zeros(n))
 
 
 @dataclass
@@ -141,6 +160,7 @@ class Researchers:
         self._credit_granted = np.zeros_like(self.credit_rate)
         self._public_served = np.zeros_like(self.public_service_rate)
         self.outcome: Outcome | None = None
+        self.venues: Venues | None = None  # an agent recorder sets it: then kept every month
         self.published_share = np.nan  # of this month's would-be contributions, those published
         self.uploads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # derivatives
 
@@ -261,6 +281,8 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         n_rel = len(rel["lab"])
+        if self.venues is not None:
+            self.venues = Venues.empty(self.n)
         if n_rel == 0:  # no model exists yet (every lab starts without one): nothing to do
             no = np.zeros(self.n, dtype=bool)
             nan = np.full(self.n, np.nan)
@@ -593,6 +615,8 @@ class Researchers:
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
             self._pay(name, req, v, served, pop)
+            if self.venues is not None:
+                self._log_venues(t, idx, v, served, where)
             turned = ~served & (v.hoster >= 0)
             if not turned.any():
                 break
@@ -602,6 +626,16 @@ class Researchers:
             full[v.hoster[turned & ~asked_public & ~no_credit]] = True
             idx = idx[turned]
         return done, where
+
+    def _log_venues(
+        self, t: int, idx: np.ndarray, v: Venue, served: np.ndarray, where: np.ndarray
+    ) -> None:
+        """Keep where requests ``idx`` did task ``t`` and what they paid (as ``kernels.pay``)."""
+        log = self.venues
+        log.kind[t, idx] = np.where(served, v.kind, NONE)
+        log.hoster[t, idx] = where[idx]
+        log.spent[idx] += np.where(served & (v.kind != LOCAL), v.out_of_pocket, 0.0)
+        log.credit[idx] += np.where(served & (v.kind == CREDIT), v.credit, 0.0)
 
     def _rationing_key(self, inst, idx: np.ndarray) -> np.ndarray:
         """Queue places in [0, 1) for ``inst``'s supply: by approval for ``queue``, else drawn."""

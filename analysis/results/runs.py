@@ -24,6 +24,7 @@ class RunOptions(TypedDict, total=False):
     seed: int
     steps: int | None
     researchers: int | None
+    record_agents: int | None
     workers: int | None
     scheduler: str | None
     security: Path | None
@@ -31,7 +32,7 @@ class RunOptions(TypedDict, total=False):
     quiet: bool
 
 
-_SETTINGS = ("replicates", "seed", "steps", "researchers")
+_SETTINGS = ("replicates", "seed", "steps", "researchers", "record_agents")
 _EXECUTION = ("workers", "scheduler", "security", "force", "quiet")
 
 
@@ -50,8 +51,9 @@ def run_batch(
         out: The batch directory.
         overrides: Dotted config keys set in every run (``--set``).
         sweep: Dotted config key -> values; several keys form a full factorial (``--sweep``).
-        **options: replicates (default 10), seed, steps, researchers, workers, scheduler, security,
-            force, quiet (default True).
+        **options: replicates (default 10), seed, steps, researchers, record_agents (agent
+            records per run, in ``out/agents/``), workers, scheduler, security, force, quiet
+            (default True).
 
     Returns:
         The batch's results (the successful runs; the engine lists failures on stderr).

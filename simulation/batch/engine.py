@@ -198,7 +198,8 @@ def _run(plan: Plan, store: BatchDir, pool: Pool, ctx: _Context) -> BatchSummary
             f"{first.get('code_revision')}; resuming at {ctx.revision}",
             file=sys.stderr,
         )
-    verified = store.verify(plan.runs, plan.fingerprint, plan.sweep_keys)
+    records = plan.settings.record_agents is not None
+    verified = store.verify(plan.runs, plan.fingerprint, plan.sweep_keys, agents=records)
     _recomputing(verified.redo)
     done = verified.done
     ctx.say(
@@ -292,16 +293,25 @@ def execute_pending(
     manifest = Manifest(store.root / MANIFEST)
     progress = make_progress(len(plan.runs), len(plan.runs) - len(pending), quiet=quiet)
 
+    record_agents = plan.settings.record_agents
+
     def make_task(spec: RunSpec) -> Task:
-        shard = str(store.shard(spec.run_id)) if pool.workers_write_shards else None
+        here = pool.workers_write_shards
+        shard = str(store.shard(spec.run_id)) if here else None
+        agents = str(store.agents(spec.run_id)) if here and record_agents is not None else None
         p = spec.point
-        return Task(spec.run_id, p.scenario, spec.replicate, spec.seed, p.sweep, p.config, shard)
+        run = (spec.run_id, p.scenario, spec.replicate, spec.seed, p.sweep, p.config, shard)
+        return Task(*run, record_agents=record_agents, agents_path=agents)
 
     def on_outcome(spec: RunSpec, outcome: RunOutcome) -> None:
         if outcome.ok and outcome.shard is not None:  # from a remote worker: write it here
-            if sha256(outcome.shard) != outcome.digest:
-                outcome = replace(outcome, ok=False, error="its shard was damaged in transit")
+            if sha256(outcome.shard) != outcome.digest or (
+                outcome.agents is not None and sha256(outcome.agents) != outcome.agents_digest
+            ):
+                outcome = replace(outcome, ok=False, error="its files were damaged in transit")
             else:
+                if outcome.agents is not None:  # the records first, as a worker writes them
+                    write_bytes(outcome.agents, store.agents(spec.run_id))
                 write_bytes(outcome.shard, store.shard(spec.run_id))
         manifest.append(record(plan, spec, outcome))
         progress.advance(outcome.ok)
@@ -331,6 +341,7 @@ def record(plan: Plan, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
         "command": spec.command(plan.settings),
         "fingerprint": plan.fingerprint,
         "sha256": outcome.digest,
+        "agents_sha256": outcome.agents_digest,
         "code_revision": code_revision(),  # a resume at another revision is a warning only
     }
 

@@ -53,6 +53,8 @@ class RunSettings:
         steps: Months per run (None: each config's ``simulation.steps``).
         researchers: Population size (None: each config's ``simulation.researchers``).
         overrides: Dotted config keys set in every run (``--set`` on the command line).
+        record_agents: Researchers whose records each run keeps, with every lab's
+            (``simulation.records``; None: no records). Part of what the batch computes.
     """
 
     replicates: int = 10
@@ -60,6 +62,7 @@ class RunSettings:
     steps: int | None = None
     researchers: int | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    record_agents: int | None = None
 
     def __post_init__(self) -> None:
         """Reject settings no batch could run, when they are made rather than mid-batch.
@@ -74,6 +77,8 @@ class RunSettings:
             check_whole("steps", self.steps, 1, MAX_STEPS)
         if self.researchers is not None:
             check_whole("researchers", self.researchers, 1, MAX_RESEARCHERS)
+        if self.record_agents is not None:
+            check_whole("record_agents", self.record_agents, 1, MAX_RESEARCHERS)
         if not isinstance(self.overrides, Mapping) or not all(
             isinstance(k, str) for k in self.overrides
         ):
@@ -202,6 +207,7 @@ class Plan:
             "replicate_seeds": list(self.seeds),
             "steps": s.steps,
             "researchers": s.researchers,
+            "record_agents": s.record_agents,
             "runs": len(self.runs),
         }
 
@@ -220,6 +226,8 @@ class Plan:
             argv += ["--set", f"{key}={toml_text(value)}"]
         for key, values in self.sweep.items():
             argv += ["--sweep", f"{key}={','.join(toml_text(v) for v in values)}"]
+        if s.record_agents is not None:
+            argv += ["--record-agents", str(s.record_agents)]
         return shlex.join([*argv, "--out", str(out)])
 
 
@@ -354,7 +362,9 @@ def _plan(
         seeds=tuple(seeds),
         points=tuple(points),
         runs=runs,
-        fingerprint=fingerprint(settings.seed, settings.replicates, list(sweep), points),
+        fingerprint=fingerprint(
+            settings.seed, settings.replicates, list(sweep), points, settings.record_agents
+        ),
     )
 
 
@@ -399,17 +409,25 @@ def _lookup(config: dict[str, Any], key: str, fallback: Any) -> Any:
         return fallback
 
 
-def fingerprint(seed: int, replicates: int, sweep_keys: list[str], points: list[Point]) -> str:
+def fingerprint(
+    seed: int,
+    replicates: int,
+    sweep_keys: list[str],
+    points: list[Point],
+    record_agents: int | None = None,
+) -> str:
     """A short hash of what makes two batches "the same", to tell a resume from a new batch.
 
     The resolved configs, sweep, replicates and seed count (steps and researchers are inside the
-    configs); not the executor, worker count or verbosity.
+    configs), and the agent records asked for; not the executor, worker count or verbosity. A
+    batch without records keeps the fingerprint it had before records existed.
 
     Args:
         seed: The batch's root seed.
         replicates: Runs per scenario and sweep point.
         sweep_keys: The swept dotted keys, in order.
         points: Every scenario at every sweep point, with its resolved config.
+        record_agents: Researchers recorded per run (None: no records).
 
     Returns:
         The first 16 hex digits of a SHA-256 over them.
@@ -421,5 +439,7 @@ def fingerprint(seed: int, replicates: int, sweep_keys: list[str], points: list[
         "sweep_keys": sweep_keys,
         "points": [{"scenario": p.scenario, "sweep": p.sweep, "config": p.config} for p in points],
     }
+    if record_agents is not None:
+        data["record_agents"] = record_agents
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from simulation.errors import UsageError
 from simulation.files import sha256, write_json
 from simulation.layout import (
+    AGENTS,
+    AGENTS_FILE,
     BATCH_FILES,
     ID_COLUMNS,
     MANIFEST,
@@ -174,6 +176,10 @@ class BatchDir:
         """Path of a run's shard (``runs/ID.parquet``), whether or not it exists yet."""
         return self.root / RUNS / f"{run_id}.parquet"
 
+    def agents(self, run_id: str) -> Path:
+        """Path of a run's agent records (``agents/agents.ID.parquet``), existing or not."""
+        return self.root / AGENTS / f"{Path(AGENTS_FILE).stem}.{run_id}.parquet"
+
     def state(self, fingerprint: str) -> tuple[State, dict[str, Any] | None]:
         """Read-only: is DIR new (missing or empty), this batch, or something else?
 
@@ -253,8 +259,11 @@ class BatchDir:
                     path.unlink(missing_ok=True)
             write_json(plan, self.root / PLAN)
         (self.root / RUNS).mkdir(exist_ok=True)
-        for tmp in (*self.root.glob(".*.tmp"), *(self.root / RUNS).glob(".*.tmp")):
-            tmp.unlink(missing_ok=True)  # left by a killed writer
+        if plan.get("record_agents") is not None:
+            (self.root / AGENTS).mkdir(exist_ok=True)
+        for folder in (self.root, self.root / RUNS, self.root / AGENTS):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)  # left by a killed writer
 
     def _lock(self) -> None:
         """An advisory lock on DIR itself (no file to leave behind), released even on SIGKILL."""
@@ -284,19 +293,25 @@ class BatchDir:
         return json.loads((self.root / PLAN).read_text())
 
     def verify(
-        self, runs: Sequence[Identity], fingerprint: str, sweep_keys: Sequence[str]
+        self,
+        runs: Sequence[Identity],
+        fingerprint: str,
+        sweep_keys: Sequence[str],
+        agents: bool = False,
     ) -> Verified:
         """Which runs are done, and which must be computed again and why.
 
         A run is done when its latest manifest record says ok, names this very run (scenario,
         sweep point, replicate, seed) of this batch (fingerprint), and its shard exists, has the
-        SHA-256 the record holds, and holds that run's rows. Anything else is recomputed: a
-        missing, unreadable, changed or swapped shard, or a damaged record.
+        SHA-256 the record holds, and holds that run's rows; with agent records, its records
+        file exists and has the SHA-256 the record holds too. Anything else is recomputed: a
+        missing, unreadable, changed or swapped shard or records file, or a damaged record.
 
         Args:
             runs: Every run of the plan.
             fingerprint: The plan's fingerprint.
             sweep_keys: The sweep columns, part of what identifies a run in its shard.
+            agents: Whether the batch records agents (each run must have its records file).
 
         Returns:
             The runs done, and run id -> reason for the runs that were done but failed a check.
@@ -309,6 +324,8 @@ class BatchDir:
             if record is None or record.get("status") != "ok":
                 continue
             reason = self._problem(run, record, fingerprint, [*ID_COLUMNS, *sweep_keys])
+            if reason is None and agents:
+                reason = self._agents_problem(run.run_id, record)
             if reason is None:
                 done.add(run.run_id)
             else:
@@ -328,6 +345,18 @@ class BatchDir:
         except OSError as e:
             return f"its shard cannot be read ({e.strerror or e})"
         return inspect_shard(data, record.get("sha256"), run.key(), columns)[0]
+
+    def _agents_problem(self, run_id: str, record: dict[str, Any]) -> str | None:
+        """Why a run's agent records cannot be trusted, or None if they can."""
+        try:
+            data = self.agents(run_id).read_bytes()
+        except FileNotFoundError:
+            return "its agent records are missing"
+        except OSError as e:
+            return f"its agent records cannot be read ({e.strerror or e})"
+        if sha256(data) != record.get("agents_sha256"):
+            return "its agent records changed after they were written (checksum mismatch)"
+        return None
 
     def discard_results(self) -> None:
         """Before computing more runs: the old combined table would no longer be the batch's."""

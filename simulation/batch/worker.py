@@ -11,6 +11,7 @@ shard travels back as Parquet bytes and the parent writes it.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -49,6 +50,8 @@ class Task:
         sweep: The sweep point's values by dotted key (empty without a sweep).
         config: The run's validated config, as ``simulation.config.to_dict`` gives it.
         shard_path: Where the worker writes the shard.
+        record_agents: Researchers to record (``simulation.records``); None: no records.
+        agents_path: Where the worker writes the records (None with ``shard_path`` None).
     """
 
     run_id: str
@@ -58,6 +61,8 @@ class Task:
     sweep: dict[str, Any]
     config: dict[str, Any]
     shard_path: str | None  # the worker writes here; None: return the Parquet bytes instead
+    record_agents: int | None = None
+    agents_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class RunOutcome:
             the combining step can tell a damaged or swapped shard from the one written.
         storage_errno: The errno if writing the shard failed (a full disk stops the batch
             instead of failing every run that follows).
+        agents: The agent records as Parquet bytes, when the worker could not write them.
+        agents_digest: SHA-256 of the agent records' bytes (None without records).
     """
 
     run_id: str
@@ -85,6 +92,8 @@ class RunOutcome:
     shard: bytes | None = None
     digest: str | None = None
     storage_errno: int | None = None  # the shard could not be written: the disk, not the run
+    agents: bytes | None = None
+    agents_digest: str | None = None
 
 
 def execute(task: Task) -> RunOutcome:
@@ -93,24 +102,31 @@ def execute(task: Task) -> RunOutcome:
     start = time.perf_counter()
     try:
         from simulation.config import validate  # noqa: PLC0415  (keeps the module light to pickle)
-        from simulation.runner import run  # noqa: PLC0415
+        from simulation.runner import simulate  # noqa: PLC0415
 
         if task.run_id in os.environ.get(FAIL_RUN_IDS_ENV, "").split(","):
             raise RuntimeError(f"injected failure ({FAIL_RUN_IDS_ENV})")
         config = validate(task.config, source=task.run_id)
         sim = config.simulation
-        df = run(config, seed=task.seed, steps=sim.steps, researchers=sim.researchers)
+        result = simulate(config, task.seed, sim.steps, sim.researchers, task.record_agents)
         seconds = time.perf_counter() - start
-        data = to_parquet_bytes(shard_table(task, df))
+        data = to_parquet_bytes(shard_table(task, result.metrics))
         digest = sha256(data)
+        agents = (
+            None if result.agents is None else to_parquet_bytes(agents_table(task, result.agents))
+        )
+        files = {"digest": digest, "agents_digest": sha256(agents) if agents else None}
         if task.shard_path is None:
-            return RunOutcome(task.run_id, True, seconds, host=host, shard=data, digest=digest)
-        try:
+            back = {"shard": data, "agents": agents, **files}
+            return RunOutcome(task.run_id, True, seconds, host=host, **back)
+        try:  # the records first: a run is done once its shard and manifest line are there
+            if agents is not None:
+                write_bytes(agents, Path(task.agents_path))
             write_bytes(data, Path(task.shard_path))
         except OSError as e:
             error = one_line(e)
             return RunOutcome(task.run_id, False, seconds, error, host, storage_errno=e.errno)
-        return RunOutcome(task.run_id, True, seconds, host=host, digest=digest)
+        return RunOutcome(task.run_id, True, seconds, host=host, **files)
     except Exception as e:
         return RunOutcome(task.run_id, False, time.perf_counter() - start, one_line(e), host)
 
@@ -134,8 +150,33 @@ def shard_table(task: Task, df) -> pa.Table:
     """
     import pyarrow as pa  # noqa: PLC0415  (workers only; the parent's parser stays light)
 
-    n = len(df)
     metrics = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    ids = run_columns(task, len(df))
+    schema = annotate(pa.schema([*ids.schema, *metrics.schema]), list(task.sweep))
+    return pa.Table.from_arrays([*ids.columns, *metrics.columns], schema=schema)
+
+
+def agents_table(task: Task, agents: pa.Table) -> pa.Table:
+    """The run's agent records, with the columns that identify the run in front (as a shard's).
+
+    So the records of every run of a batch can be read as one table (``agents/`` as a dataset).
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    ids = run_columns(task, agents.num_rows)
+    schema = pa.schema([*annotate(ids.schema, list(task.sweep)), *agents.schema])
+    about = {**(agents.schema.metadata or {}), b"run_id": json.dumps(task.run_id).encode()}
+    columns = [*ids.columns, *agents.columns]
+    return pa.Table.from_arrays(columns, schema=schema.with_metadata(about))
+
+
+def run_columns(task: Task, n: int) -> pa.Table:
+    """``n`` rows of what identifies the run: scenario, replicate, seed, one column per sweep key.
+
+    A sweep value that is a list or table is stored as JSON text (its field says so).
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
     columns: dict[str, pa.Array] = {
         "scenario": pa.array([task.scenario] * n, pa.string()),
         "replicate": pa.array([task.replicate] * n, pa.int64()),
@@ -145,14 +186,12 @@ def shard_table(task: Task, df) -> pa.Table:
     for key, value in task.sweep.items():
         cell, encodings[key] = sweep_cell(value)
         columns[key] = pa.array([cell] * n)
-    for name in metrics.column_names:
-        columns[name] = metrics.column(name)
     table = pa.table(columns)
     schema = pa.schema(
         f.with_metadata({"encoding": encodings[f.name]}) if encodings.get(f.name) else f
         for f in table.schema
     )
-    return pa.Table.from_arrays(table.columns, schema=annotate(schema, list(task.sweep)))
+    return pa.Table.from_arrays(table.columns, schema=schema)
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:

@@ -111,6 +111,15 @@ BAD_ARGS = {
         ["batch", "market", "--scheduler", "http://host:8786"],
         ["--scheduler", "tcp://HOST:PORT or tls://HOST:PORT"],
     ),
+    "record_agents_zero": (["run", "market", "--record-agents", "0"], ["--record-agents", ">= 1"]),
+    "record_agents_text": (
+        ["run", "market", "--record-agents", "all"],
+        ["--record-agents", "'all'"],
+    ),
+    "too_many_records": (
+        ["run", "market", "--record-agents", "2000000"],
+        ["--record-agents", "1..1,000,000"],
+    ),
     "unknown_command": (["frobnicate"], ["frobnicate"]),
     "unknown_option": (["run", "market", "--step", "3", "--bogus"], ["--bogus"]),
 }
@@ -296,6 +305,36 @@ def test_run_without_out_writes_nothing(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "access.run" in captured.out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_agent_records_need_an_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["run", "market", "--steps", "2", "--researchers", "50", "--record-agents", "10"])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err == "error: --record-agents: give --out DIR to write agents.parquet to\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_records_agents_beside_the_metrics(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["run", "market", "--steps", "12", "--researchers", "2000", "--record-agents", "100"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "agents.parquet" in capsys.readouterr().out
+    files = list(out.glob("agents*.parquet"))
+    assert [f.name for f in files] == ["agents.parquet"]
+    agents = pd.read_parquet(files[0])
+    assert len(agents) >= 100 * 12
+    researchers = agents[agents.agent_type == "researcher"]
+    assert researchers.groupby("step").agent_id.nunique().eq(100).all()
+    assert agents[agents.agent_type == "lab"].step.nunique() == 12
+    assert json.loads((out / "run.json").read_text())["record_agents"] == 100
+    # the metrics are those of a run without records; a rerun without them leaves none behind
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert main([*argv[:-2], "--out", str(out)]) == 0
+    capsys.readouterr()
+    pd.testing.assert_frame_equal(metrics, pd.read_parquet(out / "metrics.parquet"))
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.parquet", "run.json"]
 
 
 def test_list_shows_every_scenario_with_its_description(capsys):

@@ -251,6 +251,7 @@ BAD = {
     "unknown --set key": ["market", "--set", "nokey=1"],
     "ill-formed --set": ["market", "--set", "adoption.cost_weight"],
     "bad replicates": ["market", "--replicates", "0"],
+    "bad agent records": ["market", "--record-agents", "0"],
     "unreachable scheduler": ["market", "--scheduler", "tcp://127.0.0.1:1"],
 }
 
