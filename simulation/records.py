@@ -77,10 +77,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 def _languages(model: EcosystemModel) -> np.ndarray:
     """Each researcher's language, by name: the one place that knows how the model keeps it."""
-    res = model.researchers
-    if hasattr(res, "language"):
-        return np.asarray(model.language_names)[res.language]
-    return np.where(res.underserved, "underserved", "well_served")
+    return np.asarray(model.language_names)[model.researchers.language]
 
 
 def sample_researchers(model: EcosystemModel, n: int) -> np.ndarray:
