@@ -40,8 +40,8 @@ class EcosystemModel(mesa.Model):
 
     Monthly schedule: scheduled events -> public institution allocates -> labs earn, train and
     release -> last month's community derivatives appear -> hosters set prices, capacity and
-    listings -> researchers choose, run, fine-tune, deploy and contribute -> hosters and institution close the month -> usage data flows ->
-    labs absorb the commons -> metrics.
+    listings -> researchers choose, run, fine-tune, deploy and contribute -> hosters and
+    institution close the month -> usage data flows -> labs absorb the commons -> metrics.
 
     Build it from a scenario name and keyword overrides, Mesa style, or from a loaded config::
 
