@@ -18,14 +18,46 @@ if TYPE_CHECKING:
     from simulation.model import EcosystemModel
 
 
+STRATEGIES = ("scratch", "continue", "adapt")  # what ``auto`` chooses from
+
+
 @dataclass
 class TrainingRun:
-    """A pre-training run under way: money committed, bought month by month from the market."""
+    """A training run under way: money committed, bought month by month from the market.
+
+    ``strategy`` is how it builds the model (scratch, continue or adapt) and ``base`` the
+    release it builds on (-1: none).
+    """
 
     money_left: float
     months_left: int
     gpu_hours: float = 0.0
     paid: float = 0.0
+    strategy: str = "scratch"
+    base: int = -1
+
+
+@dataclass
+class RunPlan:
+    """A run a lab could start now, what it costs and the flagship it expects from it."""
+
+    strategy: str
+    money: float  # USD it commits
+    gpu_hours: float  # expected, at the market price
+    base: int  # the release it builds on (-1: from scratch)
+    capability: float  # expected flagship capability
+    fit: np.ndarray  # expected language fit
+
+
+def continued_capability(base: float, scratch: float) -> float:
+    """Capability of continued pre-training: the base's effective compute plus the run's.
+
+    log10(10**base + 10**scratch), where ``scratch`` is what the run's GPU-hours give from
+    scratch. Both terms are positive, so it is never below the base nor below scratch at the
+    same GPU-hours, and at most log10(2) above the larger of the two.
+    """
+    high, low = max(base, scratch), min(base, scratch)
+    return high + math.log10(1.0 + 10.0 ** (low - high))  # exact, and safe for large values
 
 
 class Lab(mesa.Agent):
@@ -55,6 +87,10 @@ class Lab(mesa.Agent):
         data_gpu_hours (float): Usage data it holds, GPU-hours served (the data flywheel).
         api_data_value (float): Value of the usage data its own API kept so far (value units,
             ``data_value_per_gpu_hour`` a GPU-hour): community value it captures privately.
+        strategy (str): How its latest release was built: ``scratch``, ``continue`` or
+            ``adapt`` (for an ``auto`` lab, what it chose); "" before its first.
+        release_strategies (list[tuple[int, str]]): (release month, strategy) of each family
+            it released, its starting model included.
     """
 
     def __init__(
@@ -101,6 +137,8 @@ class Lab(mesa.Agent):
         self.mandated: list[tuple[int, float, float]] = []  # (due month, capability, size)
         self.closed_at: int | None = None  # month it stopped releasing weights, if it did
         self.run: TrainingRun | None = None  # the training run under way, if any
+        self.strategy = ""  # how its latest release was built
+        self.release_strategies: list[tuple[int, str]] = []  # (month, strategy) per family
 
     # -- decisions -----------------------------------------------------------------------------
     def potential_capability(self, gpu_hours: float, month: int | None = None) -> float:
@@ -136,6 +174,144 @@ class Lab(mesa.Agent):
         trained = [m.language_names.index(name) for name in self.spec.trained_languages]
         fit[trained] = np.maximum(fit[trained], m.config.capability.trained_language_fit)
         return fit
+
+    def trained_language_index(self) -> list[int]:
+        """Positions of the languages it trains for, in ``model.language_names``."""
+        names = self.model.language_names
+        return [names.index(name) for name in self.spec.trained_languages]
+
+    def language_capability(self, capability: float, fit: np.ndarray) -> float:
+        """What a release offers the speakers of the languages it trains for (``auto``'s yardstick).
+
+        Its capability minus ``language_gap`` x (1 - fit), averaged over its trained
+        languages: the effective capability researchers needing them see (docs/ODD.md 7.5).
+        The plain capability for a lab that trains for no language.
+        """
+        trained = self.trained_language_index()
+        if not trained:
+            return capability
+        return capability - float(np.mean(self.model.language_gap[trained] * (1 - fit[trained])))
+
+    def allowed_base(self) -> int:
+        """The release it may build on (continue, adapt): the most capable allowed, or -1.
+
+        Another lab's release is allowed if it is usable (not revoked), has weights and its
+        licence is one of ``base_licences``; its own (not revoked) always are. A community
+        derivative is never a base: labs build on labs' releases.
+        """
+        rel = self.model.releases.arrays()
+        codes = [LICENCE_CODES[name] for name in self.spec.base_licences]
+        allowed = (rel["weights"] & np.isin(rel["licence"], codes)) | (rel["lab"] == self.index)
+        ok = np.flatnonzero(allowed & ~rel["revoked"] & ~rel["derivative"])
+        if ok.size == 0:
+            return -1
+        return int(ok[np.argmax(rel["capability"][ok])])
+
+    def family_sizes(self, top: float) -> list[float]:
+        """Sizes of a family with a ``top`` billion-parameter flagship: it, then smaller variants.
+
+        Its kind's ``distilled_params_b`` below ``top``.
+        """
+        return [top] + [s for s in self.spec.distilled_params_b if s < top]
+
+    def expected_release(
+        self, strategy: str, gpu_hours: float, base: int = -1, month: int | None = None
+    ) -> tuple[float, float, np.ndarray]:
+        """Flagship capability, flagship size and language fit a run gives.
+
+        ``scratch``: ``potential_capability`` at the compute-optimal size
+        (``economy.params_from_compute``), fit ``language_fit``. ``continue``: effective
+        compute adds, ``continued_capability(base's, scratch's)``, at the base's size
+        (architecture fixed), and per language the better of the base's fit and its own.
+        ``adapt``: the base's capability and size (no gain), the base's fit with its trained
+        languages at ``trained_language_fit`` (they cost it no capability).
+
+        Args:
+            strategy: ``scratch``, ``continue`` or ``adapt``.
+            gpu_hours: The run's GPU-hours.
+            base: The release it builds on (continue, adapt).
+            month: Release month (default now).
+
+        Returns:
+            (capability, billions of parameters, fit per language).
+        """
+        m = self.model
+        scratch = self.potential_capability(gpu_hours, month)
+        if strategy == "scratch":
+            top = params_from_compute(
+                gpu_hours, m.config.capability.flop_per_gpu_hour, self.spec.tokens_per_param
+            )
+            return scratch, top, self.language_fit()
+        base_fit = m.releases.arrays()["language_fit"][base]
+        top, capability = float(m.releases.params_b[base]), float(m.releases.capability[base])
+        if strategy == "continue":
+            return (
+                continued_capability(capability, scratch),
+                top,
+                np.maximum(base_fit, self.language_fit()),
+            )
+        fit = base_fit.copy()
+        trained = self.trained_language_index()
+        fit[trained] = np.maximum(fit[trained], m.config.capability.trained_language_fit)
+        return capability, top, fit
+
+    def plan(self, strategy: str) -> RunPlan | None:
+        """The run of ``strategy`` it could start now, or None if it cannot.
+
+        Pre-training (scratch, continue) waits ``min_release_interval_months`` after its last
+        pre-training release and commits ``training_spend_share`` of its savings, bought at
+        last month's market price; with no base to build on, continue is scratch. An
+        adaptation needs a base, costs ``adapt_gpu_hours_per_b`` GPU-hours per billion
+        parameters of the family it adapts, at the market price, and must fit in its savings;
+        the rest stays saved. Continued pre-training includes an adaptation (the same
+        languages at the same fit), so it buys at least the adaptation's GPU-hours.
+        """
+        m = self.model
+        base = -1 if strategy == "scratch" else self.allowed_base()
+        adapting = 0.0  # GPU-hours an adaptation of the base takes
+        if base >= 0:
+            sizes = self.family_sizes(float(m.releases.params_b[base]))
+            adapting = self.spec.adapt_gpu_hours_per_b * sum(sizes)
+        if strategy == "adapt":
+            gpu_hours, money = adapting, adapting * m.gpu_market_price
+            if base < 0 or gpu_hours <= 0 or money > self.budget:
+                return None
+        else:
+            if m.month - self.last_release_month < self.spec.min_release_interval_months:
+                return None
+            money = self.budget * self.spec.training_spend_share
+            gpu_hours = money / m.gpu_market_price
+            if gpu_hours <= 0 or (strategy == "continue" and gpu_hours < adapting):
+                return None
+            if base < 0:
+                strategy = "scratch"
+        capability, _, fit = self.expected_release(strategy, gpu_hours, base)
+        return RunPlan(strategy, money, gpu_hours, base, capability, fit)
+
+    def choose_run(self) -> RunPlan | None:
+        """The run to start now, if any: its strategy's, if it beats its best clearly.
+
+        A run must promise a flagship ``min_improvement`` above its best. An ``auto`` lab
+        weighs every strategy it can start now by ``language_capability`` and takes the
+        cheapest of those within ``min_improvement`` of the best (a dearer run must add a clear
+        improvement to be worth it); at equal cost, the higher.
+        """
+        spec = self.spec
+        options = STRATEGIES if spec.strategy == "auto" else (spec.strategy,)
+        plans = [
+            plan
+            for plan in (self.plan(strategy) for strategy in options)
+            if plan is not None and plan.capability >= self.best_capability + spec.min_improvement
+        ]
+        if len(plans) <= 1:
+            return plans[0] if plans else None
+        value = [self.language_capability(plan.capability, plan.fit) for plan in plans]
+        near = [
+            (plan.money, -v, i)
+            for i, (plan, v) in enumerate(zip(plans, value, strict=True))
+            if v >= max(value) - spec.min_improvement
+        ]
+        return plans[min(near)[2]]
 
     def earn(self, share: float) -> None:
         """This month's sales, investment and income, and what goes into training savings.
@@ -261,12 +437,14 @@ class Lab(mesa.Agent):
     def step(self) -> None:
         """Earn this month's money and start a training run if it can buy a clearly better model.
 
-        The lab starts a run only once ``min_release_interval_months`` have passed since its
-        last release, when no run is under way, and only if ``training_spend_share`` of its
-        savings, at last month's market price, buys a flagship at least ``min_improvement``
-        above its best; otherwise it keeps saving. The run buys its GPU-hours from the market
-        over ``training_months`` (``buy_training``); the model is released at the start of
-        the month after its last instalment.
+        With no run under way, the lab plans one by its ``strategy`` (``choose_run``): a
+        pre-training run (scratch or continue) only once ``min_release_interval_months`` have
+        passed since its last one, spending ``training_spend_share`` of its savings at last
+        month's market price; an adaptation whenever a base clearly better than its best is
+        allowed and its savings pay for it. The flagship must be ``min_improvement`` above its
+        best; otherwise it keeps saving. A pre-training run buys its GPU-hours from the market
+        over ``training_months`` (``buy_training``), an adaptation in one month; the model is
+        released at the start of the month after its last instalment.
         """
         m = self.model
         self.release_mandated()
@@ -274,16 +452,12 @@ class Lab(mesa.Agent):
         self.release_finished_run()
         if self.run is not None:
             return
-        if m.month - self.last_release_month < self.spec.min_release_interval_months:
+        plan = self.choose_run()
+        if plan is None:
             return
-        spend = self.budget * self.spec.training_spend_share
-        gpu_hours = spend / m.gpu_market_price
-        if gpu_hours <= 0:
-            return
-        if self.potential_capability(gpu_hours) < self.best_capability + self.spec.min_improvement:
-            return
-        self.budget -= spend
-        self.run = TrainingRun(spend, self.spec.training_months)
+        self.budget -= plan.money
+        months = 1 if plan.strategy == "adapt" else self.spec.training_months
+        self.run = TrainingRun(plan.money, months, strategy=plan.strategy, base=plan.base)
 
     def training_ask(self) -> float:
         """USD its run wants to spend on GPU-hours this month: an equal instalment."""
@@ -316,49 +490,60 @@ class Lab(mesa.Agent):
         self.run = None
         self.budget += max(0.0, run.money_left)
         if run.gpu_hours > 0:
-            self.train(run.gpu_hours, cost=run.paid)
+            self.train(run.gpu_hours, cost=run.paid, strategy=run.strategy, base=run.base)
 
-    def train(self, gpu_hours: float, existing: bool = False, cost: float | None = None) -> None:
+    def train(
+        self,
+        gpu_hours: float,
+        existing: bool = False,
+        cost: float | None = None,
+        strategy: str = "scratch",
+        base: int = -1,
+    ) -> None:
         """Release a family of models from a training run.
 
-        The flagship gets the capability the compute buys at its release date and the size
-        the compute-optimal rule gives (``economy.params_from_compute``); its distilled
-        variants, smaller, lose ``size_penalty`` per factor of ten in size. A flagship above
-        the frontier becomes the frontier.
+        The flagship gets the capability, size and language fit its strategy gives at its
+        release date (``expected_release``: from scratch, the compute-optimal size); its
+        distilled variants, smaller, lose ``size_penalty`` per factor of ten in size. A family
+        built on another lab's restricted release is restricted too, revocable if its base is,
+        and revoked with it. A flagship above the frontier becomes the frontier.
 
         Args:
             gpu_hours: GPU-hours of the training run.
             existing: Marks the model a lab already has at the start, released under its
                 kind's licence without a new licence decision, ``age_of_model`` months ago.
             cost: USD the run paid (default: at the GPU cost of now).
+            strategy: How the run built it: ``scratch``, ``continue`` or ``adapt``.
+            base: The release a continue or adapt run builds on.
         """
         m = self.model
         month = m.month - self.age_of_model if existing else m.month
-        self.compute_gpu_hours = gpu_hours
+        # an adaptation is no pre-training run: its lab's absorptive capacity does not shrink
+        adapt = strategy == "adapt"
+        self.compute_gpu_hours = max(self.compute_gpu_hours, gpu_hours) if adapt else gpu_hours
         self.training_cost = gpu_hours * m.gpu_cost if cost is None else cost  # its latest run
-        flagship = self.potential_capability(gpu_hours, month)
+        flagship, top, fit = self.expected_release(strategy, gpu_hours, base, month)
         licence, weights = (
             (self.licence, self.weights) if existing else self.release_licence(flagship, gpu_hours)
         )
-        top = params_from_compute(
-            gpu_hours, m.config.capability.flop_per_gpu_hour, self.spec.tokens_per_param
-        )
-        sizes = [top] + [s for s in self.spec.distilled_params_b if s < top]
+        sizes = self.family_sizes(top)
         penalty = m.config.capability.size_penalty
         caps = [flagship - penalty * math.log10(top / s) for s in sizes]
         regulation = m.config.regulation
         irrevocable = regulation.irrevocable_licences or self.under_commitment()
+        rel = m.releases
+        inherits = base >= 0 and weights and rel.lab[base] != self.index
+        if inherits and rel.licence[base] == RESTRICTED:  # never more open than its base
+            licence = RESTRICTED
+            irrevocable = irrevocable and bool(rel.irrevocable[base])
         ids = m.releases.add_family(
-            self.index,
-            month,
-            sizes,
-            caps,
-            self.language_fit(),
-            licence,
-            weights,
-            irrevocable,
+            self.index, month, sizes, caps, fit, licence, weights, irrevocable, built_on=base
         )
+        if base >= 0 and rel.revoked[base]:  # its base was revoked while it trained
+            m.releases.revoke(ids)
         self.release_ids.extend(ids)
+        self.strategy = strategy
+        self.release_strategies.append((month, strategy))
         best = self.best_capability  # its progress, valued at the contributions' scale
         progress = max(0.0, flagship - best) if math.isfinite(best) else 0.0
         scale = m.config.contributions.value_scale
@@ -372,7 +557,8 @@ class Lab(mesa.Agent):
                 self.mandated.append((month + regulation.release_delay_months, flagship, top))
             m.commons_inflow += regulation.transparency * scale * progress  # disclosure
         self.best_capability = max(self.best_capability, flagship)
-        self.last_release_month = month
+        if not adapt:  # the interval is between pre-training runs
+            self.last_release_month = month
         if flagship > m.frontier:
             m.frontier, m.frontier_lab = flagship, self
             m.frontier_cost = self.training_cost  # what the run that set it paid

@@ -161,6 +161,12 @@ class MetricsCollector(mesa.DataCollector):
         ran = by_group[-1]
         for g, name in enumerate(self.groups):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
+        # Each kind's best own model so far (not the community's derivatives), still licensed.
+        own = ~rel["revoked"] & ~rel["derivative"]
+        lab_kind = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])[rel["lab"]]
+        for i, k in enumerate(m.lab_kinds):
+            mine = rel["capability"][own & (lab_kind == i)]
+            row[f"capability.best.{k}"] = float(mine.max()) if mine.size else np.nan
 
         # Capture: cumulative absorbed community value by lab kind, with the usage data their
         # APIs kept (always private).

@@ -279,6 +279,15 @@ class LabKind(Strict):
         api_deploy: Whether researchers may deploy its closed models through its API.
         api_finetune_price_factor: Price of a fine-tuning GPU-hour at its API, as a multiple
             of the API's price (a running GPU-hour).
+        strategy: How it builds a new model (docs/ODD.md 7.1): ``scratch`` pre-trains its own;
+            ``continue`` continues pre-training the best base it may build on (effective
+            compute adds); ``adapt`` adapts such a base to its languages in a small run (the
+            base's capability); ``auto`` picks, at each run, the option with the best expected
+            capability for its languages, the cheapest of those within ``min_improvement``.
+        base_licences: Licences of other labs' releases it may build on (``continue``,
+            ``adapt``); its own releases it may always build on.
+        adapt_gpu_hours_per_b: GPU-hours an adaptation run takes per billion parameters it
+            adapts (the base's size and its smaller distilled sizes).
     """
 
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
@@ -308,6 +317,11 @@ class LabKind(Strict):
     api_finetune: bool = False  # assumption: an API only runs models unless a kind says more
     api_deploy: bool = False
     api_finetune_price_factor: Positive = 2.9  # cal: GPT-4o fine-tuning (see base.toml)
+    strategy: Literal["scratch", "continue", "adapt", "auto"] = "scratch"
+    base_licences: Annotated[
+        list[Literal["open", "restricted"]], Field(min_length=1, max_length=2)
+    ] = ["open"]
+    adapt_gpu_hours_per_b: NonNegative = 1900.0  # cal-derived: SEA-LION v3 9B, ~17k GPU-hours
 
     @model_validator(mode="after")
     def _closed_means_api(self) -> LabKind:

@@ -52,6 +52,7 @@ def metric_names(
     names += [f"api_share.{t}.{g}" for t in TASKS for g in groups]
     names += ["capability.frontier", "capability.best_open", "capability.open_lag_months"]
     names += [f"capability.reached.{g}" for g in groups]
+    names += [f"capability.best.{k}" for k in lab_kinds]
     names += [f"capture.{k}" for k in lab_kinds] + ["capture.private"]
     names += [f"absorbed.{k}" for k in lab_kinds]
     names += ["contributions.published_share"]
@@ -259,6 +260,12 @@ _FAMILIES = (  # {} is the group, lab kind, institution or language the column i
         "capability.reached.",
         CAPABILITY,
         "mean capability of the model used, over the {} researchers who ran one",
+    ),
+    (
+        "capability.best.",
+        CAPABILITY,
+        "best capability among the {} labs' own releases not revoked so far, weights or API "
+        "(NaN before their first)",
     ),
     (
         "capture.",

@@ -22,6 +22,7 @@ _COLUMNS = {
     "revoked": bool,
     "base": np.int64,  # the release a derivative was fine-tuned from (-1: a lab's own)
     "maker_language": np.int64,  # a derivative's maker's language (-1: a lab's own)
+    "built_on": np.int64,  # the release a lab's family continued or adapted (-1: from scratch)
 }
 
 
@@ -81,6 +82,7 @@ class ReleaseRegistry:
         licence: int,
         weights: bool,
         irrevocable: bool,
+        built_on: int = -1,
     ) -> list[int]:
         """Record one training run's releases (a flagship and its smaller variants).
 
@@ -93,6 +95,8 @@ class ReleaseRegistry:
             licence: Licence code, shared by the family.
             weights: Whether the weights are released.
             irrevocable: Whether the licences cannot be revoked (open ones never can).
+            built_on: The release the run continued or adapted (-1: from scratch); a
+                revocable family is revoked with it.
 
         Returns:
             The new release ids, in the order of ``sizes_b``.
@@ -111,6 +115,7 @@ class ReleaseRegistry:
             revoked=False,
             base=-1,
             maker_language=-1,
+            built_on=built_on,
         )
         if len(capabilities) != ids.size:
             raise ValueError("one capability per size")
@@ -150,15 +155,19 @@ class ReleaseRegistry:
             revoked=c["revoked"][bases],
             base=bases,
             maker_language=np.asarray(language, dtype=np.int64),
+            built_on=-1,
         )
         self._families += bases.size
         return ids
 
     def revoke(self, ids: list[int]) -> list[int]:
-        """Revoke the revocable releases among ``ids`` and their derivatives.
+        """Revoke the revocable releases among ``ids`` and what depends on them.
+
+        Their derivatives follow, and so do the revocable families labs continued or adapted
+        from them (with theirs).
 
         Returns:
-            The ids of ``ids`` actually revoked (derivatives follow silently).
+            The ids of ``ids`` actually revoked (the others follow silently).
         """
         c = self._cols
         done = [i for i in ids if not c["irrevocable"][i] and not c["revoked"][i]]
@@ -168,6 +177,9 @@ class ReleaseRegistry:
             follows = np.isin(base, done) & ~c["irrevocable"][: self._n]
             c["revoked"][: self._n][follows] = True
             self._arrays = None
+            built = np.isin(c["built_on"][: self._n], done)
+            if built.any():  # a lab's family on a revoked base loses its licence with it
+                self.revoke(np.flatnonzero(built).tolist())
         return done
 
     def __len__(self) -> int:
