@@ -151,7 +151,7 @@ class MetricsCollector(mesa.DataCollector):
 
         # Capability.
         row["capability.frontier"] = m.frontier
-        open_ok = rel["weights"] & ~rel["revoked"]
+        open_ok = rel["weights"] & ~rel["revoked"] & ~rel["derivative"]  # labs' own models
         row["capability.best_open"] = rel["capability"][open_ok].max() if open_ok.any() else np.nan
         cap = m.config.capability
         trend = math.log10(cap.compute_growth_before_start * cap.algorithmic_efficiency_per_year)
@@ -217,7 +217,10 @@ class MetricsCollector(mesa.DataCollector):
         row["downloads.derivatives"] = (
             float(derivative[r[downloaded]].mean()) if downloaded.any() else np.nan
         )
-        published = per_release[rel["weights"] & (rel["licence"] != CLOSED)]
+        # Hub downloads: runs, and fetches to evaluate a search find (the Hub counts both)
+        pulls = per_release.copy()
+        pulls[: res.tried.size] += res.tried * res.weight
+        published = pulls[rel["weights"] & (rel["licence"] != CLOSED)]
         total = published.sum()
         for name, share in (("top_decile_share", 0.1), ("top1pct_download_share", 0.01)):
             top = max(1, int(np.ceil(published.size * share)))

@@ -472,6 +472,9 @@ class Contributions(Strict):
             published derivative closes.
         derivatives: Whether a published fine-tune becomes a release of its own (a community
             derivative others can find and use); False: contributions only.
+        derivative_quality: Capability a derivative gains per decade of its maker's
+            contribution value (skill x (1 + Pareto); below 1 it loses): how unequal fine-tunes
+            are.
     """
 
     run_probability: Share = 0.02
@@ -495,6 +498,7 @@ class Contributions(Strict):
     private_value: Utility = 0.5
     language_data_scale: Positive = 1e6
     derivatives: bool = True
+    derivative_quality: NonNegative = 0.1
     derivative_language_gain: Share = 0.3
 
 

@@ -89,7 +89,8 @@ _EXACT = {
     "capability.frontier": (CAPABILITY, "best model capability released so far"),
     "capability.best_open": (
         CAPABILITY,
-        "best capability among non-revoked releases with downloadable weights",
+        "best capability among the labs' non-revoked releases with downloadable weights "
+        "(community derivatives not counted)",
     ),
     "capability.open_lag_months": (
         "months",
@@ -112,18 +113,19 @@ _EXACT = {
     ),
     "downloads.top_decile_share": (
         SHARE,
-        "share of this month's downloads taken by the top tenth of all open-weight releases "
-        "published so far (community derivatives included)",
+        "share of this month's downloads (runs and fetches of search finds to evaluate them) "
+        "taken by the top tenth of all open-weight releases published so far (community "
+        "derivatives included)",
     ),
     "downloads.top1pct_download_share": (
         SHARE,
-        "share of this month's downloads taken by the top 1% of all open-weight releases "
-        "published so far (community derivatives included)",
+        "share of this month's downloads (runs and fetches of search finds) taken by the top 1% "
+        "of all open-weight releases published so far (community derivatives included)",
     ),
     "downloads.zero_download_share": (
         SHARE,
         "share of all open-weight releases published so far (community derivatives included) "
-        "that no simulated researcher ran this month",
+        "that no simulated researcher ran or fetched to evaluate this month",
     ),
     "downloads.derivatives": (
         SHARE,

@@ -123,18 +123,24 @@ class ReleaseRegistry:
         return ids.tolist()
 
     def add_derivatives(
-        self, bases: np.ndarray, month: int, language: np.ndarray, fit: np.ndarray
+        self,
+        bases: np.ndarray,
+        month: int,
+        language: np.ndarray,
+        fit: np.ndarray,
+        capability: np.ndarray,
     ) -> np.ndarray:
         """Record community derivatives: fine-tunes published as releases of their own.
 
-        Each keeps its base's lab (whose ecosystem it belongs to), size, capability and
-        licence terms, and is revoked with it; each is its own family.
+        Each keeps its base's lab (whose ecosystem it belongs to), size and licence terms, and
+        is revoked with it; each is its own family.
 
         Args:
             bases: The release each was fine-tuned from.
             month: The month published.
             language: Its maker's language, per derivative.
             fit: (derivatives, languages) its fit per language.
+            capability: Its capability, per derivative.
 
         Returns:
             The new release ids.
@@ -148,7 +154,7 @@ class ReleaseRegistry:
             month=month,
             family=self._families + np.arange(bases.size),
             params_b=c["params_b"][bases],
-            capability=c["capability"][bases],
+            capability=np.asarray(capability, dtype=float),
             licence=c["licence"][bases],
             weights=True,
             irrevocable=c["irrevocable"][bases],
@@ -242,11 +248,12 @@ def open_lag_months(a: dict[str, np.ndarray], month: int, trend_per_year: float)
     Returns:
         The lag in months (NaN when there is no open-weight release).
     """
-    open_ok = a["weights"] & ~a["revoked"]
+    own = ~a["derivative"]  # labs' releases: the report dates base models, not fine-tunes
+    open_ok = a["weights"] & ~a["revoked"] & own
     if not open_ok.any():
         return math.nan
     best = a["capability"][open_ok].max()
-    first = int(a["month"][a["capability"] >= best].min())
+    first = int(a["month"][own & (a["capability"] >= best)].min())
     earliest = int(a["month"].min())
     if first == earliest and trend_per_year > 0:  # reached before the records: date it back
         start = a["capability"][a["month"] == earliest].max()

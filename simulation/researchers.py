@@ -162,7 +162,8 @@ class Researchers:
         self.outcome: Outcome | None = None
         self.venues: Venues | None = None  # an agent recorder sets it: then kept every month
         self.published_share = np.nan  # of this month's would-be contributions, those published
-        self.uploads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # derivatives
+        self.uploads: tuple[np.ndarray, ...] | None = None  # last month's derivatives
+        self.tried = np.zeros(0)  # per release, simulated choosers who fetched it to evaluate
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -292,6 +293,7 @@ class Researchers:
             return self.outcome
         self._prepare_prices(rel)
         self.needs = self._task_needs(rel)
+        self.tried = np.zeros(n_rel)  # this month's evaluation downloads of search finds
         # The month's budget, credit, quota and own hours, spent in place as tasks are done.
         pop = self._population(self.budget.copy(), *self._open_programs(), self._own_hours())
 
@@ -785,6 +787,8 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         found = self._search(rel, idx)  # (choosers, k) release ids beyond the shared set (-1)
+        tried = found[:, 1:][found[:, 1:] >= 0]  # fetched to evaluate: a download each
+        self.tried += np.bincount(tried, minlength=self.tried.size)[: self.tried.size]
         shared = m.candidates
         beyond = np.zeros(len(rel["lab"]), dtype=bool)
         beyond[found[found >= 0]] = True
@@ -1048,31 +1052,37 @@ class Researchers:
             self.language[gives], weights=value[gives], minlength=len(m.language_names)
         )
         if c.derivatives:
-            self._publish_derivatives(rel, rr, gives[made[gives]])
+            makers = gives[made[gives]]
+            quality = value[makers] / self.weight  # the contribution's value per real researcher
+            self._publish_derivatives(rel, rr, makers, quality)
 
-    def _publish_derivatives(self, rel, rr, makers: np.ndarray) -> None:
+    def _publish_derivatives(self, rel, rr, makers: np.ndarray, quality: np.ndarray) -> None:
         """Their fine-tunes as releases: the base's, closer to the maker's language.
 
-        Each closes ``derivative_language_gain`` of its base's gap in its maker's language.
-        Uploaded at the end of the month, they are on the Hub from the next
-        (``release_uploads``).
+        Each closes ``derivative_language_gain`` of its base's gap in its maker's language, and
+        is as good as its maker's work: its capability is the base's plus
+        ``derivative_quality`` x log10(``quality``), the contribution's heavy-tailed value
+        (skill x (1 + Pareto)): most fine-tunes lose a little of the base's general
+        capability, a few (merges, strong instruction tunes) gain. Uploaded at the end of the
+        month, they are on the Hub from the next (``release_uploads``).
         """
         if makers.size == 0:
             return
+        c = self.model.config.contributions
         bases, lang = rr[makers], self.language[makers]
         fit = rel["language_fit"][bases].copy()
-        gain = self.model.config.contributions.derivative_language_gain
         rows = np.arange(makers.size)
-        fit[rows, lang] += (1.0 - fit[rows, lang]) * gain
-        self.uploads = (bases, lang, fit)
+        fit[rows, lang] += (1.0 - fit[rows, lang]) * c.derivative_language_gain
+        capability = rel["capability"][bases] + c.derivative_quality * np.log10(quality)
+        self.uploads = (bases, lang, fit, capability)
 
     def release_uploads(self) -> None:
         """Put last month's published fine-tunes on the Hub as derivative releases."""
         if self.uploads is None:
             return
-        bases, lang, fit = self.uploads
+        bases, lang, fit, capability = self.uploads
         self.uploads = None
-        self.model.releases.add_derivatives(bases, self.model.month, lang, fit)
+        self.model.releases.add_derivatives(bases, self.model.month, lang, fit, capability)
 
 
 PUBLISH, KEEP, ABSTAIN = 0, 1, 2
