@@ -72,12 +72,20 @@ class MetricsCollector(mesa.DataCollector):
         self.model_vars: dict[str, list[float]] = {name: [] for name in self.names}
         self.steps: list[int] = []
         self._groups_of: np.ndarray | None = None  # researchers x groups, built on first use
+        self._languages_of: np.ndarray | None = None  # researchers x languages, likewise
 
     def _group_columns(self, group: np.ndarray) -> np.ndarray:
         """A researchers x groups 0/1 matrix: a product with it sums rows per group."""
         if self._groups_of is None or self._groups_of.shape[0] != group.size:
             self._groups_of = (group[:, None] == np.arange(len(self.groups))).astype(float)
         return self._groups_of
+
+    def _language_columns(self, language: np.ndarray) -> np.ndarray:
+        """A researchers x languages 0/1 matrix, as ``_group_columns``."""
+        if self._languages_of is None or self._languages_of.shape[0] != language.size:
+            codes = np.arange(len(self.languages))
+            self._languages_of = (language[:, None] == codes).astype(float)
+        return self._languages_of
 
     @property
     def columns(self) -> dict[str, list[float]]:
@@ -140,13 +148,13 @@ class MetricsCollector(mesa.DataCollector):
             for g, name in enumerate(self.groups):
                 row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
                 row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
-        n_lang = len(self.languages)
-        speakers = np.bincount(res.language, minlength=n_lang)
+        languages = self._language_columns(res.language)
+        by_language = rows[: len(TASKS)] @ languages  # (tasks, languages)
+        speakers = languages.sum(axis=0)
         for k, t in enumerate(TASKS):
-            done = np.bincount(res.language, weights=success[k], minlength=n_lang)
             for lg, name in enumerate(self.languages):
                 row[f"access.{t}.language.{name}"] = (
-                    done[lg] / speakers[lg] if speakers[lg] else np.nan
+                    by_language[k, lg] / speakers[lg] if speakers[lg] else np.nan
                 )
 
         # Capability.
@@ -214,18 +222,19 @@ class MetricsCollector(mesa.DataCollector):
             mine = per_release[release_kind == i]
             row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0
         derivative = rel["derivative"]
-        row["downloads.derivatives"] = (
-            float(derivative[r[downloaded]].mean()) if downloaded.any() else np.nan
-        )
+        runs = per_release.sum()
+        row["downloads.derivatives"] = per_release[derivative].sum() / runs if runs else np.nan
         # Hub downloads: runs, and fetches to evaluate a search find (the Hub counts both)
         pulls = per_release.copy()
         pulls[: res.tried.size] += res.tried * res.weight
         published = pulls[rel["weights"] & (rel["licence"] != CLOSED)]
         total = published.sum()
-        for name, share in (("top_decile_share", 0.1), ("top1pct_download_share", 0.01)):
-            top = max(1, int(np.ceil(published.size * share)))
-            biggest = -np.partition(-published, top - 1)[:top] if published.size else published
-            row[f"downloads.{name}"] = biggest.sum() / total if total else np.nan
+        decile = max(1, int(np.ceil(published.size * 0.1)))
+        percentile = max(1, int(np.ceil(published.size * 0.01)))
+        top = -np.partition(-published, decile - 1)[:decile] if published.size else published
+        top1 = -np.partition(-top, percentile - 1)[:percentile] if top.size else top
+        row["downloads.top_decile_share"] = top.sum() / total if total else np.nan
+        row["downloads.top1pct_download_share"] = top1.sum() / total if total else np.nan
         row["downloads.zero_download_share"] = (
             float((published == 0).mean()) if published.size else np.nan
         )

@@ -340,6 +340,46 @@ def choose_models(
 
 
 @njit(cache=True)
+def search(
+    language: np.ndarray,
+    draws: np.ndarray,
+    shelf_start: np.ndarray,
+    shelf_ids: np.ndarray,
+    shelf_cum: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Each searcher's finds: draws from the shelf of their language, weighted by rank.
+
+    Shelf ``l`` is ``shelf_ids[shelf_start[l]:shelf_start[l + 1]]`` with cumulative search
+    weights ``shelf_cum`` over the same slice; a draw ``u`` finds the first release whose
+    cumulative weight exceeds ``u`` x the shelf's total (inverse CDF, by bisection).
+
+    Args:
+        language: (searchers,) int64 language of each.
+        draws: (searchers, k) uniform draws.
+        shelf_start: (languages + 1,) int64 offsets of each language's shelf.
+        shelf_ids: release ids, shelf after shelf.
+        shelf_cum: cumulative weights, restarting on each shelf.
+        out: (searchers, k) int64, filled with the finds (-1 where the shelf is empty).
+    """
+    for j in range(draws.shape[0]):
+        lo0, hi0 = shelf_start[language[j]], shelf_start[language[j] + 1]
+        if hi0 == lo0:
+            continue
+        total = shelf_cum[hi0 - 1]
+        for e in range(draws.shape[1]):
+            target = draws[j, e] * total
+            lo, hi = lo0, hi0 - 1
+            while lo < hi:  # first position whose cumulative weight exceeds the target
+                mid = (lo + hi) // 2
+                if shelf_cum[mid] > target:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            out[j, e] = shelf_ids[lo]
+
+
+@njit(cache=True)
 def preferred_offers(
     hosters: Hosters, pop: Population, req: Requests, charged: np.ndarray, hoster: np.ndarray
 ) -> None:

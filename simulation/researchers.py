@@ -864,23 +864,19 @@ class Researchers:
         ok, shelves = self._search_shelves(rel)
         if current.size:
             out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
-        if k == 0:
-            return out
-        lang = self.language[idx]
-        for lg, (ids, cum) in enumerate(shelves):
-            rows = np.flatnonzero(lang == lg)
-            if ids.size == 0 or rows.size == 0:
-                continue
-            pick = np.searchsorted(cum, draws[rows] * cum[-1], side="right")
-            out[rows, 1:] = ids[np.minimum(pick, ids.size - 1)]
+        if k:
+            finds = np.full((idx.size, k), -1, dtype=np.int64)
+            kernels.search(self.language[idx], draws, *shelves, finds)
+            out[:, 1:] = finds
         return out
 
-    def _search_shelves(self, rel: dict[str, np.ndarray]) -> tuple[np.ndarray, list]:
+    def _search_shelves(self, rel: dict[str, np.ndarray]) -> tuple[np.ndarray, tuple]:
         """What a search can find this month: per release, and per language its ranking.
 
         Returns:
-            Whether each release can be found, and per language the findable release ids
-            with their cumulative search weights (the same all month: cached).
+            Whether each release can be found, and the shelves as ``kernels.search`` takes
+            them: per language the findable release ids with their cumulative search weights,
+            concatenated, with each language's offsets (the same all month: cached).
         """
         m = self.model
         key = (m.month, len(rel["lab"]), int(rel["revoked"].sum()))
@@ -891,10 +887,13 @@ class Researchers:
         ok = ~rel["revoked"] & rel["weights"] & ~in_view
         maker = rel["maker_language"]
         weight = m.config.adoption.search_visibility + m.popularity[: ok.size]
-        shelves = []
-        for lg in range(len(m.language_names)):
-            ids = np.flatnonzero(ok & ((maker < 0) | (maker == lg)))
-            shelves.append((ids, np.cumsum(weight[ids])))
+        ids = [
+            np.flatnonzero(ok & ((maker < 0) | (maker == lg)))
+            for lg in range(len(m.language_names))
+        ]
+        start = np.cumsum([0] + [x.size for x in ids]).astype(np.int64)
+        cum = np.concatenate([np.cumsum(weight[x]) for x in ids])
+        shelves = (start, np.concatenate(ids).astype(np.int64), cum)
         self._shelves_key, self._shelves = key, (ok, shelves)
         return self._shelves
 
