@@ -524,7 +524,7 @@ class Adoption(Strict):
     popularity_weight: NonNegative = 0.5
     cost_weight: NonNegative = 0.5
     review_probability: Share = 0.2
-    search_results: Annotated[int, Field(ge=0, le=50)] = 3
+    search_results: Annotated[int, Field(ge=0, le=50)] = 10
     search_visibility: Positive = 1.0
 
 
