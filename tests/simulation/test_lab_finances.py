@@ -76,10 +76,16 @@ def test_investment_is_capped_and_follows_the_lead():
     for lab in m.labs:
         assert lab.investment <= 1e6 * (1 + 1e-12)
     m = advance(make_model(n=200), 2)
-    front = labs_of(m, "frontier_closed")
-    behind = labs_of(m, "commercial_open")
-    per_sale = [lab.investment / lab.sales for lab in front + behind if lab.sales > 0]
-    assert max(per_sale[: len(front)]) > max(per_sale[len(front) :])  # investors back leaders
+    e = m.config.economy
+    selling = [lab for lab in m.labs if lab.sales > 0]
+    for lab in selling:  # investment per USD of sales follows the lead and the sales growth
+        lead = m.shares[lab.index] / m.lead_share
+        past = lab.sales_history[0]
+        growth = min(e.investor_growth_cap, lab.sales / past) if past > 0 else 1.0
+        want = e.investment_per_revenue * lead * max(1.0, growth)
+        assert lab.investment / lab.sales == pytest.approx(want, rel=1e-9)
+    leader = max(selling, key=lambda lab: m.shares[lab.index])  # investors back the leader
+    assert leader.investment / leader.sales >= e.investment_per_revenue * (1 - 1e-9)
 
 
 def test_without_sales_or_grants_no_lab_has_money():

@@ -31,6 +31,9 @@ def test_a_closed_lab_absorbs_contributions_but_releases_no_weights():
 
 # Openness decisions that follow the payoffs: almost no decision noise.
 DECIDED = {"economy.decision_noise": 1e-6}
+# a commercial-open lab that earns little from its open models (the fitted share is ~1, where
+# closing never pays): leading the field, it closes
+CLOSES = {**DECIDED, "labs.commercial_open.restricted_revenue_share": 0.3}
 FEES_ONLY = {"labs.commercial_open.restricted_revenue_share": 0.1}
 
 
@@ -50,7 +53,7 @@ def test_the_further_ahead_the_more_closing_pays():
 
 def test_a_strategic_lab_closes_at_the_frontier_and_opens_far_behind():
     # restricted terms earn half: far behind, the appeal of weights (x e^1.2) more than pays
-    overrides = {**DECIDED, "labs.frontier_closed.restricted_revenue_share": 0.5}
+    overrides = {**CLOSES, "labs.frontier_closed.restricted_revenue_share": 0.5}
     m = advance(make_model(overrides=overrides), 1)
     near, far = labs_of(m, "commercial_open")[:2]
     near.absorbed = 1e9  # its next run leads the field by far
@@ -89,7 +92,7 @@ def test_a_delayed_release_mandate_makes_closing_pay_less():
 @pytest.mark.parametrize("irrevocable", [False, True])
 def test_a_lab_that_closes_may_revoke_its_earlier_licences(irrevocable):
     overrides = {
-        **DECIDED,
+        **CLOSES,
         "economy.revocation_trust_cost": 0.0,  # revoking costs it nothing: it revokes
         "regulation.irrevocable_licences": irrevocable,
     }
@@ -106,7 +109,7 @@ def test_a_lab_that_closes_may_revoke_its_earlier_licences(irrevocable):
 
 
 def test_revoking_is_weighed_against_the_trust_it_costs():
-    overrides = {**DECIDED, "economy.revocation_trust_cost": 5.0}
+    overrides = {**CLOSES, "economy.revocation_trust_cost": 5.0}
     m = advance(make_model(overrides=overrides), 1)
     lab = labs_of(m, "commercial_open")[0]
     lab.absorbed = 1e9

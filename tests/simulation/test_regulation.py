@@ -29,8 +29,13 @@ def test_a_delayed_release_mandate_opens_large_closed_models_after_the_delay():
 
 
 def test_the_mandate_raises_the_best_open_capability():
-    # the labs keep their licences, so what moves is the mandate's own doing
-    fixed = {"labs.frontier_closed.strategic": False, "labs.commercial_open.strategic": False}
+    # the labs keep their licences, so what moves is the mandate's own doing; the commercial-open
+    # labs earn licence fees only, so the frontier labs stay ahead of every open model
+    fixed = {
+        "labs.frontier_closed.strategic": False,
+        "labs.commercial_open.strategic": False,
+        "labs.commercial_open.restricted_revenue_share": 0.1,
+    }
     base = advance(make_model("market", fixed, n=300), 24).metrics.frame()
     mandated = make_model("market", {"regulation.release_delay_months": 3, **fixed}, n=300)
     df = advance(mandated, 24).metrics.frame()
