@@ -173,11 +173,22 @@ def plot_curves(results: Results, metrics: Sequence[str] | None = None) -> Figur
     return fig
 
 
-def plot_access_grid(results: Results) -> Figure:
-    """Access as a grid: tasks (run, fine-tune, deploy) by researcher group."""
-    groups = results.groups
+def plot_access_grid(results: Results, by: str = "group") -> Figure:
+    """Access as a grid: tasks (run, fine-tune, deploy) by researcher group, or by language.
+
+    Args:
+        results: The batch.
+        by: ``"group"`` (``access.<task>.<group>``) or ``"language"``
+            (``access.<task>.language.<language>``).
+    """
+    if by not in ("group", "language"):
+        raise AnalysisError(f"access by {by!r}: expected 'group' or 'language'")
+    groups = results.groups if by == "group" else results.languages
+    column = "access.{}.{}" if by == "group" else "access.{}.language.{}"
     if not groups:
-        raise AnalysisError("the results have no access.<task>.<group> metrics")
+        raise AnalysisError(
+            f"the results have no {column.format('<task>', '<' + by + '>')} metrics"
+        )
     colours = scenario_colours(results.scenarios)
     fig, axes = plt.subplots(
         len(TASKS),
@@ -191,13 +202,14 @@ def plot_access_grid(results: Results) -> Figure:
     for i, task in enumerate(TASKS):
         for j, group in enumerate(groups):
             ax = axes[i, j]
-            plot_metric(results, f"access.{task}.{group}", ax=ax, colours=colours, legend=False,
+            plot_metric(results, column.format(task, group), ax=ax, colours=colours, legend=False,
                         title=f"{TASK_NAMES[task]}: {group}")  # fmt: skip
             ax.set_ylabel(f"share who can {TASK_NAMES[task]} (0-1)" if j == 0 else "")
             if i < len(TASKS) - 1:
                 ax.set_xlabel("")
     shared_legend(fig, axes)
-    fig.suptitle("Access to a capable model, by task and researcher group")
+    who = "researcher group" if by == "group" else "language"
+    fig.suptitle(f"Access to a capable model, by task and {who}")
     return fig
 
 
@@ -330,6 +342,7 @@ def write_figures(
     makers = {
         "curves": lambda: plot_curves(results, metrics),
         "access": lambda: plot_access_grid(results),
+        "access_language": lambda: plot_access_grid(results, by="language"),
         "access_gap": lambda: plot_access_gap(results),
         "capture": lambda: plot_capture(results),
         "downloads": lambda: plot_downloads(results),
@@ -346,6 +359,8 @@ def write_figures(
 def _supported(results: Results, figure: str) -> bool:
     if figure == "access":
         return bool(results.groups)
+    if figure == "access_language":
+        return bool(results.languages)
     if figure == "access_gap":
         return len(results.groups) >= 2
     if figure == "capture":

@@ -23,7 +23,13 @@ import analysis
 from analysis.results.compare import compare, compare_markdown, windows
 from analysis.results.derived import add_derived, parse
 from analysis.results.load import AnalysisError, from_frame, load_batch
-from analysis.results.plots import plot_curves, save, scenario_colours, write_figures
+from analysis.results.plots import (
+    plot_access_grid,
+    plot_curves,
+    save,
+    scenario_colours,
+    write_figures,
+)
 from analysis.results.stats import t_interval
 from cli import main
 
@@ -216,6 +222,21 @@ def test_every_figure_is_written_non_empty_and_deterministic(tmp_path: Path):
     again = write_figures(res, tmp_path / "b", metrics=None, formats=("png",))
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
     assert len({p.read_bytes() for p in paths}) == len(paths)  # all different figures
+
+
+def test_access_by_language_is_drawn_when_the_results_have_languages(tmp_path: Path):
+    """Language columns get a figure of their own and never a group's panel."""
+    frame = synthetic()
+    for t in ("run", "finetune", "deploy"):
+        for i, lang in enumerate(("high_resource", "low_resource")):
+            frame[f"access.{t}.language.{lang}"] = frame[f"access.{t}.well_funded"] * (1 - i / 2)
+    res = from_frame(frame)
+    assert res.languages == ["high_resource", "low_resource"]
+    assert "language.high_resource" not in res.groups
+    names = sorted(p.stem for p in write_figures(res, tmp_path, formats=("png",)))
+    assert "access_language" in names and "access" in names
+    with pytest.raises(AnalysisError, match="expected 'group' or 'language'"):
+        plot_access_grid(res, by="lab")
 
 
 def test_different_metrics_give_different_curves(tmp_path: Path):
