@@ -197,6 +197,54 @@ def gpu_hours(
 
 
 @njit(cache=True)
+def cost_twins(cand: Candidates, shared: int) -> np.ndarray:
+    """Per candidate, the first shared candidate on which every plan costs the same (-1: none).
+
+    Derivatives mostly share their base's size, terms and (lack of) listings, so a chooser's
+    plan on them costs what it costs on the base: ``choose_models`` costs the base once and
+    copies the cost to its twins (a shared candidate is its own twin when it is the first).
+    """
+    n = cand.capability.size
+    twin = np.full(n, -1, dtype=np.int64)
+    for c in range(n):
+        for b in range(min(c + 1, shared)):
+            if _same_costs(cand, b, c):
+                twin[c] = b
+                break
+    return twin
+
+
+@njit(cache=True)
+def _same_costs(cand: Candidates, a: int, b: int) -> bool:
+    """Whether candidates ``a`` and ``b`` agree on every column a plan's cost reads."""
+    for t in range(3):
+        if (
+            cand.mem[t, a] != cand.mem[t, b]
+            or cand.hours[t, a] != cand.hours[t, b]
+            or cand.hours_per_user[t, a] != cand.hours_per_user[t, b]
+            or cand.replica_hours[t, a] != cand.replica_hours[t, b]
+            or cand.price_factor[t, a] != cand.price_factor[t, b]
+        ):
+            return False
+    if (
+        cand.weights[a] != cand.weights[b]
+        or cand.finetune_ok[a] != cand.finetune_ok[b]
+        or cand.max_users[a] != cand.max_users[b]
+    ):
+        return False
+    for h in range(cand.public_listed.shape[0]):
+        if cand.public_listed[h, a] != cand.public_listed[h, b]:
+            return False
+    for g in range(cand.best_market.shape[0]):
+        if cand.best_market[g, a] != cand.best_market[g, b]:
+            return False
+    for g in range(cand.best_credit.shape[0]):
+        if cand.best_credit[g, a] != cand.best_credit[g, b]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def choose_models(
     cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -238,6 +286,9 @@ def choose_models(
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
     consider = np.empty(who.shared + who.extra.shape[1], dtype=np.int64)
+    twin = cost_twins(cand, who.shared)  # costed once per chooser, copied to its twins
+    log_cost = np.empty(n_cand)  # log1p of the plan's cost, shared by twins
+    logged = np.full(n_cand, -1, dtype=np.int64)  # the chooser it was last computed for
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -259,54 +310,61 @@ def choose_models(
                 consider[n_set] = c
                 n_set += 1
         best_capable, best_any = 0, 0
+        held = who.held[j]
         for q in range(n_set):
             c = consider[q]
-            p_mk = cand.best_market[g, c] * fr
-            p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
-            gross_mk = gross_cr = subsidisable = 0.0
-            quota = pop.quota[i]  # subsidised hours the plan may still use
-            own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
-            affordable = 0
-            for t in range(3):
-                if t == FINETUNE and not cand.finetune_ok[c]:
-                    break  # the licence stops the plan here
-                if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
-                    break
-                work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
-                own_hours = gpu_hours(work, per_user, 0.0, users, False)
-                own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
-                hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
-                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
-                if t == FINETUNE and c == who.held[j]:
-                    pass  # the fine-tune they hold is kept: nothing to do or pay
-                elif own:  # free, within its memory and the hours it has left
-                    own_left -= own_hours
-                elif public[t] and cand.public_listed[ph, c] and hours <= quota:
-                    quota -= hours  # its share of the cost at the public hoster
-                    gross_mk += share * rule.price[ph] * billed
-                    gross_cr += share * rule.price[ph] * billed
-                else:  # hosted: pay by the hour, the subsidised part within the quota
-                    gross_mk += p_mk * billed
-                    if rule.use_credit and credit_ok[t] and hours <= quota:
-                        quota -= hours
-                        subsidisable += p_cr * billed
-                    else:
-                        gross_cr += p_cr * billed
-                cost = gross_mk
-                if rule.use_credit:
-                    subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
-                    cost = min(gross_mk, gross_cr + subsidisable - subsidy)
-                plan_cost[c, t] = cost
-                if cost > money:  # plans are nested and costs only add up: none further fits
-                    break
-                affordable += 1
-            level[c] = affordable
+            b = twin[c]
+            if b >= 0 and b != c and b != held and c != held:  # its twin b is costed: copy
+                level[c] = level[b]
+                for t in range(3):
+                    plan_cost[c, t] = plan_cost[b, t]
+            else:
+                p_mk = cand.best_market[g, c] * fr
+                p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
+                gross_mk = gross_cr = subsidisable = 0.0
+                quota = pop.quota[i]  # subsidised hours the plan may still use
+                own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
+                affordable = 0
+                for t in range(3):
+                    if t == FINETUNE and not cand.finetune_ok[c]:
+                        break  # the licence stops the plan here
+                    if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
+                        break
+                    work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
+                    own_hours = gpu_hours(work, per_user, 0.0, users, False)
+                    own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
+                    hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
+                    billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
+                    if t == FINETUNE and c == held:
+                        pass  # the fine-tune they hold is kept: nothing to do or pay
+                    elif own:  # free, within its memory and the hours it has left
+                        own_left -= own_hours
+                    elif public[t] and cand.public_listed[ph, c] and hours <= quota:
+                        quota -= hours  # its share of the cost at the public hoster
+                        gross_mk += share * rule.price[ph] * billed
+                        gross_cr += share * rule.price[ph] * billed
+                    else:  # hosted: pay by the hour, the subsidised part within the quota
+                        gross_mk += p_mk * billed
+                        if rule.use_credit and credit_ok[t] and hours <= quota:
+                            quota -= hours
+                            subsidisable += p_cr * billed
+                        else:
+                            gross_cr += p_cr * billed
+                    cost = gross_mk
+                    if rule.use_credit:
+                        subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
+                        cost = min(gross_mk, gross_cr + subsidisable - subsidy)
+                    plan_cost[c, t] = cost
+                    if cost > money:  # plans are nested and costs only add up: none further fits
+                        break
+                    affordable += 1
+                level[c] = affordable
             cap[c] = cand.capability[c] - cand.penalty[lang, c]
-            for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
+            for p in range(level[c], 0, -1):  # the most ambitious plan it is capable for
                 if cap[c] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
                     break
-            best_any = max(best_any, affordable)
+            best_any = max(best_any, level[c])
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
@@ -316,11 +374,13 @@ def choose_models(
             c = consider[q]
             utility[c] = -np.inf
             if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.thresholds[plan - 1]):
-                cost = plan_cost[c, plan - 1]
+                b = twin[c] if twin[c] >= 0 and twin[c] != held and c != held else c
+                if logged[b] != j:  # the same cost as its twin's: the same log
+                    log_cost[b], logged[b] = np.log1p(plan_cost[c, plan - 1]), j
                 utility[c] = (
                     rule.capability_weight * cap[c]
                     + cand.appeal[c]
-                    - rule.cost_weight * np.log1p(cost)
+                    - rule.cost_weight * log_cost[b]
                 )
                 top = max(top, utility[c])
         total = 0.0
@@ -346,6 +406,7 @@ def search(
     shelf_start: np.ndarray,
     shelf_ids: np.ndarray,
     shelf_cum: np.ndarray,
+    guide: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Each searcher's finds: draws from the shelf of their language, weighted by rank.
@@ -354,22 +415,37 @@ def search(
     weights ``shelf_cum`` over the same slice; a draw ``u`` finds the first release whose
     cumulative weight exceeds ``u`` x the shelf's total (inverse CDF, by bisection).
 
+    The bisection starts from the guide's bracket for ``u`` (``search_guide``), which is
+    checked to hold the answer (else the whole shelf is searched): the same find, in a few
+    steps instead of one per doubling of the shelf.
+
     Args:
         language: (searchers,) int64 language of each.
         draws: (searchers, k) uniform draws.
         shelf_start: (languages + 1,) int64 offsets of each language's shelf.
         shelf_ids: release ids, shelf after shelf.
         shelf_cum: cumulative weights, restarting on each shelf.
+        guide: int64 positions per shelf, laid out as ``shelf_ids`` plus one per shelf
+            (``search_guide``).
         out: (searchers, k) int64, filled with the finds (-1 where the shelf is empty).
     """
     for j in range(draws.shape[0]):
-        lo0, hi0 = shelf_start[language[j]], shelf_start[language[j] + 1]
+        lg = language[j]
+        lo0, hi0 = shelf_start[lg], shelf_start[lg + 1]
         if hi0 == lo0:
             continue
         total = shelf_cum[hi0 - 1]
+        buckets = hi0 - lo0
+        g0 = lo0 + lg  # this shelf's guide: buckets + 1 entries
         for e in range(draws.shape[1]):
             target = draws[j, e] * total
-            lo, hi = lo0, hi0 - 1
+            b = min(int(draws[j, e] * buckets), buckets - 1)
+            lo, hi = guide[g0 + b], guide[g0 + b + 1]
+            if not (
+                (lo == lo0 or shelf_cum[lo - 1] <= target)
+                and (hi == hi0 - 1 or shelf_cum[hi] > target)
+            ):
+                lo, hi = lo0, hi0 - 1  # the bracket misses it (rounding): the whole shelf
             while lo < hi:  # first position whose cumulative weight exceeds the target
                 mid = (lo + hi) // 2
                 if shelf_cum[mid] > target:
@@ -377,6 +453,34 @@ def search(
                 else:
                     lo = mid + 1
             out[j, e] = shelf_ids[lo]
+
+
+def search_guide(shelf_start: np.ndarray, shelf_cum: np.ndarray) -> np.ndarray:
+    """Where each draw's find lies on its shelf, to bracket ``search``'s bisection.
+
+    A shelf of ``n`` releases gets ``n`` equal buckets of draws: entry ``b`` is the first
+    position whose cumulative weight exceeds ``b / n`` of the shelf's total (the last entry:
+    the shelf's last position), so a draw in bucket ``b`` finds a release between entries
+    ``b`` and ``b + 1``. A shelf whose cumulative weights fall somewhere (a negative weight)
+    gets brackets spanning the whole shelf: bisection alone.
+
+    Returns:
+        int64, per shelf its ``n + 1`` entries (absolute positions), shelf after shelf.
+    """
+    parts = []
+    for lo0, hi0 in zip(shelf_start[:-1], shelf_start[1:], strict=True):
+        n = int(hi0 - lo0)
+        cum = shelf_cum[lo0:hi0]
+        if n == 0:
+            parts.append(np.zeros(1, dtype=np.int64))
+            continue
+        if np.all(np.diff(cum) >= 0):
+            edges = np.searchsorted(cum, np.arange(n) / n * cum[-1], side="right")
+            first = np.minimum(edges, n - 1) + lo0
+        else:
+            first = np.full(n, lo0)
+        parts.append(np.append(first, hi0 - 1).astype(np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 @njit(cache=True)

@@ -876,7 +876,8 @@ class Researchers:
         Returns:
             Whether each release can be found, and the shelves as ``kernels.search`` takes
             them: per language the findable release ids with their cumulative search weights,
-            concatenated, with each language's offsets (the same all month: cached).
+            concatenated, with each language's offsets and the bisection guide (the same all
+            month: cached).
         """
         m = self.model
         key = (m.month, len(rel["lab"]), int(rel["revoked"].sum()))
@@ -893,7 +894,12 @@ class Researchers:
         ]
         start = np.cumsum([0] + [x.size for x in ids]).astype(np.int64)
         cum = np.concatenate([np.cumsum(weight[x]) for x in ids])
-        shelves = (start, np.concatenate(ids).astype(np.int64), cum)
+        shelves = (
+            start,
+            np.concatenate(ids).astype(np.int64),
+            cum,
+            kernels.search_guide(start, cum),
+        )
         self._shelves_key, self._shelves = key, (ok, shelves)
         return self._shelves
 
