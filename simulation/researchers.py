@@ -164,6 +164,8 @@ class Researchers:
         self.published_share = np.nan  # of this month's would-be contributions, those published
         self.uploads: tuple[np.ndarray, ...] | None = None  # last month's derivatives
         self.tried = np.zeros(0)  # per release, simulated choosers who fetched it to evaluate
+        self._terms_of: dict | None = None  # the release arrays ``_terms`` was computed for
+        self._terms: dict[str, np.ndarray] = {}
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -951,6 +953,8 @@ class Researchers:
             deployment allowed; 0: none) and ``finetune_price`` (multiple of the hourly price
             a fine-tune is billed at).
         """
+        if self._terms_of is rel:  # asked several times a month: cached
+            return self._terms
         lic = self.model.config.licences
         ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
         users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
@@ -960,12 +964,16 @@ class Researchers:
         api_finetune = api_only & self.api_finetune[lab]
         api_users = np.where(api_only & self.api_deploy[lab], np.inf, 0.0)
         derivative = ft[rel["licence"]] & usable
-        return {
-            "finetune": derivative | api_finetune,
-            "derivative": derivative,
-            "max_users": np.where(usable, users[rel["licence"]], api_users),
-            "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
-        }
+        self._terms_of, self._terms = (
+            rel,
+            {  # ``arrays()`` makes a new dict on any change
+                "finetune": derivative | api_finetune,
+                "derivative": derivative,
+                "max_users": np.where(usable, users[rel["licence"]], api_users),
+                "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
+            },
+        )
+        return self._terms
 
     def _deploy(
         self,
