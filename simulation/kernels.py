@@ -278,17 +278,20 @@ def choose_models(
     n_groups = cand.best_market.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)
-    plan_cost = np.empty((n_cand, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
-    level = np.zeros(n_cand, dtype=np.int64)  # how many of the nested plans are affordable
-    cap = np.empty(n_cand)
-    utility = np.empty(n_cand)
+    # A chooser's working arrays are by place in their set (shared candidate c at place c),
+    # kept small and together however many candidates there are.
+    size = who.shared + who.extra.shape[1]
+    consider = np.empty(size, dtype=np.int64)  # the candidate at each place
+    plan_cost = np.empty((size, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
+    level = np.zeros(size, dtype=np.int64)  # how many of the nested plans are affordable
+    cap = np.empty(size)
+    utility = np.empty(size)
+    log_cost = np.empty(size)  # log1p of the plan's cost, shared by twins
+    logged = np.full(size, -1, dtype=np.int64)  # the chooser it was last computed for
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
-    consider = np.empty(who.shared + who.extra.shape[1], dtype=np.int64)
     twin = cost_twins(cand, who.shared)  # costed once per chooser, copied to its twins
-    log_cost = np.empty(n_cand)  # log1p of the plan's cost, shared by twins
-    logged = np.full(n_cand, -1, dtype=np.int64)  # the chooser it was last computed for
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -315,9 +318,9 @@ def choose_models(
             c = consider[q]
             b = twin[c]
             if b >= 0 and b != c and b != held and c != held:  # its twin b is costed: copy
-                level[c] = level[b]
+                level[q] = level[b]  # b is at place b: shared
                 for t in range(3):
-                    plan_cost[c, t] = plan_cost[b, t]
+                    plan_cost[q, t] = plan_cost[b, t]
             else:
                 p_mk = cand.best_market[g, c] * fr
                 p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
@@ -354,17 +357,17 @@ def choose_models(
                     if rule.use_credit:
                         subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
                         cost = min(gross_mk, gross_cr + subsidisable - subsidy)
-                    plan_cost[c, t] = cost
+                    plan_cost[q, t] = cost
                     if cost > money:  # plans are nested and costs only add up: none further fits
                         break
                     affordable += 1
-                level[c] = affordable
-            cap[c] = cand.capability[c] - cand.penalty[lang, c]
-            for p in range(level[c], 0, -1):  # the most ambitious plan it is capable for
-                if cap[c] >= rule.thresholds[p - 1]:
+                level[q] = affordable
+            cap[q] = cand.capability[c] - cand.penalty[lang, c]
+            for p in range(level[q], 0, -1):  # the most ambitious plan it is capable for
+                if cap[q] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
                     break
-            best_any = max(best_any, level[c])
+            best_any = max(best_any, level[q])
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
@@ -372,27 +375,27 @@ def choose_models(
         top = -np.inf
         for q in range(n_set):
             c = consider[q]
-            utility[c] = -np.inf
-            if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.thresholds[plan - 1]):
-                b = twin[c] if twin[c] >= 0 and twin[c] != held and c != held else c
+            utility[q] = -np.inf
+            if level[q] >= plan and (best_capable == 0 or cap[q] >= rule.thresholds[plan - 1]):
+                b = twin[c] if twin[c] >= 0 and twin[c] != held and c != held else q
                 if logged[b] != j:  # the same cost as its twin's: the same log
-                    log_cost[b], logged[b] = np.log1p(plan_cost[c, plan - 1]), j
-                utility[c] = (
-                    rule.capability_weight * cap[c]
+                    log_cost[b], logged[b] = np.log1p(plan_cost[q, plan - 1]), j
+                utility[q] = (
+                    rule.capability_weight * cap[q]
                     + cand.appeal[c]
                     - rule.cost_weight * log_cost[b]
                 )
-                top = max(top, utility[c])
+                top = max(top, utility[q])
         total = 0.0
         for q in range(n_set):  # logit weights relative to the best; 0 for the infeasible
             c = consider[q]
-            utility[c] = np.exp(utility[c] - top) if utility[c] > -np.inf else 0.0
-            total += utility[c]
+            utility[q] = np.exp(utility[q] - top) if utility[q] > -np.inf else 0.0
+            total += utility[q]
         target, cum = who.logit_draw[j] * total, 0.0
         for q in range(n_set):  # inverse CDF: first feasible model whose cumulative reaches it
             c = consider[q]
-            if utility[c] > 0.0:
-                cum += utility[c]
+            if utility[q] > 0.0:
+                cum += utility[q]
                 choice[j] = c
                 if cum >= target:
                     break
