@@ -444,7 +444,7 @@ def search(
             target = draws[j, e] * total
             b = min(int(draws[j, e] * buckets), buckets - 1)
             lo, hi = guide[g0 + b], guide[g0 + b + 1]
-            if not (
+            if lo < 0 or not (
                 (lo == lo0 or shelf_cum[lo - 1] <= target)
                 and (hi == hi0 - 1 or shelf_cum[hi] > target)
             ):
@@ -458,6 +458,7 @@ def search(
             out[j, e] = shelf_ids[lo]
 
 
+@njit(cache=True)
 def search_guide(shelf_start: np.ndarray, shelf_cum: np.ndarray) -> np.ndarray:
     """Where each draw's find lies on its shelf, to bracket ``search``'s bisection.
 
@@ -465,25 +466,28 @@ def search_guide(shelf_start: np.ndarray, shelf_cum: np.ndarray) -> np.ndarray:
     position whose cumulative weight exceeds ``b / n`` of the shelf's total (the last entry:
     the shelf's last position), so a draw in bucket ``b`` finds a release between entries
     ``b`` and ``b + 1``. A shelf whose cumulative weights fall somewhere (a negative weight)
-    gets brackets spanning the whole shelf: bisection alone.
+    gets -1 throughout: ``search`` bisects the whole shelf.
 
     Returns:
         int64, per shelf its ``n + 1`` entries (absolute positions), shelf after shelf.
     """
-    parts = []
-    for lo0, hi0 in zip(shelf_start[:-1], shelf_start[1:], strict=True):
-        n = int(hi0 - lo0)
-        cum = shelf_cum[lo0:hi0]
-        if n == 0:
-            parts.append(np.zeros(1, dtype=np.int64))
-            continue
-        if np.all(np.diff(cum) >= 0):
-            edges = np.searchsorted(cum, np.arange(n) / n * cum[-1], side="right")
-            first = np.minimum(edges, n - 1) + lo0
-        else:
-            first = np.full(n, lo0)
-        parts.append(np.append(first, hi0 - 1).astype(np.int64))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    n_shelves = shelf_start.size - 1
+    guide = np.empty(shelf_start[-1] + n_shelves, dtype=np.int64)
+    for lg in range(n_shelves):
+        lo0, hi0 = shelf_start[lg], shelf_start[lg + 1]
+        g0, n = lo0 + lg, hi0 - lo0
+        rising = True
+        for p in range(lo0 + 1, hi0):
+            rising = rising and shelf_cum[p] >= shelf_cum[p - 1]
+        p = lo0 if rising else -1
+        for b in range(n):
+            if rising:  # sweep to the first position above the bucket's lower edge
+                edge = b / n * shelf_cum[hi0 - 1]
+                while p < hi0 - 1 and shelf_cum[p] <= edge:
+                    p += 1
+            guide[g0 + b] = p
+        guide[g0 + n] = max(hi0 - 1, lo0) if rising else -1
+    return guide
 
 
 @njit(cache=True)
