@@ -23,6 +23,12 @@ from numba import njit
 RUN, FINETUNE, DEPLOY = 0, 1, 2
 LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 
+# Columns of ``cost_rows``: per task, from ``ROW_TASK * task``; then the terms; then prices.
+MEM, HOURS, PER_USER, REPLICA, FACTOR = 0, 1, 2, 3, 4
+ROW_TASK = 5
+ROW_WEIGHTS, ROW_FINETUNE, ROW_USERS = 3 * ROW_TASK, 3 * ROW_TASK + 1, 3 * ROW_TASK + 2
+ROW_PRICES = 3 * ROW_TASK + 3
+
 
 class Population(NamedTuple):
     """Every simulated researcher's own state, one entry per researcher (all of them).
@@ -245,6 +251,44 @@ def _same_costs(cand: Candidates, a: int, b: int) -> bool:
 
 
 @njit(cache=True)
+def cost_rows(cand: Candidates) -> np.ndarray:
+    """What costing a plan reads of each candidate, one row per candidate (copies, no rounding).
+
+    Per task ``t`` the columns ``ROW_TASK * t + (MEM, HOURS, PER_USER, REPLICA, FACTOR)``, then
+    ``ROW_WEIGHTS``, ``ROW_FINETUNE``, ``ROW_USERS`` (flags as 0/1), then from ``ROW_PRICES``
+    ``best_market`` by group, ``best_credit`` by row and ``public_listed`` by hoster, then the
+    appeal and the capability for each language (capability - penalty). A chooser reads a few
+    candidates scattered among thousands: a row keeps each one's in a few cache lines instead
+    of one per table.
+    """
+    n_groups, n_credit = cand.best_market.shape[0], cand.best_credit.shape[0]
+    n_hosters, n_languages = cand.public_listed.shape[0], cand.penalty.shape[0]
+    at_appeal = ROW_PRICES + n_groups + n_credit + n_hosters
+    rows = np.empty((cand.capability.size, at_appeal + 1 + n_languages))
+    for c in range(cand.capability.size):
+        for t in range(3):
+            at = ROW_TASK * t
+            rows[c, at + MEM] = cand.mem[t, c]
+            rows[c, at + HOURS] = cand.hours[t, c]
+            rows[c, at + PER_USER] = cand.hours_per_user[t, c]
+            rows[c, at + REPLICA] = cand.replica_hours[t, c]
+            rows[c, at + FACTOR] = cand.price_factor[t, c]
+        rows[c, ROW_WEIGHTS] = cand.weights[c]
+        rows[c, ROW_FINETUNE] = cand.finetune_ok[c]
+        rows[c, ROW_USERS] = cand.max_users[c]
+        for g in range(n_groups):
+            rows[c, ROW_PRICES + g] = cand.best_market[g, c]
+        for k in range(n_credit):
+            rows[c, ROW_PRICES + n_groups + k] = cand.best_credit[k, c]
+        for h in range(n_hosters):
+            rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, c]
+        rows[c, at_appeal] = cand.appeal[c]
+        for lg in range(n_languages):
+            rows[c, at_appeal + 1 + lg] = cand.capability[c] - cand.penalty[lg, c]
+    return rows
+
+
+@njit(cache=True)
 def choose_models(
     cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +336,12 @@ def choose_models(
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
     twin = cost_twins(cand, who.shared)  # costed once per chooser, copied to its twins
+    rows = cost_rows(cand)
+    n_credit = cand.best_credit.shape[0]
+    col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
+    col_public = ROW_PRICES + n_groups + n_credit  # + hoster
+    col_appeal = col_public + cand.public_listed.shape[0]
+    col_cap = col_appeal + 1  # + language
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -322,27 +372,29 @@ def choose_models(
                 for t in range(3):
                     plan_cost[q, t] = plan_cost[b, t]
             else:
-                p_mk = cand.best_market[g, c] * fr
-                p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
+                row = rows[c]
+                p_mk = row[col_market + g] * fr
+                p_cr = row[col_credit + credit_row] * fr if rule.use_credit else 0.0
                 gross_mk = gross_cr = subsidisable = 0.0
                 quota = pop.quota[i]  # subsidised hours the plan may still use
                 own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
                 affordable = 0
                 for t in range(3):
-                    if t == FINETUNE and not cand.finetune_ok[c]:
+                    if t == FINETUNE and row[ROW_FINETUNE] == 0.0:
                         break  # the licence stops the plan here
-                    if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
+                    if t == DEPLOY and not (row[ROW_USERS] > 0 and row[ROW_USERS] >= users):
                         break
-                    work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
+                    at = ROW_TASK * t
+                    work, per_user = row[at + HOURS], row[at + PER_USER]
                     own_hours = gpu_hours(work, per_user, 0.0, users, False)
-                    own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
-                    hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
-                    billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
+                    own = row[ROW_WEIGHTS] != 0.0 and hw >= row[at + MEM] and own_hours <= own_left
+                    hours = gpu_hours(work, per_user, row[at + REPLICA], users, True)
+                    billed = hours * row[at + FACTOR]  # GPU-hours' worth paid for
                     if t == FINETUNE and c == held:
                         pass  # the fine-tune they hold is kept: nothing to do or pay
                     elif own:  # free, within its memory and the hours it has left
                         own_left -= own_hours
-                    elif public[t] and cand.public_listed[ph, c] and hours <= quota:
+                    elif public[t] and row[col_public + ph] != 0.0 and hours <= quota:
                         quota -= hours  # its share of the cost at the public hoster
                         gross_mk += share * rule.price[ph] * billed
                         gross_cr += share * rule.price[ph] * billed
@@ -362,7 +414,7 @@ def choose_models(
                         break
                     affordable += 1
                 level[q] = affordable
-            cap[q] = cand.capability[c] - cand.penalty[lang, c]
+            cap[q] = rows[c, col_cap + lang]
             for p in range(level[q], 0, -1):  # the most ambitious plan it is capable for
                 if cap[q] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
@@ -382,7 +434,7 @@ def choose_models(
                     log_cost[b], logged[b] = np.log1p(plan_cost[q, plan - 1]), j
                 utility[q] = (
                     rule.capability_weight * cap[q]
-                    + cand.appeal[c]
+                    + rows[c, col_appeal]
                     - rule.cost_weight * log_cost[b]
                 )
                 top = max(top, utility[q])
