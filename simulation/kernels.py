@@ -455,6 +455,51 @@ def choose_models(
 
 
 @njit(cache=True)
+def gather_candidates(
+    found: np.ndarray, shared: np.ndarray, n_releases: int, tried: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The month's candidates: the shared ones, then every release someone found (ascending).
+
+    Args:
+        found: (choosers, 1 + k) int64 release ids (-1: none): their own model, then their
+            search finds, each counted in ``tried`` (in place: a fetch to evaluate it).
+        shared: int64 ids every chooser considers.
+        n_releases: releases there are.
+        tried: (releases,) fetches so far this month (in/out).
+
+    Returns:
+        The candidates' release ids, each chooser's ``found`` as candidate positions (-1:
+        none), and each release's candidate position (-1: not a candidate).
+    """
+    mark = np.zeros(n_releases, dtype=np.bool_)
+    for j in range(found.shape[0]):
+        for e in range(found.shape[1]):
+            r = found[j, e]
+            if r >= 0:
+                mark[r] = True
+                if e >= 1 and r < tried.size:
+                    tried[r] += 1.0
+    for c in shared:
+        mark[c] = False
+    cand = np.empty(shared.size + mark.sum(), dtype=np.int64)
+    cand[: shared.size] = shared
+    k = shared.size
+    for r in range(n_releases):
+        if mark[r]:
+            cand[k] = r
+            k += 1
+    position = np.full(n_releases, -1, dtype=np.int64)
+    for k in range(cand.size):
+        position[cand[k]] = k
+    extra = np.full(found.shape, -1, dtype=np.int64)
+    for j in range(found.shape[0]):
+        for e in range(found.shape[1]):
+            if found[j, e] >= 0:
+                extra[j, e] = position[found[j, e]]
+    return cand, extra, position
+
+
+@njit(cache=True)
 def search(
     language: np.ndarray,
     draws: np.ndarray,

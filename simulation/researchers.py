@@ -789,13 +789,11 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         found = self._search(rel, idx)  # (choosers, k) release ids beyond the shared set (-1)
-        tried = found[:, 1:][found[:, 1:] >= 0]  # fetched to evaluate: a download each
-        self.tried += np.bincount(tried, minlength=self.tried.size)[: self.tried.size]
         shared = m.candidates
-        beyond = np.zeros(len(rel["lab"]), dtype=bool)
-        beyond[found[found >= 0]] = True
-        beyond[shared] = False
-        cand = np.concatenate([shared, np.flatnonzero(beyond)])
+        # search finds are fetched to evaluate: a download each (counted in ``tried``)
+        cand, extra, position = kernels.gather_candidates(
+            found, shared.astype(np.int64), len(rel["lab"]), self.tried
+        )
         a = cfg.adoption
         terms = self._licence_allows(rel)
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
@@ -803,9 +801,6 @@ class Researchers:
         )
         # (languages, candidates): capability lost by who needs each language
         penalty = m.language_gap[:, None] * (1 - rel["language_fit"][cand].T)
-        position = np.full(len(rel["lab"]), -1)
-        position[cand] = np.arange(cand.size)
-        extra = np.where(found >= 0, position[np.maximum(found, 0)], -1)
         on = self.finetuned_on[idx]
         held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
