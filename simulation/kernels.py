@@ -203,51 +203,38 @@ def gpu_hours(
 
 
 @njit(cache=True)
-def cost_twins(cand: Candidates, shared: int) -> np.ndarray:
+def cost_twins(rows: np.ndarray, width: int, shared: int) -> np.ndarray:
     """Per candidate, the first shared candidate on which every plan costs the same (-1: none).
 
     Derivatives mostly share their base's size, terms and (lack of) listings, so a chooser's
     plan on them costs what it costs on the base: ``choose_models`` costs the base once and
     copies the cost to its twins (a shared candidate is its own twin when it is the first).
+    Two candidates are twins when their ``cost_rows`` agree on the first ``width`` columns
+    (all a plan's cost reads); shared candidates are looked up by their run hours.
+
+    Args:
+        rows: ``cost_rows`` of the candidates.
+        width: columns a plan's cost reads.
+        shared: candidates 0..shared-1 are the shared ones.
     """
-    n = cand.capability.size
+    n = rows.shape[0]
     twin = np.full(n, -1, dtype=np.int64)
+    order = np.argsort(rows[:shared, HOURS], kind="mergesort")  # equal hours: by position
+    keys = rows[order, HOURS]
     for c in range(n):
-        for b in range(min(c + 1, shared)):
-            if _same_costs(cand, b, c):
+        for p in range(np.searchsorted(keys, rows[c, HOURS]), shared):
+            b = order[p]
+            if keys[p] != rows[c, HOURS] or b > c:
+                break  # no shared candidate before it has its hours
+            same = True
+            for col in range(width):
+                if rows[b, col] != rows[c, col]:
+                    same = False
+                    break
+            if same:
                 twin[c] = b
                 break
     return twin
-
-
-@njit(cache=True)
-def _same_costs(cand: Candidates, a: int, b: int) -> bool:
-    """Whether candidates ``a`` and ``b`` agree on every column a plan's cost reads."""
-    for t in range(3):
-        if (
-            cand.mem[t, a] != cand.mem[t, b]
-            or cand.hours[t, a] != cand.hours[t, b]
-            or cand.hours_per_user[t, a] != cand.hours_per_user[t, b]
-            or cand.replica_hours[t, a] != cand.replica_hours[t, b]
-            or cand.price_factor[t, a] != cand.price_factor[t, b]
-        ):
-            return False
-    if (
-        cand.weights[a] != cand.weights[b]
-        or cand.finetune_ok[a] != cand.finetune_ok[b]
-        or cand.max_users[a] != cand.max_users[b]
-    ):
-        return False
-    for h in range(cand.public_listed.shape[0]):
-        if cand.public_listed[h, a] != cand.public_listed[h, b]:
-            return False
-    for g in range(cand.best_market.shape[0]):
-        if cand.best_market[g, a] != cand.best_market[g, b]:
-            return False
-    for g in range(cand.best_credit.shape[0]):
-        if cand.best_credit[g, a] != cand.best_credit[g, b]:
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -335,13 +322,13 @@ def choose_models(
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
-    twin = cost_twins(cand, who.shared)  # costed once per chooser, copied to its twins
     rows = cost_rows(cand)
     n_credit = cand.best_credit.shape[0]
     col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
     col_public = ROW_PRICES + n_groups + n_credit  # + hoster
-    col_appeal = col_public + cand.public_listed.shape[0]
+    col_appeal = col_public + cand.public_listed.shape[0]  # the columns before it: costs
     col_cap = col_appeal + 1  # + language
+    twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, copied to twins
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
