@@ -293,7 +293,8 @@ def choose_models(
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
     A plan is costed against ``pop.budget`` and ``pop.credit``; a task is free on own hardware
     (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
-    of costs nothing (it is kept).
+    of costs nothing (it is kept). A candidate whose costs match a shared one's (``cost_twins``)
+    takes that one's plan costs for the chooser instead of costing them again: the same numbers.
 
     Args:
         cand: the candidate releases.
