@@ -73,6 +73,7 @@ class MetricsCollector(mesa.DataCollector):
         self.steps: list[int] = []
         self._groups_of: np.ndarray | None = None  # researchers x groups, built on first use
         self._languages_of: np.ndarray | None = None  # researchers x languages, likewise
+        self._speakers = np.zeros(0)  # researchers per language, with ``_languages_of``
 
     def _group_columns(self, group: np.ndarray) -> np.ndarray:
         """A researchers x groups 0/1 matrix: a product with it sums rows per group."""
@@ -85,6 +86,7 @@ class MetricsCollector(mesa.DataCollector):
         if self._languages_of is None or self._languages_of.shape[0] != language.size:
             codes = np.arange(len(self.languages))
             self._languages_of = (language[:, None] == codes).astype(float)
+            self._speakers = self._languages_of.sum(axis=0)
         return self._languages_of
 
     @property
@@ -150,7 +152,7 @@ class MetricsCollector(mesa.DataCollector):
                 row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
         languages = self._language_columns(res.language)
         by_language = rows[: len(TASKS)] @ languages  # (tasks, languages)
-        speakers = languages.sum(axis=0)
+        speakers = self._speakers  # per language, researchers needing it (set with the columns)
         for k, t in enumerate(TASKS):
             for lg, name in enumerate(self.languages):
                 row[f"access.{t}.language.{name}"] = (

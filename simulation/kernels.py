@@ -23,6 +23,12 @@ from numba import njit
 RUN, FINETUNE, DEPLOY = 0, 1, 2
 LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 
+# Columns of ``cost_rows``: per task, from ``ROW_TASK * task``; then the terms; then prices.
+MEM, HOURS, PER_USER, REPLICA, FACTOR = 0, 1, 2, 3, 4
+ROW_TASK = 5
+ROW_WEIGHTS, ROW_FINETUNE, ROW_USERS = 3 * ROW_TASK, 3 * ROW_TASK + 1, 3 * ROW_TASK + 2
+ROW_PRICES = 3 * ROW_TASK + 3
+
 
 class Population(NamedTuple):
     """Every simulated researcher's own state, one entry per researcher (all of them).
@@ -197,6 +203,79 @@ def gpu_hours(
 
 
 @njit(cache=True)
+def cost_twins(rows: np.ndarray, width: int, shared: int) -> np.ndarray:
+    """Per candidate, the first shared candidate on which every plan costs the same (-1: none).
+
+    Derivatives mostly share their base's size, terms and (lack of) listings, so a chooser's
+    plan on them costs what it costs on the base: ``choose_models`` costs the base once and
+    copies the cost to its twins (a shared candidate is its own twin when it is the first).
+    Two candidates are twins when their ``cost_rows`` agree on the first ``width`` columns
+    (all a plan's cost reads); shared candidates are looked up by their run hours.
+
+    Args:
+        rows: ``cost_rows`` of the candidates.
+        width: columns a plan's cost reads.
+        shared: candidates 0..shared-1 are the shared ones.
+    """
+    n = rows.shape[0]
+    twin = np.full(n, -1, dtype=np.int64)
+    order = np.argsort(rows[:shared, HOURS], kind="mergesort")  # equal hours: by position
+    keys = rows[order, HOURS]
+    for c in range(n):
+        for p in range(np.searchsorted(keys, rows[c, HOURS]), shared):
+            b = order[p]
+            if keys[p] != rows[c, HOURS] or b > c:
+                break  # no shared candidate before it has its hours
+            same = True
+            for col in range(width):
+                if rows[b, col] != rows[c, col]:
+                    same = False
+                    break
+            if same:
+                twin[c] = b
+                break
+    return twin
+
+
+@njit(cache=True)
+def cost_rows(cand: Candidates) -> np.ndarray:
+    """What costing a plan reads of each candidate, one row per candidate (copies, no rounding).
+
+    Per task ``t`` the columns ``ROW_TASK * t + (MEM, HOURS, PER_USER, REPLICA, FACTOR)``, then
+    ``ROW_WEIGHTS``, ``ROW_FINETUNE``, ``ROW_USERS`` (flags as 0/1), then from ``ROW_PRICES``
+    ``best_market`` by group, ``best_credit`` by row and ``public_listed`` by hoster, then the
+    appeal and the capability for each language (capability - penalty). A chooser reads a few
+    candidates scattered among thousands: a row keeps each one's in a few cache lines instead
+    of one per table.
+    """
+    n_groups, n_credit = cand.best_market.shape[0], cand.best_credit.shape[0]
+    n_hosters, n_languages = cand.public_listed.shape[0], cand.penalty.shape[0]
+    at_appeal = ROW_PRICES + n_groups + n_credit + n_hosters
+    rows = np.empty((cand.capability.size, at_appeal + 1 + n_languages))
+    for c in range(cand.capability.size):
+        for t in range(3):
+            at = ROW_TASK * t
+            rows[c, at + MEM] = cand.mem[t, c]
+            rows[c, at + HOURS] = cand.hours[t, c]
+            rows[c, at + PER_USER] = cand.hours_per_user[t, c]
+            rows[c, at + REPLICA] = cand.replica_hours[t, c]
+            rows[c, at + FACTOR] = cand.price_factor[t, c]
+        rows[c, ROW_WEIGHTS] = cand.weights[c]
+        rows[c, ROW_FINETUNE] = cand.finetune_ok[c]
+        rows[c, ROW_USERS] = cand.max_users[c]
+        for g in range(n_groups):
+            rows[c, ROW_PRICES + g] = cand.best_market[g, c]
+        for k in range(n_credit):
+            rows[c, ROW_PRICES + n_groups + k] = cand.best_credit[k, c]
+        for h in range(n_hosters):
+            rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, c]
+        rows[c, at_appeal] = cand.appeal[c]
+        for lg in range(n_languages):
+            rows[c, at_appeal + 1 + lg] = cand.capability[c] - cand.penalty[lg, c]
+    return rows
+
+
+@njit(cache=True)
 def choose_models(
     cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +293,8 @@ def choose_models(
     affordable). Only models that afford that plan (and are capable, if any is) are chosen from.
     A plan is costed against ``pop.budget`` and ``pop.credit``; a task is free on own hardware
     (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
-    of costs nothing (it is kept).
+    of costs nothing (it is kept). A candidate whose costs match a shared one's (``cost_twins``)
+    takes that one's plan costs for the chooser instead of costing them again: the same numbers.
 
     Args:
         cand: the candidate releases.
@@ -230,14 +310,26 @@ def choose_models(
     n_groups = cand.best_market.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)
-    plan_cost = np.empty((n_cand, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
-    level = np.zeros(n_cand, dtype=np.int64)  # how many of the nested plans are affordable
-    cap = np.empty(n_cand)
-    utility = np.empty(n_cand)
+    # A chooser's working arrays are by place in their set (shared candidate c at place c),
+    # kept small and together however many candidates there are.
+    size = who.shared + who.extra.shape[1]
+    consider = np.empty(size, dtype=np.int64)  # the candidate at each place
+    plan_cost = np.empty((size, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
+    level = np.zeros(size, dtype=np.int64)  # how many of the nested plans are affordable
+    cap = np.empty(size)
+    utility = np.empty(size)
+    log_cost = np.empty(size)  # log1p of the plan's cost, shared by twins
+    logged = np.full(size, -1, dtype=np.int64)  # the chooser it was last computed for
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
-    consider = np.empty(who.shared + who.extra.shape[1], dtype=np.int64)
+    rows = cost_rows(cand)
+    n_credit = cand.best_credit.shape[0]
+    col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
+    col_public = ROW_PRICES + n_groups + n_credit  # + hoster
+    col_appeal = col_public + cand.public_listed.shape[0]  # the columns before it: costs
+    col_cap = col_appeal + 1  # + language
+    twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, copied to twins
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -259,54 +351,63 @@ def choose_models(
                 consider[n_set] = c
                 n_set += 1
         best_capable, best_any = 0, 0
+        held = who.held[j]
         for q in range(n_set):
             c = consider[q]
-            p_mk = cand.best_market[g, c] * fr
-            p_cr = cand.best_credit[credit_row, c] * fr if rule.use_credit else 0.0
-            gross_mk = gross_cr = subsidisable = 0.0
-            quota = pop.quota[i]  # subsidised hours the plan may still use
-            own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
-            affordable = 0
-            for t in range(3):
-                if t == FINETUNE and not cand.finetune_ok[c]:
-                    break  # the licence stops the plan here
-                if t == DEPLOY and not (cand.max_users[c] > 0 and cand.max_users[c] >= users):
-                    break
-                work, per_user = cand.hours[t, c], cand.hours_per_user[t, c]
-                own_hours = gpu_hours(work, per_user, 0.0, users, False)
-                own = cand.weights[c] and hw >= cand.mem[t, c] and own_hours <= own_left
-                hours = gpu_hours(work, per_user, cand.replica_hours[t, c], users, True)
-                billed = hours * cand.price_factor[t, c]  # GPU-hours' worth paid for
-                if t == FINETUNE and c == who.held[j]:
-                    pass  # the fine-tune they hold is kept: nothing to do or pay
-                elif own:  # free, within its memory and the hours it has left
-                    own_left -= own_hours
-                elif public[t] and cand.public_listed[ph, c] and hours <= quota:
-                    quota -= hours  # its share of the cost at the public hoster
-                    gross_mk += share * rule.price[ph] * billed
-                    gross_cr += share * rule.price[ph] * billed
-                else:  # hosted: pay by the hour, the subsidised part within the quota
-                    gross_mk += p_mk * billed
-                    if rule.use_credit and credit_ok[t] and hours <= quota:
-                        quota -= hours
-                        subsidisable += p_cr * billed
-                    else:
-                        gross_cr += p_cr * billed
-                cost = gross_mk
-                if rule.use_credit:
-                    subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
-                    cost = min(gross_mk, gross_cr + subsidisable - subsidy)
-                plan_cost[c, t] = cost
-                if cost > money:  # plans are nested and costs only add up: none further fits
-                    break
-                affordable += 1
-            level[c] = affordable
-            cap[c] = cand.capability[c] - cand.penalty[lang, c]
-            for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
-                if cap[c] >= rule.thresholds[p - 1]:
+            b = twin[c]
+            if b >= 0 and b != c and b != held and c != held:  # its twin b is costed: copy
+                level[q] = level[b]  # b is at place b: shared
+                for t in range(3):
+                    plan_cost[q, t] = plan_cost[b, t]
+            else:
+                row = rows[c]
+                p_mk = row[col_market + g] * fr
+                p_cr = row[col_credit + credit_row] * fr if rule.use_credit else 0.0
+                gross_mk = gross_cr = subsidisable = 0.0
+                quota = pop.quota[i]  # subsidised hours the plan may still use
+                own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
+                affordable = 0
+                for t in range(3):
+                    if t == FINETUNE and row[ROW_FINETUNE] == 0.0:
+                        break  # the licence stops the plan here
+                    if t == DEPLOY and not (row[ROW_USERS] > 0 and row[ROW_USERS] >= users):
+                        break
+                    at = ROW_TASK * t
+                    work, per_user = row[at + HOURS], row[at + PER_USER]
+                    own_hours = gpu_hours(work, per_user, 0.0, users, False)
+                    own = row[ROW_WEIGHTS] != 0.0 and hw >= row[at + MEM] and own_hours <= own_left
+                    hours = gpu_hours(work, per_user, row[at + REPLICA], users, True)
+                    billed = hours * row[at + FACTOR]  # GPU-hours' worth paid for
+                    if t == FINETUNE and c == held:
+                        pass  # the fine-tune they hold is kept: nothing to do or pay
+                    elif own:  # free, within its memory and the hours it has left
+                        own_left -= own_hours
+                    elif public[t] and row[col_public + ph] != 0.0 and hours <= quota:
+                        quota -= hours  # its share of the cost at the public hoster
+                        gross_mk += share * rule.price[ph] * billed
+                        gross_cr += share * rule.price[ph] * billed
+                    else:  # hosted: pay by the hour, the subsidised part within the quota
+                        gross_mk += p_mk * billed
+                        if rule.use_credit and credit_ok[t] and hours <= quota:
+                            quota -= hours
+                            subsidisable += p_cr * billed
+                        else:
+                            gross_cr += p_cr * billed
+                    cost = gross_mk
+                    if rule.use_credit:
+                        subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
+                        cost = min(gross_mk, gross_cr + subsidisable - subsidy)
+                    plan_cost[q, t] = cost
+                    if cost > money:  # plans are nested and costs only add up: none further fits
+                        break
+                    affordable += 1
+                level[q] = affordable
+            cap[q] = rows[c, col_cap + lang]
+            for p in range(level[q], 0, -1):  # the most ambitious plan it is capable for
+                if cap[q] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
                     break
-            best_any = max(best_any, affordable)
+            best_any = max(best_any, level[q])
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
@@ -314,29 +415,76 @@ def choose_models(
         top = -np.inf
         for q in range(n_set):
             c = consider[q]
-            utility[c] = -np.inf
-            if level[c] >= plan and (best_capable == 0 or cap[c] >= rule.thresholds[plan - 1]):
-                cost = plan_cost[c, plan - 1]
-                utility[c] = (
-                    rule.capability_weight * cap[c]
-                    + cand.appeal[c]
-                    - rule.cost_weight * np.log1p(cost)
+            utility[q] = -np.inf
+            if level[q] >= plan and (best_capable == 0 or cap[q] >= rule.thresholds[plan - 1]):
+                b = twin[c] if twin[c] >= 0 and twin[c] != held and c != held else q
+                if logged[b] != j:  # the same cost as its twin's: the same log
+                    log_cost[b], logged[b] = np.log1p(plan_cost[q, plan - 1]), j
+                utility[q] = (
+                    rule.capability_weight * cap[q]
+                    + rows[c, col_appeal]
+                    - rule.cost_weight * log_cost[b]
                 )
-                top = max(top, utility[c])
+                top = max(top, utility[q])
         total = 0.0
         for q in range(n_set):  # logit weights relative to the best; 0 for the infeasible
             c = consider[q]
-            utility[c] = np.exp(utility[c] - top) if utility[c] > -np.inf else 0.0
-            total += utility[c]
+            utility[q] = np.exp(utility[q] - top) if utility[q] > -np.inf else 0.0
+            total += utility[q]
         target, cum = who.logit_draw[j] * total, 0.0
         for q in range(n_set):  # inverse CDF: first feasible model whose cumulative reaches it
             c = consider[q]
-            if utility[c] > 0.0:
-                cum += utility[c]
+            if utility[q] > 0.0:
+                cum += utility[q]
                 choice[j] = c
                 if cum >= target:
                     break
     return choice, chose_capable
+
+
+@njit(cache=True)
+def gather_candidates(
+    found: np.ndarray, shared: np.ndarray, n_releases: int, tried: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The month's candidates: the shared ones, then every release someone found (ascending).
+
+    Args:
+        found: (choosers, 1 + k) int64 release ids (-1: none): their own model, then their
+            search finds, each counted in ``tried`` (in place: a fetch to evaluate it).
+        shared: int64 ids every chooser considers.
+        n_releases: releases there are.
+        tried: (releases,) fetches so far this month (in/out).
+
+    Returns:
+        The candidates' release ids, each chooser's ``found`` as candidate positions (-1:
+        none), and each release's candidate position (-1: not a candidate).
+    """
+    mark = np.zeros(n_releases, dtype=np.bool_)
+    for j in range(found.shape[0]):
+        for e in range(found.shape[1]):
+            r = found[j, e]
+            if r >= 0:
+                mark[r] = True
+                if e >= 1 and r < tried.size:
+                    tried[r] += 1.0
+    for c in shared:
+        mark[c] = False
+    cand = np.empty(shared.size + mark.sum(), dtype=np.int64)
+    cand[: shared.size] = shared
+    k = shared.size
+    for r in range(n_releases):
+        if mark[r]:
+            cand[k] = r
+            k += 1
+    position = np.full(n_releases, -1, dtype=np.int64)
+    for k in range(cand.size):
+        position[cand[k]] = k
+    extra = np.full(found.shape, -1, dtype=np.int64)
+    for j in range(found.shape[0]):
+        for e in range(found.shape[1]):
+            if found[j, e] >= 0:
+                extra[j, e] = position[found[j, e]]
+    return cand, extra, position
 
 
 @njit(cache=True)
@@ -346,6 +494,7 @@ def search(
     shelf_start: np.ndarray,
     shelf_ids: np.ndarray,
     shelf_cum: np.ndarray,
+    guide: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Each searcher's finds: draws from the shelf of their language, weighted by rank.
@@ -354,22 +503,37 @@ def search(
     weights ``shelf_cum`` over the same slice; a draw ``u`` finds the first release whose
     cumulative weight exceeds ``u`` x the shelf's total (inverse CDF, by bisection).
 
+    The bisection starts from the guide's bracket for ``u`` (``search_guide``), which is
+    checked to hold the answer (else the whole shelf is searched): the same find, in a few
+    steps instead of one per doubling of the shelf.
+
     Args:
         language: (searchers,) int64 language of each.
         draws: (searchers, k) uniform draws.
         shelf_start: (languages + 1,) int64 offsets of each language's shelf.
         shelf_ids: release ids, shelf after shelf.
         shelf_cum: cumulative weights, restarting on each shelf.
+        guide: int64 positions per shelf, laid out as ``shelf_ids`` plus one per shelf
+            (``search_guide``).
         out: (searchers, k) int64, filled with the finds (-1 where the shelf is empty).
     """
     for j in range(draws.shape[0]):
-        lo0, hi0 = shelf_start[language[j]], shelf_start[language[j] + 1]
+        lg = language[j]
+        lo0, hi0 = shelf_start[lg], shelf_start[lg + 1]
         if hi0 == lo0:
             continue
         total = shelf_cum[hi0 - 1]
+        buckets = hi0 - lo0
+        g0 = lo0 + lg  # this shelf's guide: buckets + 1 entries
         for e in range(draws.shape[1]):
             target = draws[j, e] * total
-            lo, hi = lo0, hi0 - 1
+            b = min(int(draws[j, e] * buckets), buckets - 1)
+            lo, hi = guide[g0 + b], guide[g0 + b + 1]
+            if lo < 0 or not (
+                (lo == lo0 or shelf_cum[lo - 1] <= target)
+                and (hi == hi0 - 1 or shelf_cum[hi] > target)
+            ):
+                lo, hi = lo0, hi0 - 1  # the bracket misses it (rounding): the whole shelf
             while lo < hi:  # first position whose cumulative weight exceeds the target
                 mid = (lo + hi) // 2
                 if shelf_cum[mid] > target:
@@ -377,6 +541,38 @@ def search(
                 else:
                     lo = mid + 1
             out[j, e] = shelf_ids[lo]
+
+
+@njit(cache=True)
+def search_guide(shelf_start: np.ndarray, shelf_cum: np.ndarray) -> np.ndarray:
+    """Where each draw's find lies on its shelf, to bracket ``search``'s bisection.
+
+    A shelf of ``n`` releases gets ``n`` equal buckets of draws: entry ``b`` is the first
+    position whose cumulative weight exceeds ``b / n`` of the shelf's total (the last entry:
+    the shelf's last position), so a draw in bucket ``b`` finds a release between entries
+    ``b`` and ``b + 1``. A shelf whose cumulative weights fall somewhere (a negative weight)
+    gets -1 throughout: ``search`` bisects the whole shelf.
+
+    Returns:
+        int64, per shelf its ``n + 1`` entries (absolute positions), shelf after shelf.
+    """
+    n_shelves = shelf_start.size - 1
+    guide = np.empty(shelf_start[-1] + n_shelves, dtype=np.int64)
+    for lg in range(n_shelves):
+        lo0, hi0 = shelf_start[lg], shelf_start[lg + 1]
+        g0, n = lo0 + lg, hi0 - lo0
+        rising = True
+        for p in range(lo0 + 1, hi0):
+            rising = rising and shelf_cum[p] >= shelf_cum[p - 1]
+        p = lo0 if rising else -1
+        for b in range(n):
+            if rising:  # sweep to the first position above the bucket's lower edge
+                edge = b / n * shelf_cum[hi0 - 1]
+                while p < hi0 - 1 and shelf_cum[p] <= edge:
+                    p += 1
+            guide[g0 + b] = p
+        guide[g0 + n] = max(hi0 - 1, lo0) if rising else -1
+    return guide
 
 
 @njit(cache=True)

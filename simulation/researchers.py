@@ -164,6 +164,8 @@ class Researchers:
         self.published_share = np.nan  # of this month's would-be contributions, those published
         self.uploads: tuple[np.ndarray, ...] | None = None  # last month's derivatives
         self.tried = np.zeros(0)  # per release, simulated choosers who fetched it to evaluate
+        self._terms_of: dict | None = None  # the release arrays ``_terms`` was computed for
+        self._terms: dict[str, np.ndarray] = {}
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -787,13 +789,11 @@ class Researchers:
         m, cfg = self.model, self.model.config
         rel = m.releases.arrays()
         found = self._search(rel, idx)  # (choosers, k) release ids beyond the shared set (-1)
-        tried = found[:, 1:][found[:, 1:] >= 0]  # fetched to evaluate: a download each
-        self.tried += np.bincount(tried, minlength=self.tried.size)[: self.tried.size]
         shared = m.candidates
-        beyond = np.zeros(len(rel["lab"]), dtype=bool)
-        beyond[found[found >= 0]] = True
-        beyond[shared] = False
-        cand = np.concatenate([shared, np.flatnonzero(beyond)])
+        # search finds are fetched to evaluate: a download each (counted in ``tried``)
+        cand, extra, position = kernels.gather_candidates(
+            found, shared.astype(np.int64), len(rel["lab"]), self.tried
+        )
         a = cfg.adoption
         terms = self._licence_allows(rel)
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
@@ -801,9 +801,6 @@ class Researchers:
         )
         # (languages, candidates): capability lost by who needs each language
         penalty = m.language_gap[:, None] * (1 - rel["language_fit"][cand].T)
-        position = np.full(len(rel["lab"]), -1)
-        position[cand] = np.arange(cand.size)
-        extra = np.where(found >= 0, position[np.maximum(found, 0)], -1)
         on = self.finetuned_on[idx]
         held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
@@ -876,7 +873,8 @@ class Researchers:
         Returns:
             Whether each release can be found, and the shelves as ``kernels.search`` takes
             them: per language the findable release ids with their cumulative search weights,
-            concatenated, with each language's offsets (the same all month: cached).
+            concatenated, with each language's offsets and the bisection guide (the same all
+            month: cached).
         """
         m = self.model
         key = (m.month, len(rel["lab"]), int(rel["revoked"].sum()))
@@ -893,7 +891,12 @@ class Researchers:
         ]
         start = np.cumsum([0] + [x.size for x in ids]).astype(np.int64)
         cum = np.concatenate([np.cumsum(weight[x]) for x in ids])
-        shelves = (start, np.concatenate(ids).astype(np.int64), cum)
+        shelves = (
+            start,
+            np.concatenate(ids).astype(np.int64),
+            cum,
+            kernels.search_guide(start, cum),
+        )
         self._shelves_key, self._shelves = key, (ok, shelves)
         return self._shelves
 
@@ -945,6 +948,8 @@ class Researchers:
             deployment allowed; 0: none) and ``finetune_price`` (multiple of the hourly price
             a fine-tune is billed at).
         """
+        if self._terms_of is rel:  # asked several times a month: cached
+            return self._terms
         lic = self.model.config.licences
         ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
         users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
@@ -954,12 +959,16 @@ class Researchers:
         api_finetune = api_only & self.api_finetune[lab]
         api_users = np.where(api_only & self.api_deploy[lab], np.inf, 0.0)
         derivative = ft[rel["licence"]] & usable
-        return {
-            "finetune": derivative | api_finetune,
-            "derivative": derivative,
-            "max_users": np.where(usable, users[rel["licence"]], api_users),
-            "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
-        }
+        self._terms_of, self._terms = (
+            rel,
+            {  # ``arrays()`` makes a new dict on any change
+                "finetune": derivative | api_finetune,
+                "derivative": derivative,
+                "max_users": np.where(usable, users[rel["licence"]], api_users),
+                "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
+            },
+        )
+        return self._terms
 
     def _deploy(
         self,
