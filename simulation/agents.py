@@ -171,7 +171,7 @@ class Lab(mesa.Agent):
         base = np.where(served, 1.0, self.spec.underserved_language_fit)
         data = 1.0 - np.exp(-m.language_data / m.config.contributions.language_data_scale)
         fit = base + (1.0 - base) * self.spec.absorb_effort * data
-        trained = [m.language_names.index(name) for name in self.spec.trained_languages]
+        trained = self.trained_language_index()
         fit[trained] = np.maximum(fit[trained], m.config.capability.trained_language_fit)
         return fit
 

@@ -173,9 +173,10 @@ class MetricsCollector(mesa.DataCollector):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
         # Each kind's best own model so far (not the community's derivatives), still licensed.
         own = ~rel["revoked"] & ~rel["derivative"]
-        lab_kind = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])[rel["lab"]]
+        kind_of_lab = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])
+        release_kind = kind_of_lab[rel["lab"]]
         for i, k in enumerate(m.lab_kinds):
-            mine = rel["capability"][own & (lab_kind == i)]
+            mine = rel["capability"][own & (release_kind == i)]
             row[f"capability.best.{k}"] = float(mine.max()) if mine.size else np.nan
 
         # Capture: cumulative absorbed community value by lab kind, with the usage data their
@@ -210,7 +211,6 @@ class MetricsCollector(mesa.DataCollector):
             if len(rel["lab"])
             else np.zeros(res.n, dtype=bool)  # nothing released yet
         )
-        kind_of_lab = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])
         by_kind = np.bincount(
             kind_of_lab[rel["lab"][r[downloaded]]], minlength=len(m.lab_kinds)
         ).astype(float)
@@ -219,7 +219,6 @@ class MetricsCollector(mesa.DataCollector):
         # Release level (real-world scale): the top release of each kind, and how much of all
         # downloads the top tenth of the open-weight releases published so far takes.
         per_release = np.bincount(r[downloaded], minlength=len(rel["lab"])) * res.weight
-        release_kind = kind_of_lab[rel["lab"]]
         for i, k in enumerate(m.lab_kinds):
             mine = per_release[release_kind == i]
             row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0

@@ -101,6 +101,8 @@ class ReleaseRegistry:
         Returns:
             The new release ids, in the order of ``sizes_b``.
         """
+        if len(capabilities) != len(sizes_b):
+            raise ValueError("one capability per size")
         ids = self._append(
             len(sizes_b),
             np.broadcast_to(np.asarray(language_fit, dtype=float), (self.languages,)),
@@ -117,8 +119,6 @@ class ReleaseRegistry:
             maker_language=-1,
             built_on=built_on,
         )
-        if len(capabilities) != ids.size:
-            raise ValueError("one capability per size")
         self._families += 1
         return ids.tolist()
 

@@ -166,6 +166,8 @@ class Researchers:
         self.tried = np.zeros(0)  # per release, simulated choosers who fetched it to evaluate
         self._terms_of: dict | None = None  # the release arrays ``_terms`` was computed for
         self._terms: dict[str, np.ndarray] = {}
+        self._shelves_key: tuple | None = None  # (month, releases, revoked) ``_shelves`` is for
+        self._shelves: tuple = ()
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -291,6 +293,7 @@ class Researchers:
             nan = np.full(self.n, np.nan)
             self.users = np.zeros(0)
             self.model.contributions_by_home = np.zeros(len(m.labs))
+            self.model.language_contributions = np.zeros(len(m.language_names))
             self.outcome = Outcome(no, no, no, nan, no, np.zeros((len(TASKS), self.n), bool))
             return self.outcome
         self._prepare_prices(rel)
@@ -847,7 +850,7 @@ class Researchers:
         with weights (older families, community derivatives) tagged with their language (a
         lab's own release counts for every language), each drawn in proportion to
         ``search_visibility`` + last month's users (real researchers): a Hub search sorted by
-        downloads. Draws are fixed per chooser, whatever the pool (docs/ODD.md 7.8).
+        downloads. Draws are fixed per chooser, whatever the pool (docs/ODD.md 7.5).
 
         Returns:
             (choosers, 1 + search_results) release ids; -1 where there is none.
@@ -857,10 +860,9 @@ class Researchers:
         draws = self.rng.random((idx.size, k))
         out = np.full((idx.size, 1 + k), -1, dtype=np.int64)
         current = self.choice[idx]
-        out[:, 0] = current  # one's own model is always in view (dropped below if unusable)
         ok, shelves = self._search_shelves(rel)
-        if current.size:
-            out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
+        # one's own model is always in view, unless it can no longer be found (or is shared)
+        out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
         if k:
             finds = np.full((idx.size, k), -1, dtype=np.int64)
             kernels.search(self.language[idx], draws, *shelves, finds)
@@ -878,7 +880,7 @@ class Researchers:
         """
         m = self.model
         key = (m.month, len(rel["lab"]), int(rel["revoked"].sum()))
-        if getattr(self, "_shelves_key", None) == key:
+        if self._shelves_key == key:
             return self._shelves
         in_view = np.zeros(len(rel["lab"]), dtype=bool)
         in_view[m.candidates] = True
@@ -1034,7 +1036,7 @@ class Researchers:
         abstain (``publish_choice``). A published contribution reaches the commons, credited
         to the lab whose model it built on, and counts as language data for its maker's
         language; if they have just made a fine-tune whose licence allows derivatives
-        (``made``), it is published with it as a derivative release (docs/ODD.md 7.8).
+        (``made``), it is published with it as a derivative release (docs/ODD.md 7.9, 7.15).
         """
         m = self.model
         c = m.config.contributions
