@@ -1,0 +1,1 @@
+"""Scenario discovery under deep uncertainty: sampled futures, regret and PRIM boxes."""
