@@ -77,6 +77,7 @@ def plant(path: Path, line: str) -> None:
             "analysis: experiment | fitting -> results",
         ),
         ("analysis/results/load.py", "import argparse  # noqa", "argument parsing only"),
+        ("simulation/model.py", "import solara  # noqa", "the explorer's web stack only"),
     ],
 )
 def test_a_planted_upward_import_or_cycle_breaks_a_contract(copy, module, line, broken):
