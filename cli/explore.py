@@ -99,6 +99,7 @@ def check_address(host: str, port: int) -> None:
         raise UsageError(f"--host {host!r}: not a host name or address") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind(address)
         except PermissionError:

@@ -11,6 +11,7 @@ other's run.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -86,10 +87,21 @@ def Status(model: ExplorerModel):  # noqa: N802  (a component, named like one)
 
 
 def Explanation(model: ExplorerModel):  # noqa: N802
-    """What each plot measures."""
-    return markdown_html(explanation(model))
+    """What each plot measures (the same all run long: written once per model)."""
+    return markdown_html(solara.use_memo(lambda: explanation(model), [model]))
 
 
+def warm_up() -> None:
+    """Load the compiled researcher rules and matplotlib's fonts before the first visitor.
+
+    Otherwise the first Step pays for them (about half a second).
+    """
+    model = ExplorerModel(researchers=50, horizon=1)
+    model.step()
+    LiveFigure(FIGURES[0], model).update().savefig(io.BytesIO(), format="png")
+
+
+warm_up()
 COMPONENTS = [Status, *[figure_component(spec) for spec in FIGURES], Explanation]
 PARAMS = model_params(SETTINGS)
 
