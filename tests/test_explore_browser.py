@@ -131,6 +131,18 @@ def test_explore_in_a_real_browser(explorer, tmp_path):
         assert all(a != b for a, b in zip(after, before, strict=True)), "a plot did not change"
 
         page.screenshot(path=tmp_path / "explorer.png", full_page=True)
+
+        # another scenario and a slider at its end, then Reset: the new run has them
+        page.locator(".v-select").first.click()
+        page.get_by_role("option", name="market", exact=True).click()
+        page.locator(".v-input", has_text="GPU price").get_by_role("slider").focus()
+        page.keyboard.press("End")
+        page.get_by_role("button", name="Reset").click()
+        page.get_by_text("Time: 0.0").wait_for(timeout=30_000)
+        page.get_by_text("market against market, month 0").wait_for(timeout=30_000)
+        text = page.inner_text("body")
+        assert "GPU price (USD/hour): 8 (scenario and market)" in text
+        assert "public budget (M USD/month): 20 (not applied: no public institution)" in text
         browser.close()
 
     print(f"first page in {first_page:.1f} s; steps {[round(s, 2) for s in step_times]} s")
