@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(PY) run.py run market --out results/market
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
