@@ -69,12 +69,12 @@ def plant(path: Path, line: str) -> None:
         (
             "analysis/results/compare.py",
             "from analysis.fitting import validate  # noqa",
-            "analysis: experiment | fitting -> results",
+            "experiment | fitting -> results",
         ),
         (
             "analysis/fitting/targets.py",
             "from analysis.experiment import claims  # noqa",
-            "analysis: experiment | fitting -> results",
+            "experiment | fitting -> results",
         ),
         ("analysis/results/load.py", "import argparse  # noqa", "argument parsing only"),
         ("simulation/model.py", "import solara  # noqa", "the explorer's web stack only"),
