@@ -192,8 +192,7 @@ def _checked(
     sources: Sequence[str], given: Mapping[str, tuple[float, float]], fixed: dict[str, Any]
 ) -> tuple[Param, ...]:
     """Dotted keys and ranges as parameters, checked in every scenario."""
-    params = [Param(k, float(lo), float(hi)) for k, (lo, hi) in given.items()]
-    return check_uncertainties(sources, params, fixed) if params else ()
+    return check_uncertainties(sources, given, fixed) if given else ()
 
 
 def _parameter(wb: Any, p: Param) -> Any:

@@ -10,7 +10,7 @@ for "where is the policy best" (and, with a threshold, "where does it fail"), an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,7 +57,8 @@ class DiscoveryDesign:
     """What to sample, what to measure and what to ask of it.
 
     Attributes:
-        params: The uncertainties: numeric config keys and their ranges.
+        params: The uncertainties: numeric config keys and their ranges, as Params or as
+            ``{dotted_key: (low, high)}``.
         outcome: The metric compared (its mean over the final 12 months, over replicates).
         samples: Futures drawn by the Latin hypercube (at least 2).
         policy: The scenario the boxes are about (default: the first that is not ``market``).
@@ -66,7 +67,7 @@ class DiscoveryDesign:
         density_target: The density the chosen box should reach (see ``boxes``).
     """
 
-    params: tuple[Param, ...]
+    params: tuple[Param, ...] | Mapping[str, tuple[float, float]]
     outcome: str
     samples: int = DISCOVER_SAMPLES
     policy: str | None = None

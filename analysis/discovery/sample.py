@@ -9,7 +9,7 @@ and resumes its batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,15 +24,30 @@ from simulation.metrics import scenario_metric_names
 MIN_SAMPLES = 2
 
 
+def as_params(params: Sequence[Param] | Mapping[str, tuple[float, float]]) -> list[Param]:
+    """Parameters given as :class:`Param` objects or as ``{dotted_key: (low, high)}``."""
+    if isinstance(params, Mapping):
+        return [Param(k, float(low), float(high)) for k, (low, high) in params.items()]
+    return list(params)
+
+
 def check_uncertainties(
-    scenarios: Sequence[str], params: Sequence[Param], fixed: dict[str, Any]
+    scenarios: Sequence[str],
+    params: Sequence[Param] | Mapping[str, tuple[float, float]],
+    fixed: dict[str, Any],
 ) -> tuple[Param, ...]:
     """The parameters, checked in every scenario, with whole-number keys marked ``integer``.
+
+    Args:
+        scenarios: The scenarios every parameter must apply to.
+        params: The parameters, as Params or ``{dotted_key: (low, high)}``.
+        fixed: Overrides every run gets.
 
     Raises:
         UsageError: No parameter, a key twice, LOW >= HIGH, or a key or value a scenario's
             config refuses (the config's own message, naming ``--param`` and the key).
     """
+    params = as_params(params)
     if not params:
         raise UsageError(
             "--param: give at least one uncertainty, e.g. market.gpu_price_usd_per_hour=1.5:4"
