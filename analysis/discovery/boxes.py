@@ -197,7 +197,7 @@ def boxes_frame(boxes: Sequence[Box]) -> pd.DataFrame:
             "coverage": box.stat("coverage"),
             "density": box.stat("density"),
             "mass": box.stat("mass"),
-            "restricted_dims": box.stat("res_dim"),
+            "restricted_dims": _whole(box.stat("res_dim")),
             "cases": box.cases,
             "samples": box.samples,
         }
@@ -205,6 +205,11 @@ def boxes_frame(boxes: Sequence[Box]) -> pd.DataFrame:
             frame.insert(i, name, value)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def _whole(value: float) -> int | str:
+    """A count for a CSV cell: a whole number, or blank when undefined."""
+    return "" if np.isnan(value) else int(value)
 
 
 def trajectories_frame(boxes: Sequence[Box]) -> pd.DataFrame:
