@@ -1,8 +1,9 @@
 """Analysis of batch results, by concern.
 
 ``results`` (load, compare, plot, report), the ``experiment`` (claims judged as paired
-comparisons) and ``fitting`` (targets, validate, calibrate, sensitivity). Dependencies point one
-way: experiment | fitting -> results -> simulation.batch -> the model.
+comparisons), ``fitting`` (targets, validate, calibrate, sensitivity) and ``discovery`` (regret
+and PRIM boxes across sampled futures; the EMA Workbench adapter). Dependencies point one way:
+discovery -> experiment | fitting -> results -> simulation.batch -> the model.
 
 The names below are imported lazily (PEP 562), so the command-line parser does not pay for
 pandas, scipy or matplotlib.
@@ -46,6 +47,10 @@ _EXPORTS = {
     "run_validation": "analysis.fitting.validate",
     "run_calibration": "analysis.fitting.calibrate",
     "run_sensitivity": "analysis.fitting.sensitivity",
+    "run_discovery": "analysis.discovery.run",
+    "DiscoveryDesign": "analysis.discovery.run",
+    "ema_model": "analysis.discovery.adapter",
+    "final_mean": "analysis.discovery.adapter",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from cli import batch, experiment, explore, fitting, results, single
+from cli import batch, discover, experiment, explore, fitting, results, single
 from cli.options import Parser
 from simulation.errors import FailedRuns, Terminated, UsageError
 
@@ -32,7 +32,7 @@ def build_parser() -> Parser:
         description="Simulate the open-model AI ecosystem under public-AI governance modes.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (single, batch, results, experiment, fitting, explore):
+    for module in (single, batch, results, experiment, fitting, discover, explore):
         module.register(sub)
     return parser
 

@@ -85,14 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sensitivity)
     p.add_argument("scenario", help="a name in scenarios/ or a path to a TOML file")
     p.add_argument("--method", required=True, choices=("morris", "sobol"))
-    p.add_argument(
-        "--param",
-        action="append",
-        required=True,
-        type=param_range,
-        metavar="KEY=LOW:HIGH",
-        help="a numeric config key and its range; repeat for each parameter",
-    )
+    add_param_ranges(p, "a numeric config key and its range; repeat for each parameter")
     p.add_argument(
         "--output", action="append", required=True, metavar="METRIC", help="a metric; repeatable"
     )
@@ -109,6 +102,18 @@ def register(sub: argparse._SubParsersAction) -> None:
             out=defaults.SENSITIVITY_OUT,
             what="replicates per sample",
         ),
+    )
+
+
+def add_param_ranges(p: argparse.ArgumentParser, help_text: str) -> None:
+    """Declare ``--param KEY=LOW:HIGH`` (repeatable, at least one): sensitivity and discover."""
+    p.add_argument(
+        "--param",
+        action="append",
+        required=True,
+        type=param_range,
+        metavar="KEY=LOW:HIGH",
+        help=help_text,
     )
 
 

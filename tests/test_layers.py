@@ -69,12 +69,17 @@ def plant(path: Path, line: str) -> None:
         (
             "analysis/results/compare.py",
             "from analysis.fitting import validate  # noqa",
-            "experiment | fitting -> results",
+            "analysis: discovery -> experiment | fitting -> results",
         ),
         (
             "analysis/fitting/targets.py",
             "from analysis.experiment import claims  # noqa",
-            "experiment | fitting -> results",
+            "analysis: discovery -> experiment | fitting -> results",
+        ),
+        (
+            "analysis/fitting/points.py",
+            "from analysis.discovery import regret  # noqa",
+            "analysis: discovery -> experiment | fitting -> results",
         ),
         ("analysis/results/load.py", "import argparse  # noqa", "argument parsing only"),
         ("simulation/model.py", "import solara  # noqa", "the explorer's web stack only"),

@@ -1,4 +1,5 @@
-"""notebooks/compare_policies.ipynb executes top to bottom in the project's own kernel."""
+"""The notebooks (compare_policies.ipynb, discover.ipynb) execute top to bottom in the project's
+own kernel."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from nbclient import NotebookClient
 
 ROOT = REPO
 NOTEBOOK = ROOT / "notebooks" / "compare_policies.ipynb"
+DISCOVER = ROOT / "notebooks" / "discover.ipynb"
 
 
-def test_compare_policies_notebook_runs(tmp_path: Path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+def execute(path: Path) -> tuple[list, str]:
+    """Run a notebook in the venv's kernel; its code cells (checked error-free) and their text."""
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
         timeout=300,
@@ -25,7 +28,25 @@ def test_compare_policies_notebook_runs(tmp_path: Path):
     assert all(c.execution_count for c in code)
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors
-    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3
-    text = "".join(o.get("text", "") for c in code for o in c.outputs)
+    text = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "") for c in code for o in c.outputs
+    )
+    return code, text
+
+
+def images(code: list) -> list:
+    return [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+
+
+def test_compare_policies_notebook_runs(tmp_path: Path):
+    code, text = execute(NOTEBOOK)
+    assert len(images(code)) >= 3
     assert "access.finetune.global_south" in text and "Δ vs market" in text
+
+
+def test_discover_notebook_runs(tmp_path: Path):
+    code, text = execute(DISCOVER)
+    assert len(images(code)) >= 1
+    assert "policy_best: public_option is best" in text and "coverage" in text
+    assert "regret.public_option" in text and "small_gain" in text
+    assert "regret.csv" in text and "discover.html" in text
