@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import mesa
 import numpy as np
+from numba import njit
 
 from simulation.metrics import TASKS, metric_names
 from simulation.releases import CLOSED, open_lag_months
@@ -71,23 +72,6 @@ class MetricsCollector(mesa.DataCollector):
         self.model_reporters = {name: itemgetter(name) for name in self.names}
         self.model_vars: dict[str, list[float]] = {name: [] for name in self.names}
         self.steps: list[int] = []
-        self._groups_of: np.ndarray | None = None  # researchers x groups, built on first use
-        self._languages_of: np.ndarray | None = None  # researchers x languages, likewise
-        self._speakers = np.zeros(0)  # researchers per language, with ``_languages_of``
-
-    def _group_columns(self, group: np.ndarray) -> np.ndarray:
-        """A researchers x groups 0/1 matrix: a product with it sums rows per group."""
-        if self._groups_of is None or self._groups_of.shape[0] != group.size:
-            self._groups_of = (group[:, None] == np.arange(len(self.groups))).astype(float)
-        return self._groups_of
-
-    def _language_columns(self, language: np.ndarray) -> np.ndarray:
-        """A researchers x languages 0/1 matrix, as ``_group_columns``."""
-        if self._languages_of is None or self._languages_of.shape[0] != language.size:
-            codes = np.arange(len(self.languages))
-            self._languages_of = (language[:, None] == codes).astype(float)
-            self._speakers = self._languages_of.sum(axis=0)
-        return self._languages_of
 
     @property
     def columns(self) -> dict[str, list[float]]:
@@ -132,27 +116,33 @@ class MetricsCollector(mesa.DataCollector):
 
         # Access: success at a task with a capable model (for deploy: the deployed model), by
         # any route (own hardware, a hoster, a lab's API); the API's share of it on its own.
-        deployed_rel = np.where(res.deployment >= 0, res.deployment, 0)
-        deployed_cap = res._effective_capability(rel, deployed_rel)
-        need = m.capable_thresholds  # per task
-        capable_deploy = o.deployed & (deployed_cap >= need[2])
-        capable_finetune = (
-            o.finetuned & o.ran & (np.nan_to_num(o.capability_used, nan=-np.inf) >= need[1])
+        # One compiled pass over the researchers tallies them (``tally_researchers``).
+        month = MonthRecord(
+            o.ran,
+            o.finetuned,
+            o.deployed,
+            o.capable,
+            o.via_api,
+            o.capability_used,
+            res.group,
+            res.language,
+            res.deployment,
+            res.choice,
         )
-        success = np.stack([o.capable, capable_finetune, capable_deploy])
-        # one pass: per group, the successes by task, those through an API, and runs (0/1
-        # counts, so the sums are exact in any order)
-        rows = np.vstack([success, success & o.via_api, o.ran]).astype(float)
-        by_group = rows @ self._group_columns(res.group)  # (rows, groups)
-        counts = np.bincount(res.group, minlength=len(self.groups))
+        by_group, by_language, counts, speakers, reached, release_runs = tally_researchers(
+            month,
+            rel["capability"],
+            rel["language_fit"],
+            rel["weights"] & (rel["licence"] != CLOSED),
+            m.language_gap,
+            m.capable_thresholds,
+            len(self.groups),
+        )
         for k, t in enumerate(TASKS):
             per_group, by_api = by_group[k], by_group[len(TASKS) + k]
             for g, name in enumerate(self.groups):
                 row[f"access.{t}.{name}"] = per_group[g] / counts[g] if counts[g] else np.nan
                 row[f"api_share.{t}.{name}"] = by_api[g] / per_group[g] if per_group[g] else np.nan
-        languages = self._language_columns(res.language)
-        by_language = rows[: len(TASKS)] @ languages  # (tasks, languages)
-        speakers = self._speakers  # per language, researchers needing it (set with the columns)
         for k, t in enumerate(TASKS):
             for lg, name in enumerate(self.languages):
                 row[f"access.{t}.language.{name}"] = (
@@ -166,8 +156,6 @@ class MetricsCollector(mesa.DataCollector):
         cap = m.config.capability
         trend = math.log10(cap.compute_growth_before_start * cap.algorithmic_efficiency_per_year)
         row["capability.open_lag_months"] = open_lag_months(rel, m.month, trend)
-        used = np.nan_to_num(o.capability_used)
-        reached = np.bincount(res.group, weights=used * o.ran, minlength=len(self.groups))
         ran = by_group[-1]
         for g, name in enumerate(self.groups):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
@@ -205,23 +193,16 @@ class MetricsCollector(mesa.DataCollector):
         row["economy.ai_spend"] = float(m.ai_spend)
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
-        r = np.where(res.choice >= 0, res.choice, 0)
-        downloaded = (
-            o.ran & rel["weights"][r] & (rel["licence"][r] != CLOSED)
-            if len(rel["lab"])
-            else np.zeros(res.n, dtype=bool)  # nothing released yet
-        )
-        by_kind = np.bincount(
-            kind_of_lab[rel["lab"][r[downloaded]]], minlength=len(m.lab_kinds)
-        ).astype(float)
+        by_kind = np.bincount(release_kind, weights=release_runs, minlength=len(m.lab_kinds))
         for i, k in enumerate(m.lab_kinds):
             row[f"downloads.{k}"] = by_kind[i] / by_kind.sum() if by_kind.sum() else np.nan
         # Release level (real-world scale): the top release of each kind, and how much of all
         # downloads the top tenth of the open-weight releases published so far takes.
-        per_release = np.bincount(r[downloaded], minlength=len(rel["lab"])) * res.weight
+        per_release = release_runs * res.weight
+        top_release = np.zeros(len(m.lab_kinds))  # 0 for a kind without releases
+        np.maximum.at(top_release, release_kind, per_release)
         for i, k in enumerate(m.lab_kinds):
-            mine = per_release[release_kind == i]
-            row[f"downloads.top_release.{k}"] = float(mine.max()) if mine.size else 0.0
+            row[f"downloads.top_release.{k}"] = float(top_release[i])
         derivative = rel["derivative"]
         runs = per_release.sum()
         row["downloads.derivatives"] = per_release[derivative].sum() / runs if runs else np.nan
@@ -237,7 +218,7 @@ class MetricsCollector(mesa.DataCollector):
         row["downloads.top_decile_share"] = top.sum() / total if total else np.nan
         row["downloads.top1pct_download_share"] = top1.sum() / total if total else np.nan
         row["downloads.zero_download_share"] = (
-            float((published == 0).mean()) if published.size else np.nan
+            np.count_nonzero(published == 0) / published.size if published.size else np.nan
         )
         row["releases.derivatives"] = float(derivative.sum())
         row["frontier.training_cost_usd"] = float(m.frontier_cost)
@@ -276,3 +257,98 @@ class MetricsCollector(mesa.DataCollector):
         df = pd.DataFrame(self.model_vars)
         df.insert(0, "step", np.asarray(self.steps, dtype=np.int64))
         return df
+
+
+_LARGEST = float(np.finfo(np.float64).max)
+
+
+class MonthRecord(NamedTuple):
+    """What each researcher did this month and who they are: what the tallies read."""
+
+    ran: np.ndarray  # bool
+    finetuned: np.ndarray  # bool
+    deployed: np.ndarray  # bool
+    capable: np.ndarray  # bool: ran a capable model
+    via_api: np.ndarray  # (tasks, researchers) bool
+    capability_used: np.ndarray  # capability of the model run (NaN: none)
+    group: np.ndarray  # int64
+    language: np.ndarray  # int64
+    deployment: np.ndarray  # int64 release deployed (-1: none)
+    choice: np.ndarray  # int64 release chosen (-1: none)
+
+
+@njit(cache=True)
+def _nan_to_num(x: float, nan: float) -> float:
+    """``np.nan_to_num`` of one value: NaN -> ``nan``, infinities -> the largest floats."""
+    if np.isnan(x):
+        return nan
+    if np.isinf(x):
+        return _LARGEST if x > 0 else -_LARGEST
+    return x
+
+
+@njit(cache=True)
+def tally_researchers(
+    month: MonthRecord,
+    capability: np.ndarray,
+    language_fit: np.ndarray,
+    downloadable: np.ndarray,
+    language_gap: np.ndarray,
+    need: np.ndarray,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's per-researcher counts and sums, in one pass over the researchers.
+
+    Success at a task is with a capable model (``need``, per task; for deploy: the model
+    deployed, at its effective capability for the researcher's language).
+
+    Args:
+        month: the researchers' month.
+        capability: per release, its capability.
+        language_fit: (releases, languages) its fit per language.
+        downloadable: per release, weights that may be downloaded (not API-only).
+        language_gap: per language, capability lost by a release with no fit.
+        need: (tasks,) capability a model needs to count as capable.
+        n_groups: researcher groups.
+
+    Returns:
+        Per group: successes by task, those through an API, and runs (7 rows); per language:
+        successes by task (3 rows); researchers per group and per language; per group, the
+        sum of the capability run (the order ``np.bincount`` adds it in); per release, runs
+        of downloaded weights.
+    """
+    n_tasks, n_languages = 3, language_gap.size
+    by_group = np.zeros((2 * n_tasks + 1, n_groups))
+    by_language = np.zeros((n_tasks, n_languages))
+    counts = np.zeros(n_groups, dtype=np.int64)
+    speakers = np.zeros(n_languages)
+    reached = np.zeros(n_groups)
+    runs = np.zeros(capability.size, dtype=np.int64)
+    success = np.zeros(n_tasks, dtype=np.bool_)
+    for i in range(month.group.size):
+        g, lg, ran = month.group[i], month.language[i], month.ran[i]
+        counts[g] += 1
+        speakers[lg] += 1.0
+        used = month.capability_used[i]
+        success[0] = month.capable[i]
+        success[1] = month.finetuned[i] and ran and _nan_to_num(used, -np.inf) >= need[1]
+        success[2] = False
+        if month.deployed[i]:
+            d = max(month.deployment[i], 0)
+            deployed_cap = -np.inf  # nothing released yet
+            if capability.size:
+                deployed_cap = capability[d] - language_gap[lg] * (1.0 - language_fit[d, lg])
+            success[2] = deployed_cap >= need[2]
+        for t in range(n_tasks):
+            if success[t]:
+                by_group[t, g] += 1.0
+                by_language[t, lg] += 1.0
+                if month.via_api[t, i]:
+                    by_group[n_tasks + t, g] += 1.0
+        if ran:
+            by_group[2 * n_tasks, g] += 1.0
+        reached[g] += _nan_to_num(used, 0.0) * (1.0 if ran else 0.0)
+        r = max(month.choice[i], 0)
+        if ran and capability.size and downloadable[r]:
+            runs[r] += 1
+    return by_group, by_language, counts, speakers, reached, runs

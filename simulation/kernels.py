@@ -726,6 +726,53 @@ def pay(
     return gpu_by, paid_by, routed_by, credit_by, credit_hours
 
 
+# A hoster's capacity is used up to this relative tolerance (rounding in the sums of demand).
+FILL_TOLERANCE = 1 + 1e-12
+
+
+@njit(cache=True)
+def room_for_all(
+    idx: np.ndarray, hoster: np.ndarray, demand: np.ndarray, remaining: np.ndarray
+) -> bool:
+    """Whether every request ``idx`` fits its hoster's remaining capacity (no queue needed).
+
+    Demand is summed per hoster in the order of ``idx``, as ``np.bincount`` sums it.
+    """
+    asked = np.zeros(remaining.size)
+    for i in idx:
+        asked[hoster[i]] += demand[i]
+    return np.all(asked <= remaining * FILL_TOLERANCE)
+
+
+@njit(cache=True)
+def serve_in_order(
+    order: np.ndarray,
+    hoster: np.ndarray,
+    demand: np.ndarray,
+    remaining: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Serve requests in queue order until each hoster's remaining capacity is used.
+
+    ``order`` holds each hoster's queue in turn. A request is served if its hoster's demand up
+    to and including it fits; the running total is the cumulative sum over the whole order
+    less its value before the hoster's queue (``np.cumsum`` arithmetic, so the same rounding).
+
+    Args:
+        order: the requests (indices into the other arrays), hoster after hoster.
+        hoster: per request, its hoster.
+        demand: per request, GPU-hours (real researchers).
+        remaining: per hoster, GPU-hours it can still sell.
+        out: per request, set to whether it is served (in place).
+    """
+    total, before, current = 0.0, 0.0, -1
+    for i in order:
+        total += demand[i]
+        if hoster[i] != current:  # the next hoster's queue starts
+            current, before = hoster[i], total - demand[i]
+        out[i] = total - before <= remaining[current] * FILL_TOLERANCE
+
+
 @njit(cache=True)
 def plan_deployments(
     pop: Population,

@@ -1131,17 +1131,11 @@ def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return out
-    asked = np.bincount(hoster[idx], weights=demand[idx], minlength=remaining.size)
-    if np.all(asked <= remaining * (1 + 1e-12)):  # room for everyone: no queue needed
+    if kernels.room_for_all(idx, hoster, demand, remaining):  # no queue needed
         out[idx] = True
         return out
     order = idx[np.argsort(hoster[idx] + key[idx])]  # key in [0, 1): hoster, then queue place
-    h, d = hoster[order], demand[order]
-    cum = np.cumsum(d)
-    starts = np.r_[0, np.flatnonzero(np.diff(h)) + 1]
-    lengths = np.diff(np.r_[starts, h.size])
-    within = cum - np.repeat(cum[starts] - d[starts], lengths)
-    out[order] = within <= remaining[h] * (1 + 1e-12)
+    kernels.serve_in_order(order, hoster, demand, remaining, out)
     return out
 
 
