@@ -4,7 +4,7 @@ was expected (DESIGN.md "Contracts": Scenarios are files)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import simulation
@@ -216,9 +216,13 @@ SHARES = [
 ]
 
 
+BELOW_ONE = {"market.gpu_cost_decline_per_year"}  # a share of 1 would make GPUs free
+
+
 @settings(max_examples=30, deadline=None)
 @given(key=st.sampled_from(SHARES), value=st.floats(0.0, 1.0))
 def test_any_share_in_range_is_accepted(key, value):
+    assume(not (key in BELOW_ONE and value == 1.0))
     config = load_scenario("market", {key: value})
     node = config
     for part in key.split("."):
@@ -235,3 +239,8 @@ def test_any_share_in_range_is_accepted(key, value):
 )
 def test_any_share_out_of_range_is_rejected_with_its_key(key, value):
     _reject(lambda: load_scenario("market", {key: value}), key)
+
+
+@pytest.mark.parametrize("key", sorted(BELOW_ONE))
+def test_a_share_that_must_stay_below_one_rejects_one(key):
+    _reject(lambda: load_scenario("market", {key: 1.0}), key)
