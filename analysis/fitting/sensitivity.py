@@ -31,6 +31,7 @@ from simulation.files import atomic_path, write_text
 from simulation.metrics import scenario_metric_names
 
 FINAL_MONTHS = 12
+RUN_LENGTH = "simulation.steps"  # not a parameter: every run of a design must be the same length
 MORRIS_LEVELS = 4
 RESAMPLES = 200
 Method = Literal["morris", "sobol"]
@@ -214,8 +215,9 @@ def check_inputs(
 ) -> list[Param]:
     """Check the parameters and outputs against the scenario before anything runs.
 
-    Every key must exist, be a number and accept both ends; every output must be a metric of
-    the scenario.
+    Every key must exist, be a number and accept both ends, and must not be the run length
+    (runs of different lengths cannot be read back as one design); every output must be a
+    metric of the scenario.
 
     Args:
         scenario: The scenario the samples modify.
@@ -237,6 +239,9 @@ def check_inputs(
     for p in params:
         if p.low >= p.high:
             raise UsageError(f"--param {p.key}: LOW must be below HIGH (got {p.low:g}:{p.high:g})")
+        if p.key == RUN_LENGTH:
+            raise UsageError(f"--param {p.key}: every run must have the same length; set it "
+                             "with --steps")  # fmt: skip
         try:
             current = lookup(tree, p.key)
         except (KeyError, TypeError):

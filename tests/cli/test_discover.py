@@ -68,6 +68,8 @@ def test_the_same_command_resumes_and_gives_the_same_tables(discovered, capsys):
          "LOW must be below HIGH"),
         ([*BASE[:3], "--param", "market.gpu_price_usd_per_hour=a:b", "--outcome", OUTCOME],
          "KEY=LOW:HIGH"),
+        ([*BASE[:3], "--param", "simulation.steps=3:6", "--outcome", OUTCOME],
+         "--param simulation.steps: every run must have the same length"),
         ([*BASE[:-1], "access.finetune.global_sooth"], "did you mean"),
         ([*BASE, "--fails", "access.finetune.global_south"], "METRIC<VALUE"),
         ([*BASE, "--fails", "access.nope<0.2"], "--fails access.nope"),

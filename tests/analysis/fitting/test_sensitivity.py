@@ -88,6 +88,7 @@ BASE = ["sensitivity", "market", "--method", "morris", "--output", "market.gpu_p
         ([*BASE, "--param", "adoption.popularity_weight=1:1"], "LOW must be below HIGH"),
         ([*BASE, "--param", "adoption.popularity_weight=a:b"], "KEY=LOW:HIGH"),
         ([*BASE, "--param", "public.mode=0:1"], "not a numeric"),
+        ([*BASE, "--param", "simulation.steps=3:6"], "set it with --steps"),  # no traceback
         ([*BASE, "--param", "adoption.popularity_weight=0:1", "--output", "nope"], "nope"),
         (["sensitivity", "market", "--method", "fast", "--param", "adoption.popularity_weight=0:1",
           "--output", "market.gpu_price"], "invalid choice"),
