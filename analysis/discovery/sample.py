@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from analysis.fitting.sensitivity import Param, check_inputs
-from simulation.config import load_scenario
+from simulation.config import load_scenario, scenario_path
 from simulation.errors import UsageError, did_you_mean
 from simulation.metrics import scenario_metric_names
 
@@ -45,7 +45,8 @@ def check_uncertainties(
 
     Raises:
         UsageError: No parameter, a key twice, LOW >= HIGH, or a key or value a scenario's
-            config refuses (the config's own message, naming ``--param`` and the key).
+            config refuses (the config's own message, naming ``--param``, the key and, with
+            several scenarios, the scenario).
     """
     params = as_params(params)
     if not params:
@@ -54,7 +55,12 @@ def check_uncertainties(
         )
     checked: list[Param] = list(params)
     for scenario in scenarios:
-        checked = check_inputs(scenario, params, (), fixed)
+        try:
+            checked = check_inputs(scenario, params, (), fixed)
+        except UsageError as e:
+            if len(scenarios) < 2:
+                raise
+            raise UsageError(f"{e} (in scenario {scenario_path(scenario).stem})") from None
     return tuple(checked)
 
 

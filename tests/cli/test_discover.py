@@ -70,6 +70,9 @@ def test_the_same_command_resumes_and_gives_the_same_tables(discovered, capsys):
          "KEY=LOW:HIGH"),
         ([*BASE[:3], "--param", "simulation.steps=3:6", "--outcome", OUTCOME],
          "--param simulation.steps: every run must have the same length"),
+        (["discover", "market", "global_south_public_option", "--param",
+          "institutions.gs_government.price_share=0:1", "--outcome", OUTCOME],
+         "(in scenario market)"),  # a key only one scenario has: say which lacks it
         ([*BASE[:-1], "access.finetune.global_sooth"], "did you mean"),
         ([*BASE, "--fails", "access.finetune.global_south"], "METRIC<VALUE"),
         ([*BASE, "--fails", "access.nope<0.2"], "--fails access.nope"),
