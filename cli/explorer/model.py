@@ -147,10 +147,10 @@ class ExplorerModel(mesa.Model):
         seed: int = 0,
         researchers: int = DEFAULT_RESEARCHERS,
         horizon: int = DEFAULT_STEPS,
-        public_budget: float = 20.0,
-        price_share: float = 0.58,
-        gpu_price: float = 2.85,
-        global_south_budget: float = 12.7,
+        public_budget: float | None = None,
+        price_share: float | None = None,
+        gpu_price: float | None = None,
+        global_south_budget: float | None = None,
     ) -> None:
         """Build both runs at month 0.
 
@@ -164,6 +164,9 @@ class ExplorerModel(mesa.Model):
             gpu_price: The GPU-hour cost in month 0, USD.
             global_south_budget: The Global South's median monthly compute money, USD.
 
+        A lever left at None takes the scenario's own value (:func:`lever_defaults`), so the
+        model of a scenario with no levers given is that scenario as configured.
+
         Raises:
             ConfigError: An unknown scenario, or a lever value the schema refuses.
             UsageError: ``seed``, ``researchers`` or ``horizon`` out of range.
@@ -174,12 +177,14 @@ class ExplorerModel(mesa.Model):
         self.scenario_name = scenario_name
         self.seed = seed
         self.horizon = horizon
-        self.values = {
+        given = {
             "public_budget": public_budget,
             "price_share": price_share,
             "gpu_price": gpu_price,
             "global_south_budget": global_south_budget,
         }
+        own = lever_defaults(scenario_name) if None in given.values() else {}
+        self.values = {k: own[k] if v is None else v for k, v in given.items()}
         for lever in LEVERS:
             check_range(lever, self.values[lever.name])
         config = load_scenario(scenario_name)

@@ -69,6 +69,14 @@ def test_the_sliders_start_at_the_scenarios_own_values():
 
 
 @pytest.mark.parametrize("scenario", scenario_names())
+def test_with_no_levers_given_the_scenario_runs_as_configured(scenario):
+    model = ExplorerModel(scenario, researchers=50, horizon=1)
+    assert model.policy.config == simulation.load_scenario(scenario)
+    if scenario == "global_south_public_option":  # its own 2M USD, not the modes' 20M
+        assert model.policy.config.institutions["gs_government"].budget_usd_per_month == 2e6
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
 @pytest.mark.parametrize("end", ["low", "high"])
 def test_every_scenario_runs_at_either_end_of_every_slider(scenario, end):
     values = {lever.name: getattr(lever, end) for lever in LEVERS}
