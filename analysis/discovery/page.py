@@ -52,7 +52,7 @@ def summary_html(found: Discovery) -> str:
     return table(header, rows)
 
 
-def box_html(box: Box, figures: Path) -> list[str]:
+def box_html(box: Box, figures: Path, density_target: float) -> list[str]:
     """A question's heading, its box's statistics and limits, and its trade-off figure."""
     q = box.question
     parts = [f"<h2>{esc(q.name)}: where {esc(q.definition)}</h2>",
@@ -72,7 +72,7 @@ def box_html(box: Box, figures: Path) -> list[str]:
     parts.append(table(["parameter", "low", "high", "restricted", "qp low", "qp high"], rows))
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        plot_tradeoff(box, ax)
+        plot_tradeoff(box, ax, density_target)
         fig.tight_layout()
         png = save(fig, figures / f"tradeoff_{q.name}", ("png",))[0]
     parts.append(figure(png, f"{q.name}: coverage vs density along the peeling trajectory; "
@@ -129,7 +129,7 @@ def write_page(found: Discovery, path: Path) -> Path:
         winners_html(found, figures),
     ]
     for box in found.boxes:
-        body += box_html(box, figures)
+        body += box_html(box, figures, found.design.density_target)
     body += ["<h2>Settings</h2>", settings_html(found)]
     write_text(page(f"Discovery: {found.design.outcome}", body), path)
     return path

@@ -63,3 +63,19 @@ def test_no_case_and_all_cases_are_reported_not_crashed(design):
     assert {"coverage", "density", "mass", "qp_low", "qp_high", "low", "high"} <= set(frame)
     assert len(frame) == 2 * len(PARAMS) and list(frame["status"].unique()) == [NOWHERE, EVERYWHERE]
     assert trajectories_frame([nowhere]).empty
+
+
+def test_the_page_draws_the_density_target_the_box_was_chosen_with(design, tmp_path, monkeypatch):
+    from analysis.discovery import page, plots
+
+    cases = (design["market.price"] > 2.5).to_numpy()
+    box = find_box(design, PARAMS, Question("policy_fails", "policy fails", cases), 0.6)
+    drawn = []
+
+    def recording(box, ax, density_target=0.8):
+        plots.plot_tradeoff(box, ax, density_target)
+        drawn.append([tuple(line.get_ydata()) for line in ax.lines])
+
+    monkeypatch.setattr(page, "plot_tradeoff", recording)
+    page.box_html(box, tmp_path, 0.6)
+    assert (0.6, 0.6) in drawn[0]  # the dashed target line, at the target actually used
