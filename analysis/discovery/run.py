@@ -28,6 +28,7 @@ from analysis.discovery.boxes import Box, Question, boxes_frame, find_box, traje
 from analysis.discovery.ema import require_ema
 from analysis.discovery.regret import final_means, regret_column, regret_summary, regret_table
 from analysis.discovery.sample import (
+    MIN_SAMPLES,
     check_metric,
     check_uncertainties,
     design_points,
@@ -143,8 +144,8 @@ def check_design(
         UsageError: A bad parameter, an unknown metric, a malformed threshold, too few samples.
     """
     fixed = settings.fixed()
-    if design.samples < 2:
-        raise UsageError(f"--samples {design.samples}: need at least 2 futures")
+    if design.samples < MIN_SAMPLES:
+        raise UsageError(f"--samples {design.samples}: need at least {MIN_SAMPLES} futures")
     params = check_uncertainties(scenarios, design.params, fixed)
     check_metric("--outcome", design.outcome, scenarios, fixed)
     fails = parse_threshold(design.fails) if design.fails is not None else None

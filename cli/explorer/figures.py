@@ -179,19 +179,6 @@ class LiveFigure:
         return self.figure
 
 
-def draw(spec: FigureSpec, model: ExplorerModel) -> Figure:
-    """One figure of the page for ``model`` at its current month (a new figure each call).
-
-    Args:
-        spec: Which figure.
-        model: The explorer's model (scenario and baseline).
-
-    Returns:
-        One panel per metric: the scenario solid, the baseline dashed grey.
-    """
-    return LiveFigure(spec, model).update()
-
-
 def explanation(model: ExplorerModel) -> str:
     """The explanation panel's markdown: what each figure measures, metric by metric."""
     lines = [
