@@ -51,6 +51,10 @@ def test_the_chosen_box_is_the_widest_dense_one():
                                "density": [0.3, 0.7, 0.85, 0.99]})  # fmt: skip
     assert choose_box(trajectory, 0.8) == 2
     assert choose_box(trajectory, 0.995) == 3  # none dense enough: the densest
+    ties = pd.DataFrame({"id": [0, 1, 2], "coverage": [0.4, 0.9, 0.6], "density": [0.7, 0.7, 0.6]})
+    assert choose_box(ties, 0.95) == 1  # none dense enough, two densest: the higher coverage
+    wide = pd.DataFrame({"id": [0, 1, 2], "coverage": [0.9, 0.9, 0.5], "density": [0.8, 0.85, 0.9]})
+    assert choose_box(wide, 0.8) == 1  # two dense boxes equally wide: the denser
 
 
 def test_no_case_and_all_cases_are_reported_not_crashed(design):

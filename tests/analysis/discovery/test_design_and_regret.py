@@ -85,3 +85,21 @@ def test_final_means_average_the_last_months_then_the_replicates():
     assert means.loc[0, "market"] == pytest.approx(0.5)
     assert means.loc[1, "public"] == pytest.approx(11.5)
     assert final_means(results, "m", months=50).loc[0, "market"] > 30  # shorter runs: all months
+
+
+def test_undefined_months_are_skipped_and_an_undefined_outcome_has_no_regret():
+    rows = []
+    for scenario in ("market", "public"):
+        for step in range(14):
+            value = np.nan if step % 2 else (1.0 if scenario == "market" else 3.0)
+            rows.append((scenario, 0, 0, step, value, np.nan if scenario == "public" else 2.0))
+    results = pd.DataFrame(rows, columns=["scenario", "point", "replicate", "step", "m", "u"])
+    means = final_means(results, "m")
+    assert means.loc[0, "market"] == 1.0 and means.loc[0, "public"] == 3.0  # NaN months skipped
+    undefined = final_means(results, "u")
+    assert np.isnan(undefined.loc[0, "public"])
+    table = regret_table(pd.DataFrame({"x": [0.5]}), undefined, ["market", "public"])
+    assert table.at[0, "best"] == "market" and table.at[0, "regret.market"] == 0
+    assert np.isnan(table.at[0, "regret.public"])  # not best, not a regret: unknown
+    summary = regret_summary(table, ["market", "public"]).set_index("scenario")
+    assert summary.at["public", "best_in"] == 0
