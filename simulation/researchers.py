@@ -7,6 +7,7 @@ deployment size, and their own model choice and deployment. The rules read per r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -1043,7 +1044,7 @@ class Researchers:
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
         draws = self.contribution_rng  # fixed draws per researcher and month: paired scenarios
         has = draws.random(self.n) < p  # contribute the same heavy-tailed values
-        value = self.skill * (1 + draws.pareto(c.pareto_alpha, self.n)) * self.weight
+        exponential = draws.standard_exponential(self.n)  # Pareto draws, made for givers only
         draw = draws.random(self.n)
         who = np.flatnonzero(has)  # only those with something to contribute choose
         choice = publish_choice(
@@ -1054,17 +1055,17 @@ class Researchers:
         )
         gives = who[choice == PUBLISH]
         self.published_share = gives.size / who.size if who.size else np.nan
-        labs = rel["lab"][rr]
+        value = self.skill[gives] * (1 + pareto(exponential[gives], c.pareto_alpha)) * self.weight
         m.contributions_by_home = np.bincount(
-            labs[gives], weights=value[gives], minlength=len(m.labs)
+            rel["lab"][rr[gives]], weights=value, minlength=len(m.labs)
         )
         m.language_contributions = np.bincount(
-            self.language[gives], weights=value[gives], minlength=len(m.language_names)
+            self.language[gives], weights=value, minlength=len(m.language_names)
         )
         if c.derivatives:
-            makers = gives[made[gives]]
-            quality = value[makers] / self.weight  # the contribution's value per real researcher
-            self._publish_derivatives(rel, rr, makers, quality)
+            made_now = made[gives]
+            quality = value[made_now] / self.weight  # the contribution's value per real researcher
+            self._publish_derivatives(rel, rr, gives[made_now], quality)
 
     def _publish_derivatives(self, rel, rr, makers: np.ndarray, quality: np.ndarray) -> None:
         """Their fine-tunes as releases: the base's, closer to the maker's language.
@@ -1123,6 +1124,16 @@ def publish_choice(
     weights = np.stack([np.exp(publish), keep, np.ones(draw.size)])
     cum = np.cumsum(weights / weights.sum(axis=0), axis=0)
     return (draw[None, :] >= cum[:-1]).sum(axis=0)
+
+
+def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
+    """``Generator.pareto(alpha)`` values from the same stream's ``standard_exponential`` draws.
+
+    numpy draws a Pareto value as ``expm1(exponential / alpha)`` with C's ``expm1``, which
+    ``math.expm1`` calls too (``np.expm1`` may round differently); so a month draws the cheap
+    exponentials for everyone and turns only the givers' into values (tested against numpy).
+    """
+    return np.array([math.expm1(e / alpha) for e in exponential], dtype=float)
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
