@@ -169,6 +169,8 @@ class Researchers:
         self._terms: dict[str, np.ndarray] = {}
         self._shelves_key: tuple | None = None  # (month, releases, revoked) ``_shelves`` is for
         self._shelves: tuple = ()
+        self._needs_buffer = Needs(*(np.zeros((len(TASKS), 16)) for _ in Needs._fields))
+        self._needs_known = 0  # releases whose needs are in ``_needs_buffer``
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -904,37 +906,44 @@ class Researchers:
         return self._shelves
 
     def _task_needs(self, rel: dict[str, np.ndarray]) -> Needs:
-        """Memory and GPU-hours each task takes, per release.
+        """Memory and GPU-hours each task takes, per release (``_write_needs``).
+
+        A release's size and licence never change, so its needs are worked out once, in the
+        month it first appears, into buffers grown by doubling (as the registry's columns).
+        """
+        n, known = rel["params_b"].size, self._needs_known
+        if n > self._needs_buffer.mem.shape[1]:
+            size = max(n, 2 * self._needs_buffer.mem.shape[1])
+            self._needs_buffer = Needs(*(_grown(b, size) for b in self._needs_buffer))
+        if n > known:
+            new = Needs(*(b[:, known:n] for b in self._needs_buffer))
+            self._write_needs(new, rel["params_b"][known:], rel["licence"][known:])
+            self._needs_known = n
+        return Needs(*(b[:, :n] for b in self._needs_buffer))
+
+    def _write_needs(self, needs: Needs, params_b: np.ndarray, licence: np.ndarray) -> None:
+        """Fill ``needs`` (zeros) with what each task takes for releases of these sizes, licences.
 
         Running and fine-tuning take GPU-hours in proportion to the model's parameters. A
         deployment's work grows with the users it serves: each user's tokens a month at a
         forward pass of 2 FLOP per parameter per token, at the GPUs' effective inference
         throughput. A hoster rents whole GPUs: enough copies of the model (each on the GPUs
         its memory needs) to do that work, each running all month. A closed model is served by
-        its lab's API, whose copies serve all its customers: it bills the work alone.
+        its lab's API, whose copies serve all its customers: it bills the work alone. What no
+        task takes (a deployment's fixed hours, others' per-user hours and copies) stays 0.
         """
         t = self.model.config.tasks
-        params_b = rel["params_b"]
-        zeros = np.zeros_like(params_b)
-        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        by_use = rel["licence"] == CLOSED  # an API: shared copies, billed by use
+        run, finetune, deploy = range(len(TASKS))
+        needs.mem[run] = params_b * t.run_memory_gb_per_b
+        needs.mem[finetune] = params_b * t.finetune_memory_gb_per_b
+        needs.mem[deploy] = params_b * t.deploy_memory_gb_per_b
+        needs.hours[run] = params_b * t.run_gpu_hours_per_b
+        needs.hours[finetune] = params_b * t.finetune_gpu_hours_per_b
         flop_per_user = t.deploy_tokens_per_user_per_month * FORWARD_FLOP_PER_PARAM * params_b * 1e9
-        return Needs(
-            mem=np.stack(
-                [
-                    params_b * t.run_memory_gb_per_b,
-                    params_b * t.finetune_memory_gb_per_b,
-                    params_b * t.deploy_memory_gb_per_b,
-                ]
-            ),
-            hours=np.stack(
-                [params_b * t.run_gpu_hours_per_b, params_b * t.finetune_gpu_hours_per_b, zeros]
-            ),
-            hours_per_user=np.stack([zeros, zeros, flop_per_user / t.inference_flop_per_gpu_hour]),
-            replica_hours=np.stack(
-                [zeros, zeros, np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)]
-            ),
-        )
+        needs.hours_per_user[deploy] = flop_per_user / t.inference_flop_per_gpu_hour
+        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        by_use = licence == CLOSED  # an API: shared copies, billed by use
+        needs.replica_hours[deploy] = np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         """What may be done with each release beyond running it, and on what terms.
@@ -1134,6 +1143,13 @@ def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
     exponentials for everyone and turns only the givers' into values (tested against numpy).
     """
     return np.array([math.expm1(e / alpha) for e in exponential], dtype=float)
+
+
+def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
+    """``buffer`` with room for ``size`` columns, its values kept."""
+    out = np.zeros((buffer.shape[0], size))
+    out[:, : buffer.shape[1]] = buffer
+    return out
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
