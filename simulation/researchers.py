@@ -771,9 +771,9 @@ class Researchers:
         """
         if rel["capability"].size == 0:  # nothing released yet
             return np.full(self.n, -np.inf)
-        lang = self.language
-        miss = 1.0 - rel["language_fit"][r, lang]
-        return rel["capability"][r] - self.model.language_gap[lang] * miss
+        return kernels.effective_capability(
+            r, self.language, rel["capability"], rel["language_fit"], self.model.language_gap
+        )
 
     def _choose(self, idx: np.ndarray, pop: kernels.Population, public_ok: bool = True) -> None:
         """Multinomial-logit choice over candidate releases.
@@ -888,20 +888,11 @@ class Researchers:
         in_view = np.zeros(len(rel["lab"]), dtype=bool)
         in_view[m.candidates] = True
         ok = ~rel["revoked"] & rel["weights"] & ~in_view
-        maker = rel["maker_language"]
         weight = m.config.adoption.search_visibility + m.popularity[: ok.size]
-        ids = [
-            np.flatnonzero(ok & ((maker < 0) | (maker == lg)))
-            for lg in range(len(m.language_names))
-        ]
-        start = np.cumsum([0] + [x.size for x in ids]).astype(np.int64)
-        cum = np.concatenate([np.cumsum(weight[x]) for x in ids])
-        shelves = (
-            start,
-            np.concatenate(ids).astype(np.int64),
-            cum,
-            kernels.search_guide(start, cum),
+        start, ids, cum = kernels.search_shelves(
+            ok, rel["maker_language"], weight, len(m.language_names)
         )
+        shelves = (start, ids, cum, kernels.search_guide(start, cum))
         self._shelves_key, self._shelves = key, (ok, shelves)
         return self._shelves
 
