@@ -474,9 +474,10 @@ class Researchers:
         price = np.array([h.price for h in m.hosters])
 
         def channel(hosters: list[int]) -> np.ndarray:
-            kind = np.zeros((n_h, 1), dtype=bool)
-            kind[hosters] = True
-            return listed & kind
+            """``listed`` on these hosters alone (the others' rows False)."""
+            on = np.zeros_like(listed)
+            on[hosters] = listed[hosters]
+            return on
 
         def cheapest(lst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Per (group, release): the lowest price and its hoster (min over hosters).
