@@ -488,6 +488,70 @@ def gather_candidates(
 
 
 @njit(cache=True)
+def effective_capability(
+    release: np.ndarray,
+    language: np.ndarray,
+    capability: np.ndarray,
+    language_fit: np.ndarray,
+    language_gap: np.ndarray,
+) -> np.ndarray:
+    """Per researcher, the capability of their release as felt in their language.
+
+    A release loses ``language_gap`` of the language x (1 - its fit for the language).
+
+    Args:
+        release: (researchers,) int64 release of each.
+        language: (researchers,) int64 language each needs.
+        capability: (releases,) capability.
+        language_fit: (releases, languages) fit per language.
+        language_gap: (languages,) capability lost by a release with no fit.
+    """
+    out = np.empty(release.size)
+    for i in range(release.size):
+        r, lg = release[i], language[i]
+        out[i] = capability[r] - language_gap[lg] * (1.0 - language_fit[r, lg])
+    return out
+
+
+@njit(cache=True)
+def search_shelves(
+    findable: np.ndarray, maker_language: np.ndarray, weight: np.ndarray, n_languages: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per language, the findable releases in id order and their cumulative search weights.
+
+    A release is on the shelf of its maker's language, a lab's own (maker language -1) on
+    every shelf. Weights add up in shelf order, as ``np.cumsum`` adds them.
+
+    Args:
+        findable: (releases,) bool, whether a search can find it.
+        maker_language: (releases,) int64 its maker's language (-1: a lab's own).
+        weight: (releases,) its search weight.
+        n_languages: shelves to make.
+
+    Returns:
+        As ``search`` takes them: each shelf's offset (plus the end), the release ids shelf
+        after shelf, and their cumulative weights restarting on each shelf.
+    """
+    start = np.zeros(n_languages + 1, dtype=np.int64)
+    for lg in range(n_languages):
+        on = 0
+        for r in range(findable.size):
+            if findable[r] and (maker_language[r] < 0 or maker_language[r] == lg):
+                on += 1
+        start[lg + 1] = start[lg] + on
+    ids = np.empty(start[-1], dtype=np.int64)
+    cum = np.empty(start[-1])
+    for lg in range(n_languages):
+        k, total = start[lg], 0.0
+        for r in range(findable.size):
+            if findable[r] and (maker_language[r] < 0 or maker_language[r] == lg):
+                total += weight[r]
+                ids[k], cum[k] = r, total
+                k += 1
+    return start, ids, cum
+
+
+@njit(cache=True)
 def search(
     language: np.ndarray,
     draws: np.ndarray,

@@ -7,6 +7,7 @@ deployment size, and their own model choice and deployment. The rules read per r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -168,6 +169,8 @@ class Researchers:
         self._terms: dict[str, np.ndarray] = {}
         self._shelves_key: tuple | None = None  # (month, releases, revoked) ``_shelves`` is for
         self._shelves: tuple = ()
+        self._needs_buffer = Needs(*(np.zeros((len(TASKS), 16)) for _ in Needs._fields))
+        self._needs_known = 0  # releases whose needs are in ``_needs_buffer``
 
     def _draw_languages(self, draw: np.ndarray, groups: list) -> np.ndarray:
         """Each researcher's language: a group's shares, the first language if it gives none."""
@@ -471,9 +474,10 @@ class Researchers:
         price = np.array([h.price for h in m.hosters])
 
         def channel(hosters: list[int]) -> np.ndarray:
-            kind = np.zeros((n_h, 1), dtype=bool)
-            kind[hosters] = True
-            return listed & kind
+            """``listed`` on these hosters alone (the others' rows False)."""
+            on = np.zeros_like(listed)
+            on[hosters] = listed[hosters]
+            return on
 
         def cheapest(lst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Per (group, release): the lowest price and its hoster (min over hosters).
@@ -768,9 +772,9 @@ class Researchers:
         """
         if rel["capability"].size == 0:  # nothing released yet
             return np.full(self.n, -np.inf)
-        lang = self.language
-        miss = 1.0 - rel["language_fit"][r, lang]
-        return rel["capability"][r] - self.model.language_gap[lang] * miss
+        return kernels.effective_capability(
+            r, self.language, rel["capability"], rel["language_fit"], self.model.language_gap
+        )
 
     def _choose(self, idx: np.ndarray, pop: kernels.Population, public_ok: bool = True) -> None:
         """Multinomial-logit choice over candidate releases.
@@ -885,55 +889,53 @@ class Researchers:
         in_view = np.zeros(len(rel["lab"]), dtype=bool)
         in_view[m.candidates] = True
         ok = ~rel["revoked"] & rel["weights"] & ~in_view
-        maker = rel["maker_language"]
         weight = m.config.adoption.search_visibility + m.popularity[: ok.size]
-        ids = [
-            np.flatnonzero(ok & ((maker < 0) | (maker == lg)))
-            for lg in range(len(m.language_names))
-        ]
-        start = np.cumsum([0] + [x.size for x in ids]).astype(np.int64)
-        cum = np.concatenate([np.cumsum(weight[x]) for x in ids])
-        shelves = (
-            start,
-            np.concatenate(ids).astype(np.int64),
-            cum,
-            kernels.search_guide(start, cum),
+        start, ids, cum = kernels.search_shelves(
+            ok, rel["maker_language"], weight, len(m.language_names)
         )
+        shelves = (start, ids, cum, kernels.search_guide(start, cum))
         self._shelves_key, self._shelves = key, (ok, shelves)
         return self._shelves
 
     def _task_needs(self, rel: dict[str, np.ndarray]) -> Needs:
-        """Memory and GPU-hours each task takes, per release.
+        """Memory and GPU-hours each task takes, per release (``_write_needs``).
+
+        A release's size and licence never change, so its needs are worked out once, in the
+        month it first appears, into buffers grown by doubling (as the registry's columns).
+        """
+        n, known = rel["params_b"].size, self._needs_known
+        if n > self._needs_buffer.mem.shape[1]:
+            size = max(n, 2 * self._needs_buffer.mem.shape[1])
+            self._needs_buffer = Needs(*(_grown(b, size) for b in self._needs_buffer))
+        if n > known:
+            new = Needs(*(b[:, known:n] for b in self._needs_buffer))
+            self._write_needs(new, rel["params_b"][known:], rel["licence"][known:])
+            self._needs_known = n
+        return Needs(*(b[:, :n] for b in self._needs_buffer))
+
+    def _write_needs(self, needs: Needs, params_b: np.ndarray, licence: np.ndarray) -> None:
+        """Fill ``needs`` (zeros) with what each task takes for releases of these sizes, licences.
 
         Running and fine-tuning take GPU-hours in proportion to the model's parameters. A
         deployment's work grows with the users it serves: each user's tokens a month at a
         forward pass of 2 FLOP per parameter per token, at the GPUs' effective inference
         throughput. A hoster rents whole GPUs: enough copies of the model (each on the GPUs
         its memory needs) to do that work, each running all month. A closed model is served by
-        its lab's API, whose copies serve all its customers: it bills the work alone.
+        its lab's API, whose copies serve all its customers: it bills the work alone. What no
+        task takes (a deployment's fixed hours, others' per-user hours and copies) stays 0.
         """
         t = self.model.config.tasks
-        params_b = rel["params_b"]
-        zeros = np.zeros_like(params_b)
-        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
-        by_use = rel["licence"] == CLOSED  # an API: shared copies, billed by use
+        run, finetune, deploy = range(len(TASKS))
+        needs.mem[run] = params_b * t.run_memory_gb_per_b
+        needs.mem[finetune] = params_b * t.finetune_memory_gb_per_b
+        needs.mem[deploy] = params_b * t.deploy_memory_gb_per_b
+        needs.hours[run] = params_b * t.run_gpu_hours_per_b
+        needs.hours[finetune] = params_b * t.finetune_gpu_hours_per_b
         flop_per_user = t.deploy_tokens_per_user_per_month * FORWARD_FLOP_PER_PARAM * params_b * 1e9
-        return Needs(
-            mem=np.stack(
-                [
-                    params_b * t.run_memory_gb_per_b,
-                    params_b * t.finetune_memory_gb_per_b,
-                    params_b * t.deploy_memory_gb_per_b,
-                ]
-            ),
-            hours=np.stack(
-                [params_b * t.run_gpu_hours_per_b, params_b * t.finetune_gpu_hours_per_b, zeros]
-            ),
-            hours_per_user=np.stack([zeros, zeros, flop_per_user / t.inference_flop_per_gpu_hour]),
-            replica_hours=np.stack(
-                [zeros, zeros, np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)]
-            ),
-        )
+        needs.hours_per_user[deploy] = flop_per_user / t.inference_flop_per_gpu_hour
+        copy_gpus = np.ceil(params_b * t.deploy_memory_gb_per_b / t.gpu_memory_gb)
+        by_use = licence == CLOSED  # an API: shared copies, billed by use
+        needs.replica_hours[deploy] = np.where(by_use, 0.0, copy_gpus * t.deploy_hours_per_month)
 
     def _licence_allows(self, rel) -> dict[str, np.ndarray]:
         """What may be done with each release beyond running it, and on what terms.
@@ -1043,7 +1045,7 @@ class Researchers:
         p = np.where(finetuned, c.finetune_probability, np.where(ran, c.run_probability, 0.0))
         draws = self.contribution_rng  # fixed draws per researcher and month: paired scenarios
         has = draws.random(self.n) < p  # contribute the same heavy-tailed values
-        value = self.skill * (1 + draws.pareto(c.pareto_alpha, self.n)) * self.weight
+        exponential = draws.standard_exponential(self.n)  # Pareto draws, made for givers only
         draw = draws.random(self.n)
         who = np.flatnonzero(has)  # only those with something to contribute choose
         choice = publish_choice(
@@ -1054,17 +1056,17 @@ class Researchers:
         )
         gives = who[choice == PUBLISH]
         self.published_share = gives.size / who.size if who.size else np.nan
-        labs = rel["lab"][rr]
+        value = self.skill[gives] * (1 + pareto(exponential[gives], c.pareto_alpha)) * self.weight
         m.contributions_by_home = np.bincount(
-            labs[gives], weights=value[gives], minlength=len(m.labs)
+            rel["lab"][rr[gives]], weights=value, minlength=len(m.labs)
         )
         m.language_contributions = np.bincount(
-            self.language[gives], weights=value[gives], minlength=len(m.language_names)
+            self.language[gives], weights=value, minlength=len(m.language_names)
         )
         if c.derivatives:
-            makers = gives[made[gives]]
-            quality = value[makers] / self.weight  # the contribution's value per real researcher
-            self._publish_derivatives(rel, rr, makers, quality)
+            made_now = made[gives]
+            quality = value[made_now] / self.weight  # the contribution's value per real researcher
+            self._publish_derivatives(rel, rr, gives[made_now], quality)
 
     def _publish_derivatives(self, rel, rr, makers: np.ndarray, quality: np.ndarray) -> None:
         """Their fine-tunes as releases: the base's, closer to the maker's language.
@@ -1123,6 +1125,23 @@ def publish_choice(
     weights = np.stack([np.exp(publish), keep, np.ones(draw.size)])
     cum = np.cumsum(weights / weights.sum(axis=0), axis=0)
     return (draw[None, :] >= cum[:-1]).sum(axis=0)
+
+
+def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
+    """``Generator.pareto(alpha)`` values from the same stream's ``standard_exponential`` draws.
+
+    numpy draws a Pareto value as ``expm1(exponential / alpha)`` with C's ``expm1``, which
+    ``math.expm1`` calls too (``np.expm1`` may round differently); so a month draws the cheap
+    exponentials for everyone and turns only the givers' into values (tested against numpy).
+    """
+    return np.array([math.expm1(e / alpha) for e in exponential], dtype=float)
+
+
+def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
+    """``buffer`` with room for ``size`` columns, its values kept."""
+    out = np.zeros((buffer.shape[0], size))
+    out[:, : buffer.shape[1]] = buffer
+    return out
 
 
 def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:

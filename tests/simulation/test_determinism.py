@@ -10,6 +10,7 @@ import pytest
 from helpers import GOVERNANCE, SIX, make_model
 
 import simulation
+from simulation.researchers import pareto
 
 
 def frame(scenario, seed, months=12, n=300, overrides=None):
@@ -110,3 +111,11 @@ def test_every_scenario_draws_the_same_labs_for_a_seed(scenario):
             b.last_release_month,
             b.best_capability,
         )
+
+
+def test_contribution_values_are_numpys_pareto_draws():
+    # researchers draw exponentials and make Pareto values for givers only: numpy's values
+    alpha = 1.3
+    expected = np.random.default_rng(3).pareto(alpha, 100_000)
+    exponential = np.random.default_rng(3).standard_exponential(100_000)
+    assert np.array_equal(pareto(exponential, alpha), expected)

@@ -473,3 +473,27 @@ def test_the_language_penalty_is_that_of_the_choosers_language():
         capability_weight=50.0,
     )
     assert chosen.tolist() == [0, 1]
+
+
+def test_effective_capability_loses_the_language_gap_times_the_missing_fit():
+    fit = np.array([[1.0, 0.5], [0.0, 0.25]])
+    felt = kernels.effective_capability(
+        np.array([0, 0, 1, 1]),
+        np.array([0, 1, 0, 1]),
+        np.array([2.0, 3.0]),
+        fit,
+        np.array([1.0, 0.4]),
+    )
+    assert felt.tolist() == [2.0, 2.0 - 0.4 * 0.5, 3.0 - 1.0, 3.0 - 0.4 * 0.75]
+
+
+def test_search_shelves_put_labs_releases_on_every_shelf_and_derivatives_on_their_makers():
+    findable = np.array([True, True, False, True, True])
+    maker = np.array([-1, 1, -1, 0, -1], np.int64)
+    weight = np.array([0.5, 1.0, 9.0, 2.0, 0.25])
+    start, ids, cum = kernels.search_shelves(findable, maker, weight, 2)
+    assert start.tolist() == [0, 3, 6]
+    assert ids.tolist() == [0, 3, 4, 0, 1, 4]
+    for lg in range(2):  # the cumulative weights are np.cumsum's, shelf by shelf
+        shelf = ids[start[lg] : start[lg + 1]]
+        assert np.array_equal(cum[start[lg] : start[lg + 1]], np.cumsum(weight[shelf]))
