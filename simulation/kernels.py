@@ -117,22 +117,29 @@ class Venue(NamedTuple):
 
 
 class Candidates(NamedTuple):
-    """The releases researchers choose among, one column per candidate."""
+    """The releases researchers choose among: per-release tables and which releases those are.
 
-    mem: np.ndarray  # (3, candidates) GB of memory each task needs
-    hours: np.ndarray  # (3, candidates) GPU-hours of work of each task (``Task``)
-    hours_per_user: np.ndarray  # (3, candidates) GPU-hours of work per user served
-    replica_hours: np.ndarray  # (3, candidates) a whole copy rented all month (0: by use)
-    weights: np.ndarray  # weights available (local runs possible)
-    finetune_ok: np.ndarray  # may be fine-tuned (weights whose licence allows it, or an API)
-    max_users: np.ndarray  # largest deployment the terms allow (0: none)
-    public_listed: np.ndarray  # (hosters, candidates) on a public hoster with capacity
-    capability: np.ndarray
-    penalty: np.ndarray  # (languages, candidates) capability lost by who needs the language
-    appeal: np.ndarray  # openness + popularity utility
-    best_market: np.ndarray  # (groups, candidates) cheapest market GPU-hour
-    best_credit: np.ndarray  # (programs x groups, candidates) cheapest credit-hoster GPU-hour
-    price_factor: np.ndarray  # (3, candidates) multiple of the hourly price billed per task
+    ``cost_rows`` reads the tables at the candidates' release ids itself, so they are not
+    copied per candidate first. Only ``appeal`` is per candidate: worked out in numpy (its
+    ``log1p`` rounds differently compiled).
+    """
+
+    release: np.ndarray  # (candidates,) int64 release id of each candidate
+    appeal: np.ndarray  # (candidates,) openness + popularity utility
+    mem: np.ndarray  # (3, releases) GB of memory each task needs
+    hours: np.ndarray  # (3, releases) GPU-hours of work of each task (``Task``)
+    hours_per_user: np.ndarray  # (3, releases) GPU-hours of work per user served
+    replica_hours: np.ndarray  # (3, releases) a whole copy rented all month (0: by use)
+    weights: np.ndarray  # (releases,) weights available (local runs possible)
+    finetune_ok: np.ndarray  # (releases,) may be fine-tuned (weights allow it, or an API)
+    max_users: np.ndarray  # (releases,) largest deployment the terms allow (0: none)
+    finetune_price: np.ndarray  # (releases,) multiple of the hourly price a fine-tune is billed
+    public_listed: np.ndarray  # (hosters, releases) on a public hoster with capacity
+    capability: np.ndarray  # (releases,)
+    language_fit: np.ndarray  # (releases, languages) fit for each language
+    language_gap: np.ndarray  # (languages,) capability lost by a release with no fit
+    best_market: np.ndarray  # (groups, releases) cheapest market GPU-hour
+    best_credit: np.ndarray  # (programs x groups, releases) cheapest credit-hoster GPU-hour
 
 
 class Choosers(NamedTuple):
@@ -244,34 +251,37 @@ def cost_rows(cand: Candidates) -> np.ndarray:
     Per task ``t`` the columns ``ROW_TASK * t + (MEM, HOURS, PER_USER, REPLICA, FACTOR)``, then
     ``ROW_WEIGHTS``, ``ROW_FINETUNE``, ``ROW_USERS`` (flags as 0/1), then from ``ROW_PRICES``
     ``best_market`` by group, ``best_credit`` by row and ``public_listed`` by hoster, then the
-    appeal and the capability for each language (capability - penalty). A chooser reads a few
+    appeal and the capability for each language (capability - gap x (1 - fit), as
+    ``effective_capability``). Only a fine-tune's price factor is not 1. A chooser reads a few
     candidates scattered among thousands: a row keeps each one's in a few cache lines instead
     of one per table.
     """
     n_groups, n_credit = cand.best_market.shape[0], cand.best_credit.shape[0]
-    n_hosters, n_languages = cand.public_listed.shape[0], cand.penalty.shape[0]
+    n_hosters, n_languages = cand.public_listed.shape[0], cand.language_gap.size
     at_appeal = ROW_PRICES + n_groups + n_credit + n_hosters
-    rows = np.empty((cand.capability.size, at_appeal + 1 + n_languages))
-    for c in range(cand.capability.size):
+    rows = np.empty((cand.release.size, at_appeal + 1 + n_languages))
+    for c in range(cand.release.size):
+        r = cand.release[c]
         for t in range(3):
             at = ROW_TASK * t
-            rows[c, at + MEM] = cand.mem[t, c]
-            rows[c, at + HOURS] = cand.hours[t, c]
-            rows[c, at + PER_USER] = cand.hours_per_user[t, c]
-            rows[c, at + REPLICA] = cand.replica_hours[t, c]
-            rows[c, at + FACTOR] = cand.price_factor[t, c]
-        rows[c, ROW_WEIGHTS] = cand.weights[c]
-        rows[c, ROW_FINETUNE] = cand.finetune_ok[c]
-        rows[c, ROW_USERS] = cand.max_users[c]
+            rows[c, at + MEM] = cand.mem[t, r]
+            rows[c, at + HOURS] = cand.hours[t, r]
+            rows[c, at + PER_USER] = cand.hours_per_user[t, r]
+            rows[c, at + REPLICA] = cand.replica_hours[t, r]
+            rows[c, at + FACTOR] = cand.finetune_price[r] if t == FINETUNE else 1.0
+        rows[c, ROW_WEIGHTS] = cand.weights[r]
+        rows[c, ROW_FINETUNE] = cand.finetune_ok[r]
+        rows[c, ROW_USERS] = cand.max_users[r]
         for g in range(n_groups):
-            rows[c, ROW_PRICES + g] = cand.best_market[g, c]
+            rows[c, ROW_PRICES + g] = cand.best_market[g, r]
         for k in range(n_credit):
-            rows[c, ROW_PRICES + n_groups + k] = cand.best_credit[k, c]
+            rows[c, ROW_PRICES + n_groups + k] = cand.best_credit[k, r]
         for h in range(n_hosters):
-            rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, c]
+            rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, r]
         rows[c, at_appeal] = cand.appeal[c]
         for lg in range(n_languages):
-            rows[c, at_appeal + 1 + lg] = cand.capability[c] - cand.penalty[lg, c]
+            gap = cand.language_gap[lg] * (1.0 - cand.language_fit[r, lg])
+            rows[c, at_appeal + 1 + lg] = cand.capability[r] - gap
     return rows
 
 
@@ -306,7 +316,7 @@ def choose_models(
         Per chooser, the candidate position chosen (-1: none affordable) and whether a capable
         model was affordable.
     """
-    n, n_cand = who.idx.size, cand.capability.size
+    n, n_cand = who.idx.size, cand.release.size
     n_groups = cand.best_market.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
     chose_capable = np.zeros(n, dtype=np.bool_)

@@ -806,28 +806,24 @@ class Researchers:
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
-        # (languages, candidates): capability lost by who needs each language
-        penalty = m.language_gap[:, None] * (1 - rel["language_fit"][cand].T)
         on = self.finetuned_on[idx]
         held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
-        needs = self.needs
-        candidates = kernels.Candidates(
-            np.ascontiguousarray(needs.mem[:, cand]),
-            np.ascontiguousarray(needs.hours[:, cand]),
-            np.ascontiguousarray(needs.hours_per_user[:, cand]),
-            np.ascontiguousarray(needs.replica_hours[:, cand]),
-            rel["weights"][cand],
-            terms["finetune"][cand],
-            terms["max_users"][cand],
-            np.ascontiguousarray(self.hosting.public_listed[:, cand]),
-            rel["capability"][cand],
-            np.ascontiguousarray(penalty),
-            appeal,
-            np.ascontiguousarray(self.hosting.cheapest_price[:, cand]),
-            np.ascontiguousarray(self.best_credit[:, cand]),
-            np.stack([np.ones(cand.size), terms["finetune_price"][cand], np.ones(cand.size)]),
+        candidates = kernels.Candidates(  # whole tables: the kernel reads the candidates' columns
+            release=cand,
+            appeal=appeal,
+            **self.needs._asdict(),
+            weights=rel["weights"],
+            finetune_ok=terms["finetune"],
+            max_users=terms["max_users"],
+            finetune_price=terms["finetune_price"],
+            public_listed=self.hosting.public_listed,
+            capability=rel["capability"],
+            language_fit=rel["language_fit"],
+            language_gap=m.language_gap,
+            best_market=self.hosting.cheapest_price,
+            best_credit=self.best_credit,
         )
         rule = kernels.ChoiceRule(
             self.public_service_rate,

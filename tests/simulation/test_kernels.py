@@ -58,6 +58,8 @@ def _choice_inputs(n: int = 1, **over):
     any field of the four tables ``choose_models`` takes (field names do not repeat)."""
     cand = 2
     candidates = dict(
+        release=np.arange(cand, dtype=np.int64),  # candidate c is release c
+        appeal=np.zeros(cand),
         mem=np.ones((3, cand)),
         hours=np.array([[1.0] * cand, [10.0] * cand, [100.0] * cand]),
         hours_per_user=np.zeros((3, cand)),
@@ -65,13 +67,13 @@ def _choice_inputs(n: int = 1, **over):
         weights=np.ones(cand, bool),
         finetune_ok=np.ones(cand, bool),
         max_users=np.full(cand, INF),
+        finetune_price=np.ones(cand),
         public_listed=np.zeros((1, cand), bool),
         capability=np.full(cand, 10.0),
-        penalty=np.zeros((1, cand)),
-        appeal=np.zeros(cand),
+        language_fit=np.ones((cand, 1)),
+        language_gap=np.zeros(1),
         best_market=np.ones((1, cand)),
         best_credit=np.full((1, cand), INF),
-        price_factor=np.ones((3, cand)),
     )
     choosers = dict(
         idx=np.arange(n, dtype=np.int64),
@@ -274,14 +276,13 @@ def test_a_price_factor_multiplies_the_hosted_bill_not_the_hours():
     assert _venues(price_factor=2.0, hardware=np.array([2.0]))[:3] == (kernels.LOCAL, -1, 0.0)
 
 
-def test_a_plan_pays_the_price_factor_of_each_task():
+def test_a_plan_pays_the_fine_tune_price_factor():
     # Run 1 h and fine-tune 10 h at 1 USD; candidate 0's fine-tune is billed at 3x (31 USD in
     # all), candidate 1's at list price (11 USD). With 25 USD only candidate 1 affords the
     # fine-tune plan, so it is the only one chosen from.
-    factor = np.array([[1.0, 1.0], [3.0, 1.0], [1.0, 1.0]])
     over = dict(budget=np.array([25.0]), max_users=np.zeros(2))
-    assert choose(**over, price_factor=factor)[0][0] == 1
-    assert choose(**over, price_factor=factor[:, ::-1].copy())[0][0] == 0
+    assert choose(**over, finetune_price=np.array([3.0, 1.0]))[0][0] == 1
+    assert choose(**over, finetune_price=np.array([1.0, 3.0]))[0][0] == 0
 
 
 def test_a_budget_short_of_the_preferred_hoster_falls_back_to_the_cheapest():
@@ -469,7 +470,8 @@ def test_the_language_penalty_is_that_of_the_choosers_language():
         n=2,
         language=np.array([0, 1], np.int64),
         capability=np.array([10.0, 9.5]),
-        penalty=np.array([[0.0, 0.0], [2.0, 0.0]]),
+        language_fit=np.array([[1.0, 0.0], [1.0, 1.0]]),  # candidate 0 misses language 1
+        language_gap=np.array([0.0, 2.0]),
         capability_weight=50.0,
     )
     assert chosen.tolist() == [0, 1]
