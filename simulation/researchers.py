@@ -951,21 +951,26 @@ class Researchers:
         if self._terms_of is rel:  # asked several times a month: cached
             return self._terms
         lic = self.model.config.licences
-        ft = np.array([lic.open.finetune, lic.restricted.finetune, False])
-        users = np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0])
-        usable = ~rel["revoked"] & rel["weights"]
-        lab = rel["lab"]
-        api_only = (rel["licence"] == CLOSED) & ~rel["revoked"]  # its lab's API serves it
-        api_finetune = api_only & self.api_finetune[lab]
-        api_users = np.where(api_only & self.api_deploy[lab], np.inf, 0.0)
-        derivative = ft[rel["licence"]] & usable
+        finetune, derivative, max_users, finetune_price = kernels.licence_terms(
+            kernels.Licensing(
+                rel["licence"],
+                rel["revoked"],
+                rel["weights"],
+                rel["lab"],
+                np.array([lic.open.finetune, lic.restricted.finetune, False]),
+                np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0]),
+                self.api_finetune,
+                self.api_deploy,
+                self.api_finetune_price,
+            )
+        )
         self._terms_of, self._terms = (
             rel,
             {  # ``arrays()`` makes a new dict on any change
-                "finetune": derivative | api_finetune,
+                "finetune": finetune,
                 "derivative": derivative,
-                "max_users": np.where(usable, users[rel["licence"]], api_users),
-                "finetune_price": np.where(api_finetune, self.api_finetune_price[lab], 1.0),
+                "max_users": max_users,
+                "finetune_price": finetune_price,
             },
         )
         return self._terms
