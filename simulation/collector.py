@@ -72,6 +72,8 @@ class MetricsCollector(mesa.DataCollector):
         self.model_reporters = {name: itemgetter(name) for name in self.names}
         self.model_vars: dict[str, list[float]] = {name: [] for name in self.names}
         self.steps: list[int] = []
+        # the labs are fixed at the start: each one's kind as an index into ``lab_kinds``
+        self.kind_of_lab = np.array([model.lab_kinds.index(lab.kind) for lab in model.labs])
 
     @property
     def columns(self) -> dict[str, list[float]]:
@@ -161,11 +163,10 @@ class MetricsCollector(mesa.DataCollector):
             row[f"capability.reached.{name}"] = reached[g] / ran[g] if ran[g] else np.nan
         # Each kind's best own model so far (not the community's derivatives), still licensed.
         own = ~rel["revoked"] & ~rel["derivative"]
-        kind_of_lab = np.array([m.lab_kinds.index(lab.kind) for lab in m.labs])
-        release_kind = kind_of_lab[rel["lab"]]
+        release_kind = self.kind_of_lab[rel["lab"]]
+        best = best_by_kind(rel["capability"], release_kind, own, len(m.lab_kinds))
         for i, k in enumerate(m.lab_kinds):
-            mine = rel["capability"][own & (release_kind == i)]
-            row[f"capability.best.{k}"] = float(mine.max()) if mine.size else np.nan
+            row[f"capability.best.{k}"] = float(best[i])
 
         # Capture: cumulative absorbed community value by lab kind, with the usage data their
         # APIs kept (always private).
@@ -194,8 +195,9 @@ class MetricsCollector(mesa.DataCollector):
 
         # Downloads: researchers who ran a model with weights this month, by lab kind.
         by_kind = np.bincount(release_kind, weights=release_runs, minlength=len(m.lab_kinds))
+        all_kinds = by_kind.sum()
         for i, k in enumerate(m.lab_kinds):
-            row[f"downloads.{k}"] = by_kind[i] / by_kind.sum() if by_kind.sum() else np.nan
+            row[f"downloads.{k}"] = by_kind[i] / all_kinds if all_kinds else np.nan
         # Release level (real-world scale): the top release of each kind, and how much of all
         # downloads the top tenth of the open-weight releases published so far takes.
         per_release = release_runs * res.weight
@@ -275,6 +277,20 @@ class MonthRecord(NamedTuple):
     language: np.ndarray  # int64
     deployment: np.ndarray  # int64 release deployed (-1: none)
     choice: np.ndarray  # int64 release chosen (-1: none)
+
+
+@njit(cache=True)
+def best_by_kind(value: np.ndarray, kind: np.ndarray, mask: np.ndarray, n_kinds: int) -> np.ndarray:
+    """Per kind, the largest ``value`` among the entries in ``mask`` of that kind (nan: none).
+
+    One pass for every kind, instead of a masked copy per kind.
+    """
+    best = np.full(n_kinds, np.nan)
+    for r in range(value.size):
+        k = kind[r]
+        if mask[r] and (np.isnan(best[k]) or value[r] > best[k]):
+            best[k] = value[r]
+    return best
 
 
 @njit(cache=True)
