@@ -864,9 +864,7 @@ class Researchers:
         # one's own model is always in view, unless it can no longer be found (or is shared)
         out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
         if k:
-            finds = np.full((idx.size, k), -1, dtype=np.int64)
-            kernels.search(self.language[idx], draws, *shelves, finds)
-            out[:, 1:] = finds
+            kernels.search(self.language[idx], draws, *shelves, out[:, 1:])  # finds, in place
         return out
 
     def _search_shelves(self, rel: dict[str, np.ndarray]) -> tuple[np.ndarray, tuple]:
