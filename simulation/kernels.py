@@ -20,8 +20,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from simulation.releases import CLOSED
-
 RUN, FINETUNE, DEPLOY = 0, 1, 2
 LOCAL, PUBLIC, CREDIT, MARKET, NONE = 0, 1, 2, 3, 4  # where a task is done
 
@@ -457,10 +455,11 @@ def choose_models(
 class Licensing(NamedTuple):
     """What each release's licence (or its lab's API) allows, as ``licence_terms`` reads it."""
 
-    licence: np.ndarray  # (releases,) OPEN / RESTRICTED / CLOSED
+    licence: np.ndarray  # (releases,) its licence (an index into the per-licence tables)
     revoked: np.ndarray  # (releases,) licence withdrawn
     weights: np.ndarray  # (releases,) weights published
     lab: np.ndarray  # (releases,) the lab that made it
+    closed: np.ndarray  # (licences,) no weights: only its lab's API serves it
     finetune: np.ndarray  # (licences,) the licence allows fine-tuning (and publishing it)
     max_users: np.ndarray  # (licences,) largest deployment the licence allows
     api_finetune: np.ndarray  # (labs,) the lab's API fine-tunes its closed models
@@ -486,7 +485,7 @@ def licence_terms(
     for r in range(n):
         lic, lab, revoked = terms.licence[r], terms.lab[r], terms.revoked[r]
         usable = terms.weights[r] and not revoked
-        api_only = lic == CLOSED and not revoked  # its lab's API serves it
+        api_only = terms.closed[lic] and not revoked  # its lab's API serves it
         api_finetune = api_only and terms.api_finetune[lab]
         derivative[r] = terms.finetune[lic] and usable
         finetune[r] = derivative[r] or api_finetune

@@ -955,6 +955,7 @@ class Researchers:
                 rel["revoked"],
                 rel["weights"],
                 rel["lab"],
+                np.array([False, False, True]),  # per licence (open, restricted, closed): closed
                 np.array([lic.open.finetune, lic.restricted.finetune, False]),
                 np.array([lic.open.max_deploy_users, lic.restricted.max_deploy_users, 0.0]),
                 self.api_finetune,
