@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis.results.plots import STYLE, TASK_NAMES, scenario_colours
 from analysis.results.units import unit
-from cli.explorer.model import LEVERS
+from cli.explorer.model import LEVERS, institution_prefix
 from simulation.metrics import TASKS, metric_info
 
 if TYPE_CHECKING:
@@ -193,9 +193,14 @@ def explanation(model: ExplorerModel) -> str:
     for spec in FIGURES:
         lines.append(f"- **{spec.title}**: {spec.measures}.")
     lines += ["", "The sliders:", ""]
+    prefix = institution_prefix(model.policy.config)
     for lever in LEVERS:
         whose = "the scenario's institution" if lever.public else "the scenario and the market"
-        lines.append(f"- **{lever.label}**: {lever.meaning}; `{lever.key}`, for {whose}.")
+        if lever.public and prefix is None:
+            key, whose = lever.key.format(institution="public"), "no institution in this scenario"
+        else:
+            key = lever.key.format(institution=prefix)
+        lines.append(f"- **{lever.label}**: {lever.meaning}; `{key}`, for {whose}.")
     lines += ["", "Metric by metric (as in the README's metrics table):", ""]
     for spec in FIGURES:
         for panel in spec.panels(model):

@@ -55,9 +55,17 @@ def test_the_panels_explain_every_metric_and_lever(model):
         assert spec.title in text
         for panel in spec.panels(model):
             assert f"`{panel.metric}`" in text
-    assert "public.price_share" not in text  # keys are shown as the levers name them
-    assert "`{institution}.price_share`" in text and "`market.gpu_price_usd_per_hour`" in text
+    assert "{institution}" not in text  # the lever's key is the scenario's own
+    assert "`public.price_share`, for the scenario's institution" in text
+    assert "`market.gpu_price_usd_per_hour`" in text
     assert "month 5 of 60" in status(model)
+
+
+def test_the_explanation_names_a_named_institution_and_its_absence():
+    named = explanation(ExplorerModel("global_south_public_option", researchers=50))
+    assert "`institutions.gs_government.price_share`" in named
+    market = explanation(ExplorerModel("market", researchers=50))
+    assert "`public.budget_usd_per_month`, for no institution in this scenario" in market
 
 
 def test_the_status_says_which_levers_do_not_apply():
