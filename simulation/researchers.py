@@ -160,6 +160,9 @@ class Researchers:
         self._credit_asked = np.zeros_like(self.credit_rate)
         self._credit_granted = np.zeros_like(self.credit_rate)
         self._public_served = np.zeros_like(self.public_service_rate)
+        # Offer buffers, filled anew wherever read: the month's (run, fine-tune, deploy) and
+        # a scratch one for each retry after a full hoster (no fresh 10,000-long arrays a call).
+        self._month_offers, self._retry_offers = _offer_buffers(n), _offer_buffers(n)
         self.outcome: Outcome | None = None
         self.venues: Venues | None = None  # an agent recorder sets it: then kept every month
         self.published_share = np.nan  # of this month's would-be contributions, those published
@@ -328,7 +331,8 @@ class Researchers:
         run = self._task(0, rel["weights"])
         wants = self.choice >= 0
         rr = np.where(wants, self.choice, 0)
-        offers = self._offers(kernels.Requests(np.arange(self.n), rr), pop)  # reused: fine-tune
+        everyone = kernels.Requests(np.arange(self.n), rr)
+        offers = self._offers(everyone, pop, into=self._month_offers)  # reused: fine-tune
         ran, ran_at = self._do_task("run", wants, rr, run, pop, offers=offers)
         retry = np.flatnonzero(wants & ~ran)
         if retry.size:
@@ -533,14 +537,16 @@ class Researchers:
             req: who asks for which release.
             pop: the population (its credit decides whether credit hosters are looked at).
             full: per hoster, turned someone away this month (skipped); default none.
-            into: offers to fill in at ``req.idx`` (others kept); default new ones.
+            into: offers to fill in at ``req.idx`` (others kept); default the scratch buffer,
+                overwritten by the next such call.
 
         Returns:
-            Per researcher offers, filled in at ``req.idx`` (``into`` itself if given).
+            Per researcher offers, filled in at ``req.idx`` (``into`` itself if given); only
+            those entries are meaningful.
         """
         hosting = self.hosting if full is None else self.hosting._replace(full=full)
         if into is None:
-            into = kernels.Offers(*(np.full(self.n, v) for v in (np.inf, -1, np.inf, -1)))
+            into = self._retry_offers
         market = hosting._replace(listed=self.market_listed)
         kernels.preferred_offers(market, pop, req, into.market_price, into.market_hoster)
         into.credit_price[req.idx], into.credit_hoster[req.idx] = np.inf, -1
@@ -621,8 +627,12 @@ class Researchers:
             v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
             served, no_credit = self._serve(name, idx, v, v.hours, priority)
             asked_public = v.kind == PUBLIC
-            np.add.at(self._public_asked[:, t], self.program[idx[asked_public]], 1)
-            np.add.at(self._public_served[:, t], self.program[idx[asked_public & served]], 1)
+            # the public hoster's askers are all in a programme (``program`` >= 0)
+            n_programs = self._public_asked.shape[0]
+            asked_by = np.bincount(self.program[idx[asked_public]], minlength=n_programs)
+            self._public_asked[:, t] += asked_by
+            served_by = np.bincount(self.program[idx[asked_public & served]], minlength=n_programs)
+            self._public_served[:, t] += served_by
             done[idx] = served
             where[idx] = np.where(served, v.hoster, -1)
             self._pay(name, req, v, served, pop)
@@ -994,7 +1004,8 @@ class Researchers:
             rr: per researcher, the release run (or chosen).
             terms: what each release's licence allows (``_licence_allows``).
             pop: the population; budget and credit are spent in place.
-            offers: preferred hosters for ``rr`` (reused where the deployment is of that model).
+            offers: preferred hosters for ``rr`` (reused where the deployment is of that model);
+                updated in place for the other deployments (the month needs them no more).
 
         Returns:
             Per researcher, whether a deployment is running this month.
@@ -1017,8 +1028,7 @@ class Researchers:
         t = np.maximum(target, 0)
         other = np.flatnonzero(wants & (t != rr))  # offers for the model run are reused
         if other.size:
-            copied = kernels.Offers(*(a.copy() for a in offers))
-            offers = self._offers(kernels.Requests(other, t[other]), pop, into=copied)
+            self._offers(kernels.Requests(other, t[other]), pop, into=offers)
         deploy = self._task(2, rel["weights"], surcharge)
         done, where = self._do_task("deploy", wants, t, deploy, pop, offers, priority=renewing)
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
@@ -1135,6 +1145,11 @@ def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
     exponentials for everyone and turns only the givers' into values (tested against numpy).
     """
     return np.array([math.expm1(e / alpha) for e in exponential], dtype=float)
+
+
+def _offer_buffers(n: int) -> kernels.Offers:
+    """Offers for ``n`` researchers, as none found (inf price, hoster -1)."""
+    return kernels.Offers(*(np.full(n, v) for v in (np.inf, -1, np.inf, -1)))
 
 
 def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
