@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 from numba import njit
 
+from simulation.kernels import felt_capability
 from simulation.metrics import TASKS, metric_names
 from simulation.releases import CLOSED, open_lag_months
 
@@ -353,7 +354,7 @@ def tally_researchers(
             d = max(month.deployment[i], 0)
             deployed_cap = -np.inf  # nothing released yet
             if capability.size:
-                deployed_cap = capability[d] - language_gap[lg] * (1.0 - language_fit[d, lg])
+                deployed_cap = felt_capability(capability[d], language_gap[lg], language_fit[d, lg])
             success[2] = deployed_cap >= need[2]
         for t in range(n_tasks):
             if success[t]:

@@ -280,8 +280,9 @@ def cost_rows(cand: Candidates) -> np.ndarray:
             rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, r]
         rows[c, at_appeal] = cand.appeal[c]
         for lg in range(n_languages):
-            gap = cand.language_gap[lg] * (1.0 - cand.language_fit[r, lg])
-            rows[c, at_appeal + 1 + lg] = cand.capability[r] - gap
+            rows[c, at_appeal + 1 + lg] = felt_capability(
+                cand.capability[r], cand.language_gap[lg], cand.language_fit[r, lg]
+            )
     return rows
 
 
@@ -543,6 +544,16 @@ def gather_candidates(
 
 
 @njit(cache=True)
+def felt_capability(capability: float, language_gap: float, fit: float) -> float:
+    """A release's capability as felt in a language: it loses the language's gap x (1 - fit).
+
+    The one statement of the language rule (ODD 7.15) that the choice, the researchers' success
+    and the metrics all read.
+    """
+    return capability - language_gap * (1.0 - fit)
+
+
+@njit(cache=True)
 def effective_capability(
     release: np.ndarray,
     language: np.ndarray,
@@ -564,7 +575,7 @@ def effective_capability(
     out = np.empty(release.size)
     for i in range(release.size):
         r, lg = release[i], language[i]
-        out[i] = capability[r] - language_gap[lg] * (1.0 - language_fit[r, lg])
+        out[i] = felt_capability(capability[r], language_gap[lg], language_fit[r, lg])
     return out
 
 
