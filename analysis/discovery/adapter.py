@@ -40,6 +40,7 @@ import pandas as pd
 
 from analysis.discovery import FINAL_MONTHS
 from analysis.discovery.ema import ema
+from analysis.discovery.regret import final_window
 from analysis.discovery.sample import check_metric, check_uncertainties
 from analysis.fitting.sensitivity import Param
 from simulation.batch.plan import RunSettings, replicate_seeds
@@ -76,8 +77,7 @@ class FinalMean:
 
     def __call__(self, metrics: pd.DataFrame) -> float:
         """The metric's mean over the final months of ``metrics`` (NaN months skipped)."""
-        final = metrics[metrics["step"] > metrics["step"].max() - self.months]
-        return float(final[self.metric].mean())
+        return float(final_window(metrics, self.months)[self.metric].mean())
 
 
 def final_mean(metric: str, months: int = FINAL_MONTHS) -> FinalMean:

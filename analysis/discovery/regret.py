@@ -29,6 +29,11 @@ def regret_column(scenario: str) -> str:
     return f"regret.{scenario}"
 
 
+def final_window(metrics: pd.DataFrame, months: int = FINAL_MONTHS) -> pd.DataFrame:
+    """The rows of a run's (or a batch's equal-length runs') final ``months`` months."""
+    return metrics[metrics["step"] > metrics["step"].max() - months]
+
+
 def final_means(results: pd.DataFrame, metric: str, months: int = FINAL_MONTHS) -> pd.DataFrame:
     """One row per design point, one column per scenario: the metric's final-months mean.
 
@@ -38,7 +43,7 @@ def final_means(results: pd.DataFrame, metric: str, months: int = FINAL_MONTHS) 
         metric: The metric to summarise.
         months: How many final months to average (fewer if the runs are shorter).
     """
-    final = results[results["step"] > results["step"].max() - months]
+    final = final_window(results, months)
     per_run = final.groupby(["scenario", "point", "replicate"])[metric].mean()
     per_point = per_run.groupby(["point", "scenario"]).mean().unstack("scenario")
     per_point.columns.name = None
