@@ -17,5 +17,4 @@ from pathlib import Path
 DISCOVER_OUT = Path("results/discover")
 DISCOVER_REPLICATES = 1
 DISCOVER_SAMPLES = 64
-FINAL_MONTHS = 12  # a run's outcome: the metric's mean over its final 12 months
 DENSITY_TARGET = 0.8  # the box chosen: the first on the peeling trajectory this dense

@@ -38,11 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.discovery import FINAL_MONTHS
 from analysis.discovery.ema import ema
-from analysis.discovery.regret import final_window
 from analysis.discovery.sample import check_metric, check_uncertainties
 from analysis.fitting.sensitivity import Param
+from analysis.results.window import FINAL_MONTHS, final_window
 from simulation.batch.plan import RunSettings, replicate_seeds
 from simulation.config import load_scenario, scenario_path
 from simulation.errors import UsageError

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
-from analysis.discovery import FINAL_MONTHS
 from analysis.discovery.boxes import FOUND, Box, describe_box
 from analysis.discovery.plots import plot_tradeoff, plot_winners, winner_axes
 from analysis.discovery.regret import outcome_column
 from analysis.fitting.points import command_line
 from analysis.results.plots import STYLE, save
 from analysis.results.report import esc, figure, page, table
+from analysis.results.window import FINAL_MONTHS
 from simulation.files import write_text
 
 if TYPE_CHECKING:

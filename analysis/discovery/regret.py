@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.discovery import FINAL_MONTHS
+from analysis.results.window import FINAL_MONTHS, final_window
 
 TIE = 1e-12  # regrets this small count as 0: the scenario ties for best
 
@@ -27,11 +27,6 @@ def outcome_column(scenario: str) -> str:
 def regret_column(scenario: str) -> str:
     """The regret table's column of a scenario's regret."""
     return f"regret.{scenario}"
-
-
-def final_window(metrics: pd.DataFrame, months: int = FINAL_MONTHS) -> pd.DataFrame:
-    """The rows of a run's (or a batch's equal-length runs') final ``months`` months."""
-    return metrics[metrics["step"] > metrics["step"].max() - months]
 
 
 def final_means(results: pd.DataFrame, metric: str, months: int = FINAL_MONTHS) -> pd.DataFrame:

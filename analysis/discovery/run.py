@@ -22,7 +22,6 @@ from analysis.discovery import (
     DISCOVER_OUT,
     DISCOVER_REPLICATES,
     DISCOVER_SAMPLES,
-    FINAL_MONTHS,
 )
 from analysis.discovery.boxes import Box, Question, boxes_frame, find_box, trajectories_frame
 from analysis.discovery.ema import require_ema
@@ -37,6 +36,7 @@ from analysis.discovery.sample import (
 from analysis.discovery.threshold import Threshold, parse_threshold
 from analysis.fitting.points import open_runner, run_points
 from analysis.fitting.sensitivity import Param
+from analysis.results.window import FINAL_MONTHS
 from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
 from simulation.config import scenario_path

@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis.fitting import SENSITIVITY_OUT, SENSITIVITY_REPLICATES
 from analysis.fitting.points import Runner, open_runner, run_points
+from analysis.results.window import final_window
 from simulation.batch.engine import Execution
 from simulation.batch.plan import RunSettings
 from simulation.config import load_scenario, lookup, to_dict
@@ -30,7 +31,6 @@ from simulation.errors import UsageError, did_you_mean
 from simulation.files import atomic_path, write_text
 from simulation.metrics import scenario_metric_names
 
-FINAL_MONTHS = 12
 RUN_LENGTH = "simulation.steps"  # not a parameter: every run of a design must be the same length
 MORRIS_LEVELS = 4
 RESAMPLES = 200
@@ -285,7 +285,7 @@ def model_evaluator(
             for row in x
         ]
         results = run_points(runner, points, out)
-        final = results[results["step"] >= results["step"].max() - FINAL_MONTHS + 1]
+        final = final_window(results)
         per_run = final.groupby(["point", "replicate"])[list(outputs)].mean()
         per_point = per_run.groupby("point").mean().sort_index()
         return per_point[list(outputs)].to_numpy(float)

@@ -18,9 +18,9 @@ import pandas as pd
 from analysis.results.load import POINT, TASKS, AnalysisError, Results, format_value, from_frame
 from analysis.results.stats import LEVEL, paired, t_interval
 from analysis.results.units import fmt, unit
+from analysis.results.window import FINAL_MONTHS
 from simulation.files import write_text
 
-FINAL_MONTHS = 12
 COLUMNS = [
     "scenario",
     "metric",

@@ -31,6 +31,7 @@ from analysis.results.plots import (
     write_figures,
 )
 from analysis.results.stats import t_interval
+from analysis.results.window import FINAL_MONTHS, final_window
 from cli import main
 
 ROOT = REPO
@@ -162,6 +163,16 @@ def test_short_runs_use_every_month_for_the_final_window():
         ("month", 4, 4),
         ("final", 0, 4),
     ]
+
+
+@pytest.mark.parametrize("months", [5, 14, 30])
+def test_compare_sensitivity_and_discover_average_the_same_final_months(months):
+    """compare's final window is the rows ``final_window`` keeps (sensitivity, discover)."""
+    frame = synthetic(months=months)
+    final = windows(from_frame(frame), None)[1]
+    kept = sorted(final_window(frame)["step"].unique())
+    assert kept == list(range(final.first, final.last + 1))
+    assert len(kept) == min(months, FINAL_MONTHS)
 
 
 def test_unknown_metric_scenario_or_month_is_a_one_line_analysis_error():
