@@ -10,6 +10,8 @@ Measures, each case in a fresh Python subprocess so that peak memory is that run
 * ``boltzmann`` -- Mesa's bundled BoltzmannWealth example, as shipped (its DataCollector and
                    DataRecorder included), with the same agent-steps as ``default``: 10,000
                    agents x 120 steps on a 100 x 100 grid (the example's density, 100 on 10 x 10).
+* ``paired``    -- both of those in one process, alternating run by run: the ratio per pair,
+                   less disturbed by a shared host that speeds up or slows down between cases.
 
 Agent-steps counts researchers only: the model's ~20 labs and hosters are negligible
 next to 10,000 researchers.
@@ -52,10 +54,12 @@ BOLTZMANN_SIDE = 100  # 10,000 agents on 100 x 100: the example's density (100 o
 SEED = 42
 
 # Targets (from the project's issue). 1 GB is taken as 1024 MB, MB being 2**20 bytes.
-TARGET_DEFAULT_S = 1.2  # issue 12: about 1.2 s or less on this machine
-TARGET_LARGE_S = 10.0
+# Issue 13 (community derivatives on) keeps issue 12's default-run and ratio bars and allows
+# 100,000 researchers 12 s instead of issue 12's 10 s.
+TARGET_DEFAULT_S = 1.2  # issue 12, kept by issue 13: about 1.2 s or less on this machine
+TARGET_LARGE_S = 12.0  # issue 13: 100,000 researchers within 12 s
 TARGET_LARGE_MB = 1024.0
-TARGET_RATIO = 8.0  # issue 12: at least 8x Mesa BoltzmannWealth, side by side
+TARGET_RATIO = 8.0  # issues 12 and 13: at least 8x Mesa BoltzmannWealth, side by side
 
 
 # -- children: one measured case per fresh process ----------------------------------------------
@@ -98,8 +102,28 @@ def _boltzmann_runner(agents: int):
     return run
 
 
+def paired_child(pairs: int, warmup_steps: int) -> dict:
+    """Both models in one process, timed in turn: ours, then BoltzmannWealth, ``pairs`` times.
+
+    Each pair's ratio compares runs a few seconds apart, so a machine that slows down or speeds
+    up between the separate cases (a shared host) moves both sides of a ratio alike.
+    """
+    ours, boltzmann = _ecosystem_runner(DEFAULT_RESEARCHERS), _boltzmann_runner(BOLTZMANN_AGENTS)
+    ours(STEPS)  # warm-up: compiled rules, caches, allocator
+    boltzmann(warmup_steps)
+    times: dict[str, list[float]] = {"ours": [], "boltzmann": []}
+    for _ in range(pairs):
+        for name, run in (("ours", ours), ("boltzmann", boltzmann)):
+            t0 = time.perf_counter()
+            run(STEPS)
+            times[name].append(time.perf_counter() - t0)
+    return {"case": "paired", **times}
+
+
 def child(case: str, repeats: int, warmup_steps: int) -> dict:
     """Build the case, warm up, then time ``repeats`` full runs; report times and peak RSS."""
+    if case == "paired":
+        return paired_child(repeats, warmup_steps)
     if case == "boltzmann":
         agents, run = BOLTZMANN_AGENTS, _boltzmann_runner(BOLTZMANN_AGENTS)
     else:
@@ -159,6 +183,7 @@ def measure(quick: bool) -> dict[str, dict]:
     }
     print(f"boltzmann: {BOLTZMANN_AGENTS:,} x {STEPS}, {slow_repeats} repeat(s)", flush=True)
     cases["boltzmann"] = spawn("boltzmann", slow_repeats, short)
+    pairs = spawn("paired", slow_repeats + 2, short)
     for name, r in cases.items():
         wall = ", ".join(f"{t:.2f}" for t in r["times"])
         print(f"{name}: wall s {wall}; CPU s " + ", ".join(f"{t:.2f}" for t in r["cpu"]))
@@ -166,6 +191,9 @@ def measure(quick: bool) -> dict[str, dict]:
         r["best_s"] = min(r["times"])
         r["cpu_s"] = statistics.median(r["cpu"])
         r["rate"] = r["agents"] * r["steps"] / r["median_s"]
+    ratios = [b / o for o, b in zip(pairs["ours"], pairs["boltzmann"], strict=True)]
+    print("paired ratios: " + ", ".join(f"{x:.1f}" for x in ratios))
+    cases["paired"] = {"ratios": ratios, **pairs}
     return cases
 
 
@@ -205,6 +233,8 @@ def _verdict(ok: bool) -> str:
 def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
     d, lg, bz = cases["default"], cases["large"], cases["boltzmann"]
     ratio = d["rate"] / bz["rate"]
+    paired = cases["paired"]["ratios"]
+    paired_ratio = statistics.median(paired)
     cpu_ratio = (d["agents"] * d["steps"] / d["cpu_s"]) / (bz["agents"] * bz["steps"] / bz["cpu_s"])
     rows = [
         ("Default: market, 10,000 researchers", d),
@@ -227,6 +257,13 @@ def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
         f"Ours / BoltzmannWealth agent-steps per second: **{ratio:.1f}x** "
         f"(by CPU time: {cpu_ratio:.1f}x).",
         "",
+        f"The same, the two models alternating in one process ({len(paired)} pairs): "
+        f"**{paired_ratio:.1f}x** median pair ({min(paired):.1f}x-{max(paired):.1f}x); ours "
+        + ", ".join(f"{t:.2f}" for t in cases["paired"]["ours"])
+        + " s, BoltzmannWealth "
+        + ", ".join(f"{t:.2f}" for t in cases["paired"]["boltzmann"])
+        + " s.",
+        "",
         "| Target | Measured | Verdict |",
         "|---|---|---|",
         f"| Default run <= {TARGET_DEFAULT_S:g} s | {d['median_s']:.2f} s "
@@ -236,7 +273,7 @@ def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
         f"| 100,000 researchers peak memory <= 1 GB ({TARGET_LARGE_MB:g} MB) "
         f"| {lg['peak_rss_mb']:,.0f} MB | {_verdict(lg['peak_rss_mb'] <= TARGET_LARGE_MB)} |",
         f"| >= {TARGET_RATIO:g}x Mesa BoltzmannWealth agent-steps/s | {ratio:.1f}x "
-        f"| {_verdict(ratio >= TARGET_RATIO)} |",
+        f"(paired {paired_ratio:.1f}x) | {_verdict(min(ratio, paired_ratio) >= TARGET_RATIO)} |",
         "",
         "Notes:",
         "",
@@ -256,6 +293,9 @@ def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
         "MB = 2^20 bytes.",
         "- BoltzmannWealth is run as shipped, including its per-step DataCollector (every "
         "agent's wealth) and DataRecorder.",
+        "- The ratio is met only if both measures meet it: the separate cases' medians (each "
+        "model in its own process, minutes apart) and the median of the alternating pairs, "
+        "which a host that speeds up or slows down between cases disturbs less.",
     ]
     if quick:
         out.append("- Measured with `--quick`: a single repeat per case, so noisier.")
@@ -316,7 +356,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="one repeat per case, short warm-up")
     p.add_argument("--write", action="store_true", help="write docs/performance.md")
     p.add_argument("--profile", action="store_true", help="cProfile one default run and exit")
-    p.add_argument("--child", choices=["default", "large", "boltzmann"], help=argparse.SUPPRESS)
+    cases = ["default", "large", "boltzmann", "paired"]
+    p.add_argument("--child", choices=cases, help=argparse.SUPPRESS)
     p.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--warmup-steps", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
