@@ -183,7 +183,9 @@ def measure(quick: bool) -> dict[str, dict]:
     }
     print(f"boltzmann: {BOLTZMANN_AGENTS:,} x {STEPS}, {slow_repeats} repeat(s)", flush=True)
     cases["boltzmann"] = spawn("boltzmann", slow_repeats, short)
-    pairs = spawn("paired", slow_repeats + 2, short)
+    n_pairs = slow_repeats + 2
+    print(f"paired:    both alternating in one process, {n_pairs} pairs", flush=True)
+    pairs = spawn("paired", n_pairs, short)
     for name, r in cases.items():
         wall = ", ".join(f"{t:.2f}" for t in r["times"])
         print(f"{name}: wall s {wall}; CPU s " + ", ".join(f"{t:.2f}" for t in r["cpu"]))
@@ -298,7 +300,7 @@ def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
         "which a host that speeds up or slows down between cases disturbs less.",
     ]
     if quick:
-        out.append("- Measured with `--quick`: a single repeat per case, so noisier.")
+        out.append("- Measured with `--quick`: a single repeat per case (three pairs), so noisier.")
     if hasattr(os, "getloadavg") and info["_load1"] > 0.5:
         out.append(
             f"- The machine was busy when the benchmark started (1-minute load average "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from analysis import discovery as defaults
+from analysis.results.window import FINAL_MONTHS
 from cli.fitting import add_param_ranges
 from cli.options import RunDefaults, add_run_options, execution, positive_int, run_settings
 
@@ -22,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "policy wins or fails (regret, PRIM boxes)",
         description="Sample the uncertainties (--param) with a seeded Latin hypercube, run every "
         "scenario in every future through the batch engine, and compare the outcome (its mean "
-        "over the final 12 months): regret.csv (per future: parameters, outcomes, best "
-        "scenario, regrets), boxes.csv (EMA Workbench PRIM boxes: where the policy is best and, "
-        "with --fails, where it fails; limits, coverage, density, mass, quasi-p-values), "
+        f"over the final {FINAL_MONTHS} months): regret.csv (per future: parameters, outcomes, "
+        "best scenario, regrets), boxes.csv (EMA Workbench PRIM boxes: where the policy is best "
+        "and, with --fails, where it fails; limits, coverage, density, mass, quasi-p-values), "
         "trajectory.csv and discover.html. Prints the boxes.",
     )
     p.set_defaults(func=cmd_discover)

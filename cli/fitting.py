@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from analysis import fitting as defaults
+from analysis.results.window import FINAL_MONTHS
 from cli.options import RunDefaults, add_run_options, execution, positive_int, run_settings
 from simulation.config import SCENARIO_DIR
 
@@ -79,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sensitivity",
         help="Morris or Sobol sensitivity of metrics to config parameters (SALib)",
         description="Sample the parameters (SALib), run every sample through the batch "
-        "engine, summarise each output as its mean over the final 12 months, and write the "
+        f"engine, summarise each output as its mean over the final {FINAL_MONTHS} months, and "
+        "write the "
         "indices with 95% CIs (CSV), a bar chart per output (PNG) and a ranked table.",
     )
     p.set_defaults(func=cmd_sensitivity)

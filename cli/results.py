@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analysis.results.window import FINAL_MONTHS
 from cli.options import non_negative_int
 from simulation.files import check_writable_dir
 
@@ -19,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="compare a batch's scenarios with a baseline (means, 95%% CIs, paired differences)",
-        description="Print each metric per scenario at month N and over the final 12 months, "
-        "with 95%% confidence intervals across replicates and differences from the baseline "
+        description="Print each metric per scenario at month N and over the final "
+        f"{FINAL_MONTHS} months, "
+        "with 95% confidence intervals across replicates and differences from the baseline "
         "paired by replicate. Writes DIR/compare.csv and DIR/compare.md.",
     )
     p.set_defaults(func=cmd_compare)
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
         help="plot a batch's outcome curves (PNG and SVG)",
-        description="Outcome curves (one line per scenario, 95%% CI band across replicates), "
+        description="Outcome curves (one line per scenario, 95% CI band across replicates), "
         "access by task and group, the access gap between groups, capture by lab kind and "
         "download shares by lab kind.",
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 from analysis.results.derived import check_names, metrics_used, parse
 from analysis.results.load import AnalysisError
+from analysis.results.window import FINAL_MONTHS
 from simulation.config import SCENARIO_DIR, ConfigError, read_toml
 from simulation.errors import did_you_mean
 
@@ -36,7 +37,7 @@ EXPERIMENT_DIR = SCENARIO_DIR / "experiments"
 PREDICTIONS = ("higher", "lower", "not_higher", "not_lower")
 COMBINE = ("all", "any")
 EARLY = (12, 35)  # 2025-26: month 0 is early 2024
-LATE = (-12, -1)  # the final 12 months
+LATE = (-FINAL_MONTHS, -1)  # the final months, as compare, sensitivity and discover
 WINDOWS = {"early": EARLY, "late": LATE}  # an experiment's windows unless it sets [windows]
 OWN = "own"  # the window label of a claim whose sides set their own windows
 
