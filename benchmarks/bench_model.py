@@ -300,7 +300,9 @@ def report(cases: dict[str, dict], info: dict, quick: bool) -> str:
         "which a host that speeds up or slows down between cases disturbs less.",
     ]
     if quick:
-        out.append("- Measured with `--quick`: a single repeat per case (three pairs), so noisier.")
+        out.append(
+            f"- Measured with `--quick`: one repeat per case ({len(paired)} pairs), so noisier."
+        )
     if hasattr(os, "getloadavg") and info["_load1"] > 0.5:
         out.append(
             f"- The machine was busy when the benchmark started (1-minute load average "

@@ -81,8 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Morris or Sobol sensitivity of metrics to config parameters (SALib)",
         description="Sample the parameters (SALib), run every sample through the batch "
         f"engine, summarise each output as its mean over the final {FINAL_MONTHS} months, and "
-        "write the "
-        "indices with 95% CIs (CSV), a bar chart per output (PNG) and a ranked table.",
+        "write the indices with 95% CIs (CSV), a bar chart per output (PNG) and a ranked table.",
     )
     p.set_defaults(func=cmd_sensitivity)
     p.add_argument("scenario", help="a name in scenarios/ or a path to a TOML file")

@@ -21,9 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="compare a batch's scenarios with a baseline (means, 95%% CIs, paired differences)",
         description="Print each metric per scenario at month N and over the final "
-        f"{FINAL_MONTHS} months, "
-        "with 95% confidence intervals across replicates and differences from the baseline "
-        "paired by replicate. Writes DIR/compare.csv and DIR/compare.md.",
+        f"{FINAL_MONTHS} months, with 95% confidence intervals across replicates and differences "
+        "from the baseline paired by replicate. Writes DIR/compare.csv and DIR/compare.md.",
     )
     p.set_defaults(func=cmd_compare)
     p.add_argument("dir", type=Path, help="a batch directory (holding results.parquet)")
