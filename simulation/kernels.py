@@ -325,10 +325,12 @@ def choose_models(
     # kept small and together however many candidates there are.
     size = who.shared + who.extra.shape[1]
     consider = np.empty(size, dtype=np.int64)  # the candidate at each place
+    source = np.empty(size, dtype=np.int64)  # the place whose costs it has (a twin's, or its own)
     plan_cost = np.empty((size, 3))  # USD of plan run (0), + fine-tune (1), + deploy (2)
     level = np.zeros(size, dtype=np.int64)  # how many of the nested plans are affordable
     cap = np.empty(size)
     utility = np.empty(size)
+    feasible = np.empty(size, dtype=np.int64)  # places of the models that fit the plan
     log_cost = np.empty(size)  # log1p of the plan's cost, shared by twins
     logged = np.full(size, -1, dtype=np.int64)  # the chooser it was last computed for
     public = np.zeros(3, dtype=np.bool_)
@@ -339,8 +341,8 @@ def choose_models(
     col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
     col_public = ROW_PRICES + n_groups + n_credit  # + hoster
     col_appeal = col_public + cand.public_listed.shape[0]  # the columns before it: costs
-    col_cap = col_appeal + 1  # + language
     twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, copied to twins
+    liking = rows[:, col_appeal:].copy()  # appeal, then capability by language: compact
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -366,11 +368,10 @@ def choose_models(
         for q in range(n_set):
             c = consider[q]
             b = twin[c]
-            if b >= 0 and b != c and b != held and c != held:  # its twin b is costed: copy
-                level[q] = level[b]  # b is at place b: shared
-                for t in range(3):
-                    plan_cost[q, t] = plan_cost[b, t]
+            if b >= 0 and b != c and b != held and c != held:  # its twin b is costed
+                source[q] = b  # b is at place b (shared): its costs are c's
             else:
+                source[q] = q
                 row = rows[c]
                 p_mk = row[col_market + g] * fr
                 p_cr = row[col_credit + credit_row] * fr if rule.use_credit else 0.0
@@ -413,41 +414,41 @@ def choose_models(
                         break
                     affordable += 1
                 level[q] = affordable
-            cap[q] = rows[c, col_cap + lang]
-            for p in range(level[q], 0, -1):  # the most ambitious plan it is capable for
+            affordable = level[source[q]]
+            cap[q] = liking[c, 1 + lang]
+            for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
                 if cap[q] >= rule.thresholds[p - 1]:
                     best_capable = max(best_capable, p)
                     break
-            best_any = max(best_any, level[q])
+            best_any = max(best_any, affordable)
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
             continue
-        top = -np.inf
-        for q in range(n_set):
+        top, n_ok = -np.inf, 0
+        for q in range(n_set):  # the feasible places, in order, and their utilities
             c = consider[q]
-            utility[q] = -np.inf
-            if level[q] >= plan and (best_capable == 0 or cap[q] >= rule.thresholds[plan - 1]):
-                b = twin[c] if twin[c] >= 0 and twin[c] != held and c != held else q
+            b = source[q]
+            if level[b] >= plan and (best_capable == 0 or cap[q] >= rule.thresholds[plan - 1]):
                 if logged[b] != j:  # the same cost as its twin's: the same log
-                    log_cost[b], logged[b] = np.log1p(plan_cost[q, plan - 1]), j
+                    log_cost[b], logged[b] = np.log1p(plan_cost[b, plan - 1]), j
                 utility[q] = (
-                    rule.capability_weight * cap[q]
-                    + rows[c, col_appeal]
-                    - rule.cost_weight * log_cost[b]
+                    rule.capability_weight * cap[q] + liking[c, 0] - rule.cost_weight * log_cost[b]
                 )
                 top = max(top, utility[q])
+                feasible[n_ok] = q
+                n_ok += 1
         total = 0.0
-        for q in range(n_set):  # logit weights relative to the best; 0 for the infeasible
-            c = consider[q]
-            utility[q] = np.exp(utility[q] - top) if utility[q] > -np.inf else 0.0
+        for f in range(n_ok):  # logit weights relative to the best
+            q = feasible[f]
+            utility[q] = np.exp(utility[q] - top)
             total += utility[q]
         target, cum = who.logit_draw[j] * total, 0.0
-        for q in range(n_set):  # inverse CDF: first feasible model whose cumulative reaches it
-            c = consider[q]
+        for f in range(n_ok):  # inverse CDF: first feasible model whose cumulative reaches it
+            q = feasible[f]
             if utility[q] > 0.0:
                 cum += utility[q]
-                choice[j] = c
+                choice[j] = consider[q]
                 if cum >= target:
                     break
     return choice, chose_capable
