@@ -15,6 +15,7 @@ scalars), or a changed type silently compiles (and caches) another version.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -542,6 +543,21 @@ def gather_candidates(
             if found[j, e] >= 0:
                 extra[j, e] = position[found[j, e]]
     return cand, extra, position
+
+
+@njit(cache=True)
+def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
+    """``Generator.pareto(alpha)`` values from the same stream's ``standard_exponential`` draws.
+
+    numpy draws a Pareto value as ``expm1(exponential / alpha)`` with C's ``expm1``, which
+    ``math.expm1`` calls too, compiled or not (``np.expm1`` may round differently); so a month
+    draws the cheap exponentials for everyone and turns only the givers' into values (tested
+    against numpy).
+    """
+    values = np.empty(exponential.size)
+    for k in range(exponential.size):
+        values[k] = math.expm1(exponential[k] / alpha)
+    return values
 
 
 @njit(cache=True)

@@ -7,7 +7,6 @@ deployment size, and their own model choice and deployment. The rules read per r
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -1066,7 +1065,8 @@ class Researchers:
         )
         gives = who[choice == PUBLISH]
         self.published_share = gives.size / who.size if who.size else np.nan
-        value = self.skill[gives] * (1 + pareto(exponential[gives], c.pareto_alpha)) * self.weight
+        pareto = kernels.pareto(exponential[gives], c.pareto_alpha)
+        value = self.skill[gives] * (1 + pareto) * self.weight
         m.contributions_by_home = np.bincount(
             rel["lab"][rr[gives]], weights=value, minlength=len(m.labs)
         )
@@ -1135,16 +1135,6 @@ def publish_choice(
     weights = np.stack([np.exp(publish), keep, np.ones(draw.size)])
     cum = np.cumsum(weights / weights.sum(axis=0), axis=0)
     return (draw[None, :] >= cum[:-1]).sum(axis=0)
-
-
-def pareto(exponential: np.ndarray, alpha: float) -> np.ndarray:
-    """``Generator.pareto(alpha)`` values from the same stream's ``standard_exponential`` draws.
-
-    numpy draws a Pareto value as ``expm1(exponential / alpha)`` with C's ``expm1``, which
-    ``math.expm1`` calls too (``np.expm1`` may round differently); so a month draws the cheap
-    exponentials for everyone and turns only the givers' into values (tested against numpy).
-    """
-    return np.array([math.expm1(e / alpha) for e in exponential], dtype=float)
 
 
 def _offer_buffers(n: int) -> kernels.Offers:

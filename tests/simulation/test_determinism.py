@@ -10,7 +10,7 @@ import pytest
 from helpers import GOVERNANCE, SIX, make_model
 
 import simulation
-from simulation.researchers import pareto
+from simulation.kernels import pareto
 
 
 def frame(scenario, seed, months=12, n=300, overrides=None):
