@@ -723,6 +723,39 @@ def search_guide(shelf_start: np.ndarray, shelf_cum: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def cheapest_offers(
+    listed: np.ndarray, serves: np.ndarray, price: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (group, release): the lowest price among the hosters listing it and serving the group.
+
+    And which hoster offers it: the first at that price (inf and 0 when a release is listed
+    but not for the group, as ``argmin`` over all-inf; inf and -1 when no hoster lists it).
+
+    Args:
+        listed: (hosters, releases) the channel's listings.
+        serves: (hosters, groups) whether a hoster serves a group's region.
+        price: (hosters,) USD per GPU-hour.
+    """
+    n_hosters, n_releases = listed.shape
+    n_groups = serves.shape[1]
+    best = np.full((n_groups, n_releases), np.inf)
+    where = np.full((n_groups, n_releases), -1, dtype=np.int64)
+    for r in range(n_releases):
+        offered = False
+        for h in range(n_hosters):
+            offered = offered or listed[h, r]
+        if not offered:
+            continue
+        for g in range(n_groups):
+            low, at = np.inf, 0
+            for h in range(n_hosters):
+                if listed[h, r] and serves[h, g] and price[h] < low:
+                    low, at = price[h], h
+            best[g, r], where[g, r] = low, at
+    return best, where
+
+
+@njit(cache=True)
 def preferred_offers(
     hosters: Hosters, pop: Population, req: Requests, charged: np.ndarray, hoster: np.ndarray
 ) -> None:

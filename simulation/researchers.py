@@ -482,26 +482,11 @@ class Researchers:
             on[hosters] = listed[hosters]
             return on
 
-        def cheapest(lst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Per (group, release): the lowest price and its hoster (min over hosters).
-
-            Only releases some hoster lists are priced (most derivatives are listed nowhere).
-            """
-            best = np.full((serves.shape[1], n_rel), np.inf)
-            where = np.full(best.shape, -1)
-            on = np.flatnonzero(lst.any(axis=0))
-            if n_h and on.size:
-                offer = np.where(
-                    lst[:, None, on] & serves[:, :, None], price[:, None, None], np.inf
-                )
-                best[:, on], where[:, on] = offer.min(axis=0), offer.argmin(axis=0)
-            return best, where
-
         self.market_listed = channel(m.commercial_index)
-        best_market, cheapest_market = cheapest(self.market_listed)
+        best_market, cheapest_market = kernels.cheapest_offers(self.market_listed, serves, price)
         # Credit: each institution's own credit hosters; one block of groups per programme.
         self.credit_listed = [channel(m.credit_hosters(inst)) for inst in m.institutions]
-        blocks = [cheapest(lst)[0] for lst in self.credit_listed] or [
+        blocks = [kernels.cheapest_offers(lst, serves, price)[0] for lst in self.credit_listed] or [
             np.full_like(best_market, np.inf)
         ]
         self.best_credit = np.concatenate(blocks, axis=0)

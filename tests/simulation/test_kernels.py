@@ -230,6 +230,31 @@ def test_full_hosters_and_those_not_serving_the_region_are_skipped():
     assert _offers(full=(True, True, False)) == (-1, INF)
 
 
+def test_the_cheapest_offer_is_the_lowest_price_among_hosters_listing_it_for_the_group():
+    listed = np.array(
+        [[True, True, False, False], [True, False, False, True], [True, True, False, True]]
+    )
+    serves = np.array([[True, True], [True, False], [False, True]])
+    best, where = kernels.cheapest_offers(listed, serves, np.array([3.0, 2.0, 1.0]))
+    # release 0: group 0 from hoster 1 (2 < 3; hoster 2 does not serve it), group 1 from 2
+    assert best[:, 0].tolist() == [2.0, 1.0] and where[:, 0].tolist() == [1, 2]
+    # release 3: listed only by hoster 1 for group 0 and hoster 2 for group 1
+    assert best[:, 3].tolist() == [2.0, 1.0] and where[:, 3].tolist() == [1, 2]
+    assert best[:, 2].tolist() == [INF, INF] and where[:, 2].tolist() == [-1, -1]  # unlisted
+
+
+def test_cheapest_offers_equal_the_minimum_over_hosters_in_numpy():
+    rng = np.random.default_rng(0)
+    listed, serves = rng.random((6, 300)) < 0.3, rng.random((6, 3)) < 0.6
+    price = rng.choice([1.0, 2.0, 2.0, 3.5], 6)  # ties: the first hoster at the price
+    offer = np.where(listed[:, None, :] & serves[:, :, None], price[:, None, None], np.inf)
+    on = listed.any(axis=0)
+    best, where = kernels.cheapest_offers(listed, serves, price)
+    assert np.array_equal(best[:, on], offer.min(axis=0)[:, on])
+    assert np.array_equal(where[:, on], offer.argmin(axis=0)[:, on])
+    assert np.isinf(best[:, ~on]).all() and (where[:, ~on] == -1).all()
+
+
 def _venues(full=False, use_public=True, price_factor=1.0, **pop):
     """One request for release 0 (2 GB, 10 GPU-hours, runs locally) by one researcher whose
     preferred market hoster (0) charges 3 USD an hour and credit hoster (1) 1 USD; the
