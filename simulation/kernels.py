@@ -342,7 +342,7 @@ def choose_models(
     col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
     col_public = ROW_PRICES + n_groups + n_credit  # + hoster
     col_appeal = col_public + cand.public_listed.shape[0]  # the columns before it: costs
-    twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, copied to twins
+    twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, read by twins
     liking = rows[:, col_appeal:].copy()  # appeal, then capability by language: compact
     for j in range(n):
         i = who.idx[j]

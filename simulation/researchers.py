@@ -1050,8 +1050,8 @@ class Researchers:
         )
         gives = who[choice == PUBLISH]
         self.published_share = gives.size / who.size if who.size else np.nan
-        pareto = kernels.pareto(exponential[gives], c.pareto_alpha)
-        value = self.skill[gives] * (1 + pareto) * self.weight
+        tail = kernels.pareto(exponential[gives], c.pareto_alpha)  # heavy-tailed values
+        value = self.skill[gives] * (1 + tail) * self.weight
         m.contributions_by_home = np.bincount(
             rel["lab"][rr[gives]], weights=value, minlength=len(m.labs)
         )
