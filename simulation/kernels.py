@@ -211,18 +211,17 @@ def gpu_hours(
 
 
 @njit(cache=True)
-def cost_twins(rows: np.ndarray, width: int, shared: int) -> np.ndarray:
+def cost_twins(rows: np.ndarray, shared: int) -> np.ndarray:
     """Per candidate, the first shared candidate on which every plan costs the same (-1: none).
 
     Derivatives mostly share their base's size, terms and (lack of) listings, so a chooser's
     plan on them costs what it costs on the base: ``choose_models`` costs the base once and
-    copies the cost to its twins (a shared candidate is its own twin when it is the first).
-    Two candidates are twins when their ``cost_rows`` agree on the first ``width`` columns
-    (all a plan's cost reads); shared candidates are looked up by their run hours.
+    its twins read that cost (a shared candidate is its own twin when it is the first). Two
+    candidates are twins when their cost rows (all a plan's cost reads) agree; shared
+    candidates are looked up by their run hours.
 
     Args:
-        rows: ``cost_rows`` of the candidates.
-        width: columns a plan's cost reads.
+        rows: the cost rows of the candidates (``cost_rows``).
         shared: candidates 0..shared-1 are the shared ones.
     """
     n = rows.shape[0]
@@ -235,7 +234,7 @@ def cost_twins(rows: np.ndarray, width: int, shared: int) -> np.ndarray:
             if keys[p] != rows[c, HOURS] or b > c:
                 break  # no shared candidate before it has its hours
             same = True
-            for col in range(width):
+            for col in range(rows.shape[1]):
                 if rows[b, col] != rows[c, col]:
                     same = False
                     break
@@ -246,21 +245,22 @@ def cost_twins(rows: np.ndarray, width: int, shared: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def cost_rows(cand: Candidates) -> np.ndarray:
-    """What costing a plan reads of each candidate, one row per candidate (copies, no rounding).
+def cost_rows(cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """What a chooser reads of each candidate, one row per candidate (copies, no rounding).
 
-    Per task ``t`` the columns ``ROW_TASK * t + (MEM, HOURS, PER_USER, REPLICA, FACTOR)``, then
-    ``ROW_WEIGHTS``, ``ROW_FINETUNE``, ``ROW_USERS`` (flags as 0/1), then from ``ROW_PRICES``
-    ``best_market`` by group, ``best_credit`` by row and ``public_listed`` by hoster, then the
-    appeal and the capability for each language (capability - gap x (1 - fit), as
-    ``effective_capability``). Only a fine-tune's price factor is not 1. A chooser reads a few
-    candidates scattered among thousands: a row keeps each one's in a few cache lines instead
-    of one per table.
+    The cost rows: per task ``t`` the columns ``ROW_TASK * t + (MEM, HOURS, PER_USER, REPLICA,
+    FACTOR)``, then ``ROW_WEIGHTS``, ``ROW_FINETUNE``, ``ROW_USERS`` (flags as 0/1), then from
+    ``ROW_PRICES`` ``best_market`` by group, ``best_credit`` by row and ``public_listed`` by
+    hoster; only a fine-tune's price factor is not 1. The liking rows: the appeal, then the
+    capability for each language (capability - gap x (1 - fit), as ``effective_capability``).
+    A chooser reads a few candidates scattered among thousands: a row keeps each one's in a few
+    cache lines instead of one per table, and a twin (whose costs are its base's) only its
+    liking row, in one.
     """
     n_groups, n_credit = cand.best_market.shape[0], cand.best_credit.shape[0]
     n_hosters, n_languages = cand.public_listed.shape[0], cand.language_gap.size
-    at_appeal = ROW_PRICES + n_groups + n_credit + n_hosters
-    rows = np.empty((cand.release.size, at_appeal + 1 + n_languages))
+    rows = np.empty((cand.release.size, ROW_PRICES + n_groups + n_credit + n_hosters))
+    liking = np.empty((cand.release.size, 1 + n_languages))
     for c in range(cand.release.size):
         r = cand.release[c]
         for t in range(3):
@@ -279,12 +279,12 @@ def cost_rows(cand: Candidates) -> np.ndarray:
             rows[c, ROW_PRICES + n_groups + k] = cand.best_credit[k, r]
         for h in range(n_hosters):
             rows[c, ROW_PRICES + n_groups + n_credit + h] = cand.public_listed[h, r]
-        rows[c, at_appeal] = cand.appeal[c]
+        liking[c, 0] = cand.appeal[c]
         for lg in range(n_languages):
-            rows[c, at_appeal + 1 + lg] = felt_capability(
+            liking[c, 1 + lg] = felt_capability(
                 cand.capability[r], cand.language_gap[lg], cand.language_fit[r, lg]
             )
-    return rows
+    return rows, liking
 
 
 @njit(cache=True)
@@ -337,13 +337,11 @@ def choose_models(
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
-    rows = cost_rows(cand)
+    rows, liking = cost_rows(cand)  # costs; appeal and capability by language
     n_credit = cand.best_credit.shape[0]
     col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
     col_public = ROW_PRICES + n_groups + n_credit  # + hoster
-    col_appeal = col_public + cand.public_listed.shape[0]  # the columns before it: costs
-    twin = cost_twins(rows, col_appeal, who.shared)  # costed once per chooser, read by twins
-    liking = rows[:, col_appeal:].copy()  # appeal, then capability by language: compact
+    twin = cost_twins(rows, who.shared)  # costed once per chooser, read by twins
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
