@@ -287,6 +287,89 @@ def cost_rows(cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     return rows, liking
 
 
+class Buyer(NamedTuple):
+    """A chooser's own terms this month, as ``plan_costs`` reads them."""
+
+    friction: float  # multiplier on commercial prices
+    hardware: float  # GB of own accelerator memory
+    budget: float  # USD they can spend this month
+    users: float  # users a deployment must serve
+    share: float  # share of the cost they pay on a public channel
+    quota: float  # subsidised GPU-hours they may use
+    own_hours: float  # GPU-hours of their own hardware free
+    credit: float  # USD of public credit they have
+    public_host: int  # their institution's public hoster (-1: none)
+    col_market: int  # the cost rows' column of their group's cheapest market price
+    col_credit: int  # ... of their programme and group's cheapest credit price
+    col_public: int  # ... of whether their public hoster lists it
+    public: np.ndarray  # (3,) bool: expects a public slot for each task
+    credit_ok: np.ndarray  # (3,) bool: expects credit for each task
+
+
+@njit(cache=True, inline="always")
+def plan_costs(
+    row: np.ndarray, out: np.ndarray, holds_finetune: bool, buyer: Buyer, rule: ChoiceRule
+) -> int:
+    """Cost the nested plans (run, + fine-tune, + deploy) on one candidate for one chooser.
+
+    A task is free on own hardware (within its memory and hours), and the fine-tune of a model
+    they already hold a fine-tune of costs nothing (it is kept); a public slot or credit is
+    used within the quota. Inlined into ``choose_models`` (numba ``inline="always"``): a call
+    per candidate would pass a dozen arrays.
+
+    Args:
+        row: the candidate's cost row (``cost_rows``).
+        out: (3,) set to the cost of each plan costed, in USD.
+        holds_finetune: they hold a fine-tune of this candidate.
+        buyer: the chooser.
+        rule: prices and whether credit is used.
+
+    Returns:
+        How many of the nested plans are affordable (0-3).
+    """
+    p_mk = row[buyer.col_market] * buyer.friction
+    p_cr = row[buyer.col_credit] * buyer.friction if rule.use_credit else 0.0
+    gross_mk = gross_cr = subsidisable = 0.0
+    quota, own_left = buyer.quota, buyer.own_hours  # what the plan may still use
+    users, share, ph = buyer.users, buyer.share, buyer.public_host
+    affordable = 0
+    for t in range(3):
+        if t == FINETUNE and row[ROW_FINETUNE] == 0.0:
+            break  # the licence stops the plan here
+        if t == DEPLOY and not (row[ROW_USERS] > 0 and row[ROW_USERS] >= users):
+            break
+        at = ROW_TASK * t
+        work, per_user = row[at + HOURS], row[at + PER_USER]
+        own_hours = gpu_hours(work, per_user, 0.0, users, False)
+        own = row[ROW_WEIGHTS] != 0.0 and buyer.hardware >= row[at + MEM] and own_hours <= own_left
+        hours = gpu_hours(work, per_user, row[at + REPLICA], users, True)
+        billed = hours * row[at + FACTOR]  # GPU-hours' worth paid for
+        if t == FINETUNE and holds_finetune:
+            pass  # nothing to do or pay
+        elif own:  # free, within its memory and the hours it has left
+            own_left -= own_hours
+        elif buyer.public[t] and row[buyer.col_public] != 0.0 and hours <= quota:
+            quota -= hours  # its share of the cost at the public hoster
+            gross_mk += share * rule.price[ph] * billed
+            gross_cr += share * rule.price[ph] * billed
+        else:  # hosted: pay by the hour, the subsidised part within the quota
+            gross_mk += p_mk * billed
+            if rule.use_credit and buyer.credit_ok[t] and hours <= quota:
+                quota -= hours
+                subsidisable += p_cr * billed
+            else:
+                gross_cr += p_cr * billed
+        cost = gross_mk
+        if rule.use_credit:
+            subsidy = min(buyer.credit, (1.0 - share) * subsidisable)
+            cost = min(gross_mk, gross_cr + subsidisable - subsidy)
+        out[t] = cost
+        if cost > buyer.budget:  # plans are nested and costs only add up: none further fits
+            break
+        affordable += 1
+    return affordable
+
+
 @njit(cache=True)
 def choose_models(
     cand: Candidates, pop: Population, who: Choosers, rule: ChoiceRule
@@ -307,6 +390,9 @@ def choose_models(
     (within its memory and hours), and the fine-tune of a model they already hold a fine-tune
     of costs nothing (it is kept). A candidate whose costs match a shared one's (``cost_twins``)
     takes that one's plan costs for the chooser instead of costing them again: the same numbers.
+    While a capable model is affordable only capable ones can be chosen, so the others' plans
+    are costed only for a chooser to whom no capable model is affordable: the same choice, for
+    a third of the work (most of a chooser's set is below the capable bar for their language).
 
     Args:
         cand: the candidate releases.
@@ -337,11 +423,23 @@ def choose_models(
     public = np.zeros(3, dtype=np.bool_)
     credit_ok = np.zeros(3, dtype=np.bool_)
     seen = np.full(n_cand, -1, dtype=np.int64)  # the chooser who last put it in their set
+    costed = np.full(size, -1, dtype=np.int64)  # the chooser a place's plan was last costed for
+    capable = np.empty(size, dtype=np.int64)  # places capable for some plan, in order
     rows, liking = cost_rows(cand)  # costs; appeal and capability by language
     n_credit = cand.best_credit.shape[0]
     col_market, col_credit = ROW_PRICES, ROW_PRICES + n_groups  # + group, + credit row
     col_public = ROW_PRICES + n_groups + n_credit  # + hoster
     twin = cost_twins(rows, who.shared)  # costed once per chooser, read by twins
+    for c in range(who.shared):  # every set starts with the shared candidates
+        consider[c] = c
+    n_languages = liking.shape[1] - 1
+    shared_capable = np.empty((n_languages, who.shared), dtype=np.int64)
+    n_shared_capable = np.zeros(n_languages, dtype=np.int64)
+    for lg in range(n_languages):  # per language, the shared candidates capable for a plan
+        for c in range(who.shared):
+            if liking[c, 1 + lg] >= rule.thresholds[0]:
+                shared_capable[lg, n_shared_capable[lg]] = c
+                n_shared_capable[lg] += 1
     for j in range(n):
         i = who.idx[j]
         g, fr, hw, money = pop.group[i], pop.friction[i], pop.hardware[i], pop.budget[i]
@@ -351,81 +449,68 @@ def choose_models(
         for t in range(3):  # expects a public slot, or credit, for task t (the same draw)
             public[t] = public_ok and who.slot_draw[j] < rule.service_rate[max(prog, 0), t]
             credit_ok[t] = who.slot_draw[j] < rule.credit_rate[max(prog, 0), t]
-        credit_row = max(prog, 0) * n_groups + g
-        n_set = 0  # the consideration set: the shared candidates, then their own finds
-        for c in range(who.shared):
-            consider[n_set] = c
-            n_set += 1
+        buyer = Buyer(
+            fr,
+            hw,
+            money,
+            users,
+            share,
+            pop.quota[i],
+            pop.own_hours[i],
+            pop.credit[i],
+            ph,
+            col_market + g,
+            col_credit + max(prog, 0) * n_groups + g,
+            col_public + max(ph, 0),
+            public,
+            credit_ok,
+        )
+        n_set = who.shared  # the shared candidates, then their own finds
+        n_capable = n_shared_capable[lang]
+        capable[:n_capable] = shared_capable[lang, :n_capable]
         for e in range(who.extra.shape[1]):
             c = who.extra[j, e]
             if c >= who.shared and seen[c] != j:
                 seen[c] = j
                 consider[n_set] = c
+                if liking[c, 1 + lang] >= rule.thresholds[0]:
+                    capable[n_capable] = n_set
+                    n_capable += 1
                 n_set += 1
         best_capable, best_any = 0, 0
         held = who.held[j]
-        for q in range(n_set):
-            c = consider[q]
-            b = twin[c]
-            if b >= 0 and b != c and b != held and c != held:  # its twin b is costed
-                source[q] = b  # b is at place b (shared): its costs are c's
-            else:
-                source[q] = q
-                row = rows[c]
-                p_mk = row[col_market + g] * fr
-                p_cr = row[col_credit + credit_row] * fr if rule.use_credit else 0.0
-                gross_mk = gross_cr = subsidisable = 0.0
-                quota = pop.quota[i]  # subsidised hours the plan may still use
-                own_left = pop.own_hours[i]  # hours of own hardware the plan may still use
-                affordable = 0
-                for t in range(3):
-                    if t == FINETUNE and row[ROW_FINETUNE] == 0.0:
-                        break  # the licence stops the plan here
-                    if t == DEPLOY and not (row[ROW_USERS] > 0 and row[ROW_USERS] >= users):
+        # Phase 0 costs the capable places; phase 1 the others, only if no capable one is
+        # affordable (otherwise they cannot be chosen).
+        for phase in range(2):
+            if phase == 1 and best_capable > 0:
+                break
+            for k in range(n_capable if phase == 0 else n_set):
+                q = capable[k] if phase == 0 else k
+                c = consider[q]
+                cap[q] = liking[c, 1 + lang]
+                if phase == 1 and cap[q] >= rule.thresholds[0]:
+                    continue
+                b = twin[c]
+                # its twin b (at place b: shared) is costed for it, unless either is held
+                s = b if b >= 0 and b != c and b != held and c != held else q
+                source[q] = s
+                if costed[s] != j:
+                    costed[s] = j
+                    holds = consider[s] == held  # the fine-tune they hold is kept
+                    level[s] = plan_costs(rows[consider[s]], plan_cost[s], holds, buyer, rule)
+                affordable = level[s]
+                for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
+                    if cap[q] >= rule.thresholds[p - 1]:
+                        best_capable = max(best_capable, p)
                         break
-                    at = ROW_TASK * t
-                    work, per_user = row[at + HOURS], row[at + PER_USER]
-                    own_hours = gpu_hours(work, per_user, 0.0, users, False)
-                    own = row[ROW_WEIGHTS] != 0.0 and hw >= row[at + MEM] and own_hours <= own_left
-                    hours = gpu_hours(work, per_user, row[at + REPLICA], users, True)
-                    billed = hours * row[at + FACTOR]  # GPU-hours' worth paid for
-                    if t == FINETUNE and c == held:
-                        pass  # the fine-tune they hold is kept: nothing to do or pay
-                    elif own:  # free, within its memory and the hours it has left
-                        own_left -= own_hours
-                    elif public[t] and row[col_public + ph] != 0.0 and hours <= quota:
-                        quota -= hours  # its share of the cost at the public hoster
-                        gross_mk += share * rule.price[ph] * billed
-                        gross_cr += share * rule.price[ph] * billed
-                    else:  # hosted: pay by the hour, the subsidised part within the quota
-                        gross_mk += p_mk * billed
-                        if rule.use_credit and credit_ok[t] and hours <= quota:
-                            quota -= hours
-                            subsidisable += p_cr * billed
-                        else:
-                            gross_cr += p_cr * billed
-                    cost = gross_mk
-                    if rule.use_credit:
-                        subsidy = min(pop.credit[i], (1.0 - share) * subsidisable)
-                        cost = min(gross_mk, gross_cr + subsidisable - subsidy)
-                    plan_cost[q, t] = cost
-                    if cost > money:  # plans are nested and costs only add up: none further fits
-                        break
-                    affordable += 1
-                level[q] = affordable
-            affordable = level[source[q]]
-            cap[q] = liking[c, 1 + lang]
-            for p in range(affordable, 0, -1):  # the most ambitious plan it is capable for
-                if cap[q] >= rule.thresholds[p - 1]:
-                    best_capable = max(best_capable, p)
-                    break
-            best_any = max(best_any, affordable)
+                best_any = max(best_any, affordable)
         chose_capable[j] = best_capable > 0
         plan = best_capable if best_capable > 0 else best_any
         if plan == 0:
             continue
         top, n_ok = -np.inf, 0
-        for q in range(n_set):  # the feasible places, in order, and their utilities
+        for k in range(n_capable if best_capable > 0 else n_set):  # the feasible, in order
+            q = capable[k] if best_capable > 0 else k
             c = consider[q]
             b = source[q]
             if level[b] >= plan and (best_capable == 0 or cap[q] >= rule.thresholds[plan - 1]):

@@ -135,6 +135,31 @@ def test_a_capable_model_is_preferred_to_a_cheaper_plan_on_a_weak_one():
     assert chosen[0] == 0 and capable[0]
 
 
+def test_with_no_capable_model_affordable_a_weak_one_is_chosen():
+    # Candidate 0 is capable but beyond the budget even to run; the weak one is taken, and
+    # the chooser knows it settled (the weak candidate is costed only because of that).
+    for u in (0.01, 0.99):
+        chosen, capable = choose(
+            capability=np.array([10.0, 5.0]),
+            best_market=np.array([[1e6, 1.0]]),
+            budget=np.array([200.0]),
+            logit_draw=np.array([u]),
+        )
+        assert chosen[0] == 1 and not capable[0]
+
+
+def test_a_capable_find_costed_as_its_weak_shared_twin_is_chosen():
+    # The find (1) costs what the shared candidate (0) costs, so it reads 0's plan costs; 0 is
+    # below the capable bar, yet its costs must be worked out for 1.
+    chosen, capable = choose(
+        capability=np.array([5.0, 10.0]),
+        shared=1,
+        extra=np.array([[1]]),
+        logit_draw=np.array([0.99]),
+    )
+    assert chosen[0] == 1 and capable[0]
+
+
 def test_only_models_that_afford_the_most_ambitious_plan_are_chosen():
     # Both capable; only candidate 1 makes run + fine-tune + deploy affordable.
     for u in (0.01, 0.5, 0.99):
