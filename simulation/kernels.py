@@ -859,13 +859,13 @@ def preferred_offers(
     for k in range(req.idx.size):
         i, r = req.idx[k], req.release[k]
         g = pop.group[i]
-        best, hoster[i], charged[i] = np.inf, -1, np.inf
+        best, at = np.inf, -1  # kept in registers: written out once
         for h in range(price.size):
             felt = price[h] * pop.taste[i, h]  # taste picks the hoster; the price is what is paid
             if listed[h, r] and serves[h, g] and not full[h] and felt < best:
-                best, hoster[i] = felt, h
-        if hoster[i] >= 0:
-            charged[i] = price[hoster[i]] * pop.friction[i]
+                best, at = felt, h
+        hoster[i] = at
+        charged[i] = price[at] * pop.friction[i] if at >= 0 else np.inf
 
 
 @njit(cache=True)
