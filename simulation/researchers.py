@@ -748,7 +748,8 @@ class Researchers:
         gpu_by, paid_by, routed_by, credit_by, credit_hours = kernels.pay(
             req, v, served, pop, routes
         )
-        for h, g_h, p_h, routed in zip(m.hosters, gpu_by, paid_by, routed_by, strict=True):
+        settled = zip(m.hosters, gpu_by.tolist(), paid_by.tolist(), routed_by.tolist(), strict=True)
+        for h, g_h, p_h, routed in settled:  # Python floats: cheaper sums in the hosters
             if g_h > 0:
                 h.settle(g_h, p_h, name, routed)
         for p, inst in enumerate(m.institutions):
