@@ -989,6 +989,61 @@ def pay(
     return gpu_by, paid_by, routed_by, credit_by, credit_hours
 
 
+class Attempt(NamedTuple):
+    """What became of one round of requests for a task (one entry per request)."""
+
+    idx: np.ndarray  # int64 researcher
+    kind: np.ndarray  # where it was to be done (``Venue.kind``)
+    hoster: np.ndarray  # the hoster asked (-1: own hardware or none)
+    served: np.ndarray  # bool: it was served
+    no_credit: np.ndarray  # bool: refused credit before its turn
+
+
+@njit(cache=True)
+def record_attempt(
+    a: Attempt,
+    task: int,
+    program: np.ndarray,
+    public_asked: np.ndarray,
+    public_served: np.ndarray,
+    done: np.ndarray,
+    where: np.ndarray,
+    credit: np.ndarray,
+    full: np.ndarray,
+) -> tuple[np.ndarray, bool]:
+    """Record a round of requests, and who was turned away to try again elsewhere.
+
+    Per researcher: whether they succeeded and where (``done``, ``where``; -1 unless served at
+    a hoster); per programme, the requests its public hoster was asked and served for ``task``.
+    Who was refused credit has none left this month (``credit`` 0); a commercial or credit
+    hoster that turned someone away (with their credit) is ``full``.
+
+    Returns:
+        The researchers turned away (by a hoster, in request order), and whether the public
+        hoster turned anyone away.
+    """
+    turned = np.empty(a.idx.size, dtype=np.int64)
+    n_turned, public_full = 0, False
+    for k in range(a.idx.size):
+        i, h, public = a.idx[k], a.hoster[k], a.kind[k] == PUBLIC
+        if public:  # the public hoster's askers are all in a programme
+            public_asked[program[i], task] += 1.0
+            if a.served[k]:
+                public_served[program[i], task] += 1.0
+        done[i] = a.served[k]
+        where[i] = h if a.served[k] else -1
+        if a.no_credit[k]:
+            credit[i] = 0.0  # the credit ran out before their turn
+        if not a.served[k] and h >= 0:
+            turned[n_turned] = i
+            n_turned += 1
+            if public:
+                public_full = True
+            elif not a.no_credit[k]:
+                full[h] = True
+    return turned[:n_turned], public_full
+
+
 # A hoster's capacity is used up to this relative tolerance (rounding in the sums of demand).
 FILL_TOLERANCE = 1 + 1e-12
 

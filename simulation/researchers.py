@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from simulation import kernels
-from simulation.kernels import CREDIT, LOCAL, NONE, PUBLIC, Venue
+from simulation.kernels import CREDIT, LOCAL, NONE, Venue
 from simulation.releases import CLOSED, OPEN
 
 if TYPE_CHECKING:
@@ -610,26 +610,25 @@ class Researchers:
             req = kernels.Requests(idx, r[idx])
             v = self._venue(req, task, pop, full, offers if attempt == 0 else None)
             served, no_credit = self._serve(name, idx, v, v.hours, priority)
-            asked_public = v.kind == PUBLIC
-            # the public hoster's askers are all in a programme (``program`` >= 0)
-            n_programs = self._public_asked.shape[0]
-            asked_by = np.bincount(self.program[idx[asked_public]], minlength=n_programs)
-            self._public_asked[:, t] += asked_by
-            served_by = np.bincount(self.program[idx[asked_public & served]], minlength=n_programs)
-            self._public_served[:, t] += served_by
-            done[idx] = served
-            where[idx] = np.where(served, v.hoster, -1)
+            turned, public_full = kernels.record_attempt(
+                kernels.Attempt(idx, v.kind, v.hoster, served, no_credit),
+                t,
+                self.program,
+                self._public_asked,
+                self._public_served,
+                done,
+                where,
+                pop.credit,
+                full,
+            )
             self._pay(name, req, v, served, pop)
             if self.venues is not None:
                 self._log_venues(t, idx, v, served, where)
-            turned = ~served & (v.hoster >= 0)
-            if not turned.any():
+            if turned.size == 0:
                 break
-            if (turned & asked_public).any():  # the public hoster is full: not asked again
+            if public_full:  # the public hoster is full: not asked again
                 task = task._replace(use_public=False)
-            pop.credit[idx[no_credit]] = 0.0  # the credit ran out before their turn
-            full[v.hoster[turned & ~asked_public & ~no_credit]] = True
-            idx = idx[turned]
+            idx = turned
         return done, where
 
     def _log_venues(

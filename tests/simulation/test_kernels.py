@@ -549,3 +549,31 @@ def test_search_shelves_put_labs_releases_on_every_shelf_and_derivatives_on_thei
     for lg in range(2):  # the cumulative weights are np.cumsum's, shelf by shelf
         shelf = ids[start[lg] : start[lg + 1]]
         assert np.array_equal(cum[start[lg] : start[lg + 1]], np.cumsum(weight[shelf]))
+
+
+def test_an_attempt_records_success_and_who_tries_again():
+    # Five requests: served locally (4), served at hoster 1 (3), turned away by the full
+    # public hoster 2 (2), refused credit at credit hoster 0 (1), turned away by hoster 2 (0).
+    attempt = kernels.Attempt(
+        idx=np.array([4, 3, 2, 1, 0]),
+        kind=np.array(
+            [kernels.LOCAL, kernels.MARKET, kernels.PUBLIC, kernels.CREDIT, kernels.MARKET]
+        ),
+        hoster=np.array([-1, 1, 2, 0, 2]),
+        served=np.array([True, True, False, False, False]),
+        no_credit=np.array([False, False, False, True, False]),
+    )
+    program = np.array([0, 0, 1, 0, 0])
+    asked, served = np.zeros((2, 3)), np.zeros((2, 3))
+    done, where = np.zeros(5, bool), np.full(5, -7)
+    credit, full = np.full(5, 9.0), np.zeros(3, bool)
+    turned, public_full = kernels.record_attempt(
+        attempt, 1, program, asked, served, done, where, credit, full
+    )
+    assert done.tolist() == [False, False, False, True, True]
+    assert where.tolist() == [-1, -1, -1, 1, -1]  # only a hoster that served is kept
+    assert turned.tolist() == [2, 1, 0] and public_full
+    assert asked[:, 1].tolist() == [0.0, 1.0] and served.sum() == 0.0
+    assert credit.tolist() == [9.0, 0.0, 9.0, 9.0, 9.0]  # refused credit: none left
+    # a hoster that turned someone away is full; not the public one, nor one for a credit refusal
+    assert full.tolist() == [False, False, True]
