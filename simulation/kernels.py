@@ -163,7 +163,7 @@ class ChoiceRule(NamedTuple):
 
     service_rate: np.ndarray  # (programs, 3) share of public requests served last month
     price: np.ndarray  # (hosters,) USD per GPU-hour
-    thresholds: np.ndarray  # (3,) capable for a plan of t + 1 tasks if at least thresholds[t]
+    thresholds: np.ndarray  # (3,) capable for a plan of t + 1 tasks if >= thresholds[t]; rising
     capability_weight: float
     cost_weight: float
     use_credit: bool  # some chooser has public credit
@@ -391,8 +391,10 @@ def choose_models(
     of costs nothing (it is kept). A candidate whose costs match a shared one's (``cost_twins``)
     takes that one's plan costs for the chooser instead of costing them again: the same numbers.
     While a capable model is affordable only capable ones can be chosen, so the others' plans
-    are costed only for a chooser to whom no capable model is affordable: the same choice, for
-    a third of the work (most of a chooser's set is below the capable bar for their language).
+    are costed only for a chooser to whom no capable model is affordable (or as the twin a
+    capable one reads): the same choice, for a third of the work (most of a chooser's set is
+    below the capable bar for their language). A model capable for some plan is one capable to
+    run it: the thresholds never fall from plan to plan (a plan needs its hardest task's).
 
     Args:
         cand: the candidate releases.
@@ -403,7 +405,12 @@ def choose_models(
     Returns:
         Per chooser, the candidate position chosen (-1: none affordable) and whether a capable
         model was affordable.
+
+    Raises:
+        ValueError: thresholds that fall from one plan to the next.
     """
+    if rule.thresholds[1] < rule.thresholds[0] or rule.thresholds[2] < rule.thresholds[1]:
+        raise ValueError("plan thresholds must not fall from one plan to the next")
     n, n_cand = who.idx.size, cand.release.size
     n_groups = cand.best_market.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
@@ -1015,25 +1022,29 @@ def record_attempt(
 
     Per researcher: whether they succeeded and where (``done``, ``where``; -1 unless served at
     a hoster); per programme, the requests its public hoster was asked and served for ``task``.
-    Who was refused credit has none left this month (``credit`` 0); a commercial or credit
-    hoster that turned someone away (with their credit) is ``full``.
+    A hoster that turned someone away is ``full``, unless it is the public hoster or it was
+    their credit that was refused; who was refused credit has none left this month (``credit``
+    0) once anyone is to try again.
 
     Returns:
-        The researchers turned away (by a hoster, in request order), and whether the public
+        The researchers turned away by a hoster, in request order, and whether the public
         hoster turned anyone away.
+
+    Raises:
+        ValueError: a request at the public hoster from outside every programme.
     """
     turned = np.empty(a.idx.size, dtype=np.int64)
     n_turned, public_full = 0, False
     for k in range(a.idx.size):
         i, h, public = a.idx[k], a.hoster[k], a.kind[k] == PUBLIC
-        if public:  # the public hoster's askers are all in a programme
+        if public:
+            if program[i] < 0:
+                raise ValueError("a request at the public hoster from outside every programme")
             public_asked[program[i], task] += 1.0
             if a.served[k]:
                 public_served[program[i], task] += 1.0
         done[i] = a.served[k]
         where[i] = h if a.served[k] else -1
-        if a.no_credit[k]:
-            credit[i] = 0.0  # the credit ran out before their turn
         if not a.served[k] and h >= 0:
             turned[n_turned] = i
             n_turned += 1
@@ -1041,6 +1052,10 @@ def record_attempt(
                 public_full = True
             elif not a.no_credit[k]:
                 full[h] = True
+    if n_turned > 0:
+        for k in range(a.idx.size):
+            if a.no_credit[k]:
+                credit[a.idx[k]] = 0.0  # the credit ran out before their turn
     return turned[:n_turned], public_full
 
 

@@ -551,29 +551,64 @@ def test_search_shelves_put_labs_releases_on_every_shelf_and_derivatives_on_thei
         assert np.array_equal(cum[start[lg] : start[lg + 1]], np.cumsum(weight[shelf]))
 
 
-def test_an_attempt_records_success_and_who_tries_again():
-    # Five requests: served locally (4), served at hoster 1 (3), turned away by the full
-    # public hoster 2 (2), refused credit at credit hoster 0 (1), turned away by hoster 2 (0).
+def _attempt(served, no_credit):
+    """``record_attempt`` on six requests for task 1; returns its outputs and the arrays.
+
+    Researcher 5 runs locally, 4 at hoster 1, 3 and 0 at the public hoster 2 (programme 1),
+    2 at credit hoster 0 and 1 at hoster 3 (markets).
+    """
     attempt = kernels.Attempt(
-        idx=np.array([4, 3, 2, 1, 0]),
+        idx=np.array([5, 4, 3, 2, 1, 0]),
         kind=np.array(
-            [kernels.LOCAL, kernels.MARKET, kernels.PUBLIC, kernels.CREDIT, kernels.MARKET]
+            [
+                kernels.LOCAL,
+                kernels.MARKET,
+                kernels.PUBLIC,
+                kernels.CREDIT,
+                kernels.MARKET,
+                kernels.PUBLIC,
+            ]
         ),
-        hoster=np.array([-1, 1, 2, 0, 2]),
-        served=np.array([True, True, False, False, False]),
-        no_credit=np.array([False, False, False, True, False]),
+        hoster=np.array([-1, 1, 2, 0, 3, 2]),
+        served=np.array(served),
+        no_credit=np.array(no_credit),
     )
-    program = np.array([0, 0, 1, 0, 0])
-    asked, served = np.zeros((2, 3)), np.zeros((2, 3))
-    done, where = np.zeros(5, bool), np.full(5, -7)
-    credit, full = np.full(5, 9.0), np.zeros(3, bool)
-    turned, public_full = kernels.record_attempt(
-        attempt, 1, program, asked, served, done, where, credit, full
+    program = np.array([1, 0, 0, 1, 0, 0])
+    out = dict(
+        asked=np.zeros((2, 3)),
+        served=np.zeros((2, 3)),
+        done=np.ones(6, bool),  # written either way
+        where=np.full(6, -7),
+        credit=np.full(6, 9.0),
+        full=np.zeros(4, bool),
     )
-    assert done.tolist() == [False, False, False, True, True]
-    assert where.tolist() == [-1, -1, -1, 1, -1]  # only a hoster that served is kept
-    assert turned.tolist() == [2, 1, 0] and public_full
-    assert asked[:, 1].tolist() == [0.0, 1.0] and served.sum() == 0.0
-    assert credit.tolist() == [9.0, 0.0, 9.0, 9.0, 9.0]  # refused credit: none left
-    # a hoster that turned someone away is full; not the public one, nor one for a credit refusal
-    assert full.tolist() == [False, False, True]
+    turned, public_full = kernels.record_attempt(attempt, 1, program, *out.values())
+    return turned, public_full, out
+
+
+def test_an_attempt_records_success_and_who_tries_again():
+    # served: local 5, hoster 1 (4), public (0); turned away: public (3), credit refused (2),
+    # hoster 3 full (1)
+    turned, public_full, out = _attempt(
+        served=[True, True, False, False, False, True],
+        no_credit=[False, False, False, True, False, False],
+    )
+    assert out["done"].tolist() == [True, False, False, False, True, True]
+    assert out["where"].tolist() == [2, -1, -1, -1, 1, -1]  # a hoster that served them
+    assert turned.tolist() == [3, 2, 1] and public_full
+    assert out["asked"][1].tolist() == [0.0, 2.0, 0.0]  # programme 1, task 1
+    assert out["served"][1].tolist() == [0.0, 1.0, 0.0] and out["asked"][0].sum() == 0
+    assert out["credit"].tolist() == [9.0, 9.0, 0.0, 9.0, 9.0, 9.0]  # refused: none left
+    # full: the hoster that turned someone away (3); not the public one, nor for a credit refusal
+    assert out["full"].tolist() == [False, False, False, True]
+
+
+def test_an_attempt_where_everyone_is_served_turns_no_one_away():
+    turned, public_full, out = _attempt(served=[True] * 6, no_credit=[False] * 6)
+    assert turned.size == 0 and not public_full and not out["full"].any()
+    assert out["done"].all() and out["where"].tolist() == [2, 3, 0, 2, 1, -1]
+
+
+def test_plan_thresholds_may_not_fall():
+    with pytest.raises(ValueError, match="must not fall"):
+        choose(thresholds=np.array([9.0, 5.0, 9.0]))
