@@ -533,6 +533,8 @@ class Researchers:
             into = self._retry_offers
         market = hosting._replace(listed=self.market_listed)
         kernels.preferred_offers(market, pop, req, into.market_price, into.market_hoster)
+        if not self.credit_listed:  # no institution: the buffers' credit offers stay none
+            return into
         into.credit_price[req.idx], into.credit_hoster[req.idx] = np.inf, -1
         program = self.program[req.idx]
         for p, listed in enumerate(self.credit_listed):
