@@ -654,7 +654,8 @@ class Researchers:
 
         Local tasks always run. Credit that ``queue`` or ``lottery`` rations is granted in the
         institution's order until the month's pool is used (the reserved group first, from
-        its share); who it does not cover is refused credit and tries again without. Hosted
+        its share; ``_ration_credit``); who it does not cover is refused credit and tries again
+        without. Hosted
         requests are served in a random queue until each hoster's capacity for the month is
         used; at a public hoster, in its institution's order, the reserved group first from
         the reserved share of each pool. Running deployments renew first.
@@ -664,29 +665,10 @@ class Researchers:
         """
         m = self.model
         ok = v.kind == LOCAL
-        no_credit = np.zeros(idx.size, dtype=bool)
         hosted = v.hoster >= 0
         if not hosted.any():
-            return ok, no_credit
-        program, reserved = self.program[idx], self.reserved[idx]
-        for p, inst in enumerate(m.institutions):
-            if inst.spec.compute_channel != "credits" or inst.spec.rationing == "equal_share":
-                continue
-            asks = (v.kind == CREDIT) & (program == p)
-            if asks.any():
-                key = self._rationing_key(inst, idx)
-                usd, one = v.credit * self.weight, np.zeros(idx.size, dtype=np.int64)
-                got = np.zeros(idx.size, dtype=bool)
-                if inst.reserved_share > 0:  # the reserved group first, from its share
-                    block = min(inst.reserved_left, inst.credit_pool)
-                    got = _queue(one, usd, key, asks & reserved, np.array([max(0.0, block)]))
-                    inst.reserved_left -= usd[got].sum()
-                left = inst.credit_pool - usd[got].sum()
-                got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
-                no_credit |= asks & ~got
-                t = TASKS.index(task)
-                self._credit_asked[p, t] += asks.sum()
-                self._credit_granted[p, t] += (asks & got).sum()
+            return ok, np.zeros(idx.size, dtype=bool)
+        no_credit = self._ration_credit(task, idx, v)
         hosted &= ~no_credit
         demand = hours * self.weight
         remaining = np.array([h.remaining(task) for h in m.hosters])
@@ -706,7 +688,7 @@ class Researchers:
                     host.pools.get(task, 0.0) * inst.reserved_share
                     - host.reserved_used.get(task, 0.0),
                 )
-                got = _queue(v.hoster, demand, key, at & reserved, cap)
+                got = _queue(v.hoster, demand, key, at & self.reserved[idx], cap)
                 host.reserved_used[task] = host.reserved_used.get(task, 0.0) + demand[got].sum()
                 remaining[pub] -= demand[got].sum()
                 ok |= got
@@ -715,6 +697,38 @@ class Researchers:
             hosted &= v.hoster != pub
         ok |= _queue(v.hoster, demand, queue_place(self.queue_key[idx]), hosted, remaining)
         return ok, no_credit
+
+    def _ration_credit(self, task: str, idx: np.ndarray, v: Venue) -> np.ndarray:
+        """Grant rationed credit (``queue`` or ``lottery``) in each institution's order.
+
+        Until the month's pool is used, the reserved group first from its share.
+
+        Returns:
+            Per request: refused credit (it tries again without).
+        """
+        no_credit = np.zeros(idx.size, dtype=bool)
+        if not self.model.institutions:
+            return no_credit
+        program, reserved = self.program[idx], self.reserved[idx]
+        for p, inst in enumerate(self.model.institutions):
+            if inst.spec.compute_channel != "credits" or inst.spec.rationing == "equal_share":
+                continue
+            asks = (v.kind == CREDIT) & (program == p)
+            if asks.any():
+                key = self._rationing_key(inst, idx)
+                usd, one = v.credit * self.weight, np.zeros(idx.size, dtype=np.int64)
+                got = np.zeros(idx.size, dtype=bool)
+                if inst.reserved_share > 0:  # the reserved group first, from its share
+                    block = min(inst.reserved_left, inst.credit_pool)
+                    got = _queue(one, usd, key, asks & reserved, np.array([max(0.0, block)]))
+                    inst.reserved_left -= usd[got].sum()
+                left = inst.credit_pool - usd[got].sum()
+                got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
+                no_credit |= asks & ~got
+                t = TASKS.index(task)
+                self._credit_asked[p, t] += asks.sum()
+                self._credit_granted[p, t] += (asks & got).sum()
+        return no_credit
 
     def _pay(
         self,
