@@ -392,7 +392,7 @@ def choose_models(
     takes that one's plan costs for the chooser instead of costing them again: the same numbers.
     While a capable model is affordable only capable ones can be chosen, so the others' plans
     are costed only for a chooser to whom no capable model is affordable (or as the twin a
-    capable one reads): the same choice, for a third of the work (most of a chooser's set is
+    capable one reads): the same choice, for about half the costing (most of a chooser's set is
     below the capable bar for their language). A model capable for some plan is one capable to
     run it: the thresholds never fall from plan to plan (a plan needs its hardest task's).
 
