@@ -652,12 +652,10 @@ class Researchers:
     def _serve(self, task, idx, v: Venue, hours, priority=None) -> tuple[np.ndarray, np.ndarray]:
         """Decide which requests are served, rationing credit and hosted capacity.
 
-        Local tasks always run. Credit that ``queue`` or ``lottery`` rations is granted in the
-        institution's order until the month's pool is used (the reserved group first, from
-        its share; ``_ration_credit``); who it does not cover is refused credit and tries again
-        without. Hosted
-        requests are served in a random queue until each hoster's capacity for the month is
-        used; at a public hoster, in its institution's order, the reserved group first from
+        Local tasks always run. Credit that ``queue`` or ``lottery`` rations is granted first
+        (``_ration_credit``); who it does not cover is refused credit and tries again without.
+        Hosted requests are served in a random queue until each hoster's capacity for the month
+        is used; at a public hoster, in its institution's order, the reserved group first from
         the reserved share of each pool. Running deployments renew first.
 
         Returns:
@@ -701,7 +699,7 @@ class Researchers:
     def _ration_credit(self, task: str, idx: np.ndarray, v: Venue) -> np.ndarray:
         """Grant rationed credit (``queue`` or ``lottery``) in each institution's order.
 
-        Until the month's pool is used, the reserved group first from its share.
+        Until the month's pool is used; the reserved group first, from its share.
 
         Returns:
             Per request: refused credit (it tries again without).
@@ -709,7 +707,7 @@ class Researchers:
         no_credit = np.zeros(idx.size, dtype=bool)
         if not self.model.institutions:
             return no_credit
-        program, reserved = self.program[idx], self.reserved[idx]
+        program, reserved, t = self.program[idx], self.reserved[idx], TASKS.index(task)
         for p, inst in enumerate(self.model.institutions):
             if inst.spec.compute_channel != "credits" or inst.spec.rationing == "equal_share":
                 continue
@@ -725,7 +723,6 @@ class Researchers:
                 left = inst.credit_pool - usd[got].sum()
                 got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
                 no_credit |= asks & ~got
-                t = TASKS.index(task)
                 self._credit_asked[p, t] += asks.sum()
                 self._credit_granted[p, t] += (asks & got).sum()
         return no_credit
