@@ -687,6 +687,49 @@ def effective_capability(
 
 
 @njit(cache=True)
+def due_for_review(
+    choice: np.ndarray,
+    chose_capable: np.ndarray,
+    kept: np.ndarray,
+    language: np.ndarray,
+    capability: np.ndarray,
+    language_fit: np.ndarray,
+    language_gap: np.ndarray,
+    threshold: float,
+    draw: np.ndarray,
+    probability: float,
+) -> np.ndarray:
+    """Who chooses a model again this month.
+
+    Those whose model is no longer ``kept`` (superseded or withdrawn), those whose capable
+    model fell below ``threshold`` as felt in their language (they notice; who knowingly
+    settled for a weaker one does not), and a random few (``draw < probability``).
+
+    Args:
+        choice: per researcher, the release chosen (-1: none).
+        chose_capable: per researcher, a capable model was affordable when they chose.
+        kept: per release, still offered (a candidate, or a derivative not withdrawn).
+        language: per researcher, the language they need.
+        capability: (releases,) capability.
+        language_fit: (releases, languages) fit per language.
+        language_gap: (languages,) capability lost by a release with no fit.
+        threshold: the capability a model needs to count as capable.
+        draw: per researcher, a uniform draw.
+        probability: the chance of a review in a month.
+    """
+    review = np.empty(choice.size, dtype=np.bool_)
+    for i in range(choice.size):
+        r, lg = max(choice[i], 0), language[i]
+        gone = choice[i] >= 0 and not kept[r]
+        outdated = (
+            chose_capable[i]
+            and felt_capability(capability[r], language_gap[lg], language_fit[r, lg]) < threshold
+        )
+        review[i] = gone or outdated or draw[i] < probability
+    return review
+
+
+@njit(cache=True)
 def search_shelves(
     findable: np.ndarray, maker_language: np.ndarray, weight: np.ndarray, n_languages: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1164,6 +1207,16 @@ def plan_deployments(
 
 
 @njit(cache=True)
+def deployed_on(host: int, dep: Deployments, n_releases: int) -> np.ndarray:
+    """Per release, whether it has a healthy (not stranded) deployment at ``host``."""
+    on = np.zeros(n_releases, dtype=np.bool_)
+    for i in range(dep.release.size):
+        if dep.host[i] == host and not dep.stranded[i]:
+            on[dep.release[i]] = True
+    return on
+
+
+@njit(cache=True)
 def settle_deployments(
     dep: Deployments, done: np.ndarray, host: np.ndarray, target: np.ndarray, abandon_after: int
 ) -> None:
@@ -1187,3 +1240,121 @@ def settle_deployments(
         dep.stranded_months[i] = dep.stranded_months[i] + 1 if dep.stranded[i] else 0
         if dep.stranded_months[i] > abandon_after:
             dep.release[i], dep.host[i], dep.stranded[i], dep.stranded_months[i] = -1, -1, False, 0
+
+
+class FineTunes(NamedTuple):
+    """The fine-tune each researcher holds (in/out, one entry per researcher)."""
+
+    base: np.ndarray  # int64 release it was made of (-1: none)
+    via_api: np.ndarray  # bool: made at a lab's API (no weights to publish)
+
+
+@njit(cache=True)
+def keep_finetunes(
+    held: FineTunes,
+    choice: np.ndarray,
+    release: np.ndarray,
+    finetune_ok: np.ndarray,
+    ran: np.ndarray,
+) -> np.ndarray:
+    """Drop the fine-tunes that cannot be kept (in place); who wants a new one.
+
+    A fine-tune is kept while its base is still their model and may still be fine-tuned; a new
+    base, or one no longer allowed (revoked, say), drops it. Who ran a model that may be
+    fine-tuned and keeps no fine-tune of it wants one.
+
+    Args:
+        held: the fine-tunes held; ``base`` set to -1 where dropped.
+        choice: per researcher, the release chosen (-1: none).
+        release: per researcher, the release run (or chosen; 0 for none).
+        finetune_ok: per release, whether it may be fine-tuned.
+        ran: per researcher, ran it this month.
+
+    Returns:
+        Per researcher, whether they try to fine-tune it.
+    """
+    wants = np.zeros(ran.size, dtype=np.bool_)
+    for i in range(ran.size):
+        r = release[i]
+        keeps = choice[i] >= 0 and held.base[i] == r and finetune_ok[r]
+        if not keeps:
+            held.base[i] = -1
+        wants[i] = ran[i] and finetune_ok[r] and not keeps
+    return wants
+
+
+@njit(cache=True)
+def record_finetunes(
+    held: FineTunes,
+    done: np.ndarray,
+    draw: np.ndarray,
+    skill: np.ndarray,
+    release: np.ndarray,
+    hoster: np.ndarray,
+    is_api: np.ndarray,
+) -> np.ndarray:
+    """Record the month's new fine-tunes (in place): a fine-tune done works if ``draw < skill``.
+
+    Args:
+        held: the fine-tunes held; a new one replaces ``base`` and ``via_api``.
+        done: per researcher, the fine-tune task was done.
+        draw: per researcher, a uniform draw.
+        skill: per researcher, the chance a fine-tune works.
+        release: per researcher, the release fine-tuned.
+        hoster: per researcher, where it was done (-1: own hardware).
+        is_api: per hoster, whether it is a lab's API.
+
+    Returns:
+        Per researcher, whether they made a new fine-tune this month.
+    """
+    new = np.zeros(done.size, dtype=np.bool_)
+    for i in range(done.size):
+        if done[i] and draw[i] < skill[i]:
+            new[i] = True
+            held.base[i] = release[i]
+            held.via_api[i] = hoster[i] >= 0 and is_api[hoster[i]]
+    return new
+
+
+@njit(cache=True)
+def month_uses(
+    ran: np.ndarray,
+    ran_at: np.ndarray,
+    finetuned: np.ndarray,
+    held: FineTunes,
+    deployed: np.ndarray,
+    deploy_host: np.ndarray,
+    release: np.ndarray,
+    capability: np.ndarray,
+    is_api: np.ndarray,
+    n_releases: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each researcher used this month, as the outcome and next month's popularity read it.
+
+    Args:
+        ran: per researcher, ran a model.
+        ran_at: per researcher, the hoster it ran at (-1: own hardware).
+        finetuned: per researcher, used a fine-tune of the model run.
+        held: the fine-tunes held (``via_api``: made at a lab's API).
+        deployed: per researcher, a deployment runs.
+        deploy_host: per researcher, the deployment's hoster (-1: own hardware).
+        release: per researcher, the release run.
+        capability: per researcher, its capability as felt in their language.
+        is_api: per hoster, whether it is a lab's API.
+        n_releases: releases there are.
+
+    Returns:
+        (tasks, researchers) done through a lab's API; per release, the researchers who ran it;
+        per researcher, the capability run (NaN: none).
+    """
+    via_api = np.zeros((3, ran.size), dtype=np.bool_)
+    users = np.zeros(n_releases)
+    used = np.full(ran.size, np.nan)
+    for i in range(ran.size):
+        via_api[RUN, i] = ran[i] and ran_at[i] >= 0 and is_api[ran_at[i]]
+        via_api[FINETUNE, i] = finetuned[i] and held.via_api[i]
+        via_api[DEPLOY, i] = deployed[i] and deploy_host[i] >= 0 and is_api[deploy_host[i]]
+        if ran[i]:
+            users[release[i]] += 1.0
+            used[i] = capability[i]
+    return via_api, users, used

@@ -277,9 +277,10 @@ class Researchers:
 
     def deployed_on(self, hoster: int) -> np.ndarray:
         """Whether each release has a healthy deployment at ``hoster``."""
-        on = np.zeros(len(self.model.releases), dtype=bool)
-        on[self.deployment[(self.deploy_host == hoster) & ~self.stranded]] = True
-        return on
+        current = kernels.Deployments(
+            self.deployment, self.deploy_host, self.stranded, self.stranded_months
+        )
+        return kernels.deployed_on(hoster, current, len(self.model.releases))
 
     # -- monthly step --------------------------------------------------------------------------
     def step(self) -> Outcome:
@@ -310,17 +311,23 @@ class Researchers:
         # 1. Choose a model. Everyone chooses in the first month; later, those whose model was
         #    superseded or withdrawn, those whose capable model fell out of the capable range
         #    (they notice; who knowingly settled for a weaker one does not), and a random few.
-        current = np.where(self.choice >= 0, self.choice, 0)
         is_candidate = np.zeros(n_rel, dtype=bool)
         is_candidate[m.candidates] = True
         # a lab's release is superseded once it is no longer among the candidates; a
         # derivative only when withdrawn
         kept = is_candidate | (rel["derivative"] & ~rel["revoked"])
-        gone = (self.choice >= 0) & ~kept[current]
-        outdated = self.chose_capable & (
-            self._effective_capability(rel, current) < m.capable_threshold
+        review = kernels.due_for_review(
+            self.choice,
+            self.chose_capable,
+            kept,
+            self.language,
+            rel["capability"],
+            rel["language_fit"],
+            m.language_gap,
+            float(m.capable_threshold),
+            self.rng.random(self.n),
+            float(cfg.adoption.review_probability),
         )
-        review = gone | outdated | (self.rng.random(self.n) < cfg.adoption.review_probability)
         if m.month == 0:
             review[:] = True
         self._choose(np.flatnonzero(review), pop)
@@ -353,28 +360,28 @@ class Researchers:
         #    A fine-tune is kept while its base stays their model and may still be fine-tuned:
         #    only a new base (or one no longer allowed, e.g. revoked) needs a new one.
         terms = self._licence_allows(rel)
-        keeps = (self.choice >= 0) & (self.finetuned_on == rr) & terms["finetune"][rr]
-        self.finetuned_on[~keeps] = -1  # a new base, or one no longer allowed: dropped
-        wants_ft = ran & terms["finetune"][rr] & ~keeps
+        held = kernels.FineTunes(self.finetuned_on, self.finetune_api)
+        wants_ft = kernels.keep_finetunes(held, self.choice, rr, terms["finetune"], ran)
         finetune = self._task(1, rel["weights"], price_factor=terms["finetune_price"])
         ft_done, ft_at = self._do_task("finetune", wants_ft, rr, finetune, pop, offers=offers)
-        new = ft_done & (self.rng.random(self.n) < self.skill)
-        self.finetuned_on[new] = rr[new]
-        self.finetune_api[new] = self._through_api(ft_at)[new]
+        draw = self.rng.random(self.n)
+        new = kernels.record_finetunes(held, ft_done, draw, self.skill, rr, ft_at, self.is_api)
         finetuned = ran & (self.finetuned_on >= 0)  # use a fine-tune of the model they ran
 
         # 4. Deploy: keep, start, switch or migrate a deployment that runs all month.
         deployed = self._deploy(rel, ran, rr, terms, pop, offers)
-        via_api = np.stack(
-            [
-                ran & self._through_api(ran_at),
-                finetuned & self.finetune_api,
-                deployed & self._through_api(self.deploy_host),
-            ]
+        via_api, self.users, capability_used = kernels.month_uses(
+            ran,
+            ran_at,
+            finetuned,
+            held,
+            deployed,
+            self.deploy_host,
+            rr,
+            eff_cap,
+            self.is_api,
+            n_rel,
         )
-
-        self.users = np.bincount(rr[ran], minlength=n_rel).astype(float)
-        capability_used = np.where(ran, eff_cap, np.nan)
         self.queue_key = self.rng.random(self.n)
         asked = self._public_asked > 0
         self.public_service_rate[asked] = self._public_served[asked] / self._public_asked[asked]

@@ -612,3 +612,81 @@ def test_an_attempt_where_everyone_is_served_turns_no_one_away():
 def test_plan_thresholds_may_not_fall():
     with pytest.raises(ValueError, match="must not fall"):
         choose(thresholds=np.array([9.0, 5.0, 9.0]))
+
+
+def _held(base, via_api=None) -> kernels.FineTunes:
+    base = np.array(base, np.int64)
+    flags = np.zeros(base.size, bool) if via_api is None else np.array(via_api, bool)
+    return kernels.FineTunes(base, flags)
+
+
+def test_a_fine_tune_is_kept_only_on_the_same_allowed_model():
+    # 0 keeps its fine-tune of 1; 1 chose another model; 2's model may no longer be
+    # fine-tuned; 3 has no model (release 0 stands in); 4 holds none but ran a model that may
+    # be fine-tuned
+    held = _held([1, 0, 2, 0, -1])
+    wants = kernels.keep_finetunes(
+        held,
+        choice=np.array([1, 1, 2, -1, 0]),
+        release=np.array([1, 1, 2, 0, 0]),
+        finetune_ok=np.array([True, True, False]),
+        ran=np.array([True, True, True, False, True]),
+    )
+    assert held.base.tolist() == [1, -1, -1, -1, -1]
+    assert wants.tolist() == [False, True, False, False, True]
+
+
+def test_a_fine_tune_done_works_with_the_researchers_skill_and_records_its_venue():
+    held = _held([5, 5, 5, 5], via_api=[True, True, True, True])
+    new = kernels.record_finetunes(
+        held,
+        done=np.array([True, True, False, True]),
+        draw=np.array([0.1, 0.9, 0.0, 0.2]),
+        skill=np.full(4, 0.5),
+        release=np.array([1, 2, 3, 4]),
+        hoster=np.array([-1, 0, 0, 1]),
+        is_api=np.array([False, True]),
+    )
+    assert new.tolist() == [True, False, False, True]
+    assert held.base.tolist() == [1, 5, 5, 4]  # only the new ones replace what was held
+    assert held.via_api.tolist() == [False, True, True, True]  # own hardware: no API
+
+
+def test_month_uses_count_runs_per_release_and_api_use_per_task():
+    via_api, users, used = kernels.month_uses(
+        ran=np.array([True, True, False, True]),
+        ran_at=np.array([1, -1, 1, 0]),
+        finetuned=np.array([True, False, False, True]),
+        held=_held([0, -1, -1, 2], via_api=[True, False, True, False]),
+        deployed=np.array([False, True, True, False]),
+        deploy_host=np.array([-1, 1, 0, -1]),
+        release=np.array([2, 0, 1, 2]),
+        capability=np.array([3.0, 4.0, 5.0, 6.0]),
+        is_api=np.array([False, True]),
+        n_releases=4,
+    )
+    assert via_api.tolist() == [
+        [True, False, False, False],  # ran at the API (hoster 1); 2 did not run
+        [True, False, False, False],  # the fine-tune used was made at an API
+        [False, True, False, False],  # deployed at the API
+    ]
+    assert users.tolist() == [1.0, 0.0, 2.0, 0.0]  # release 2 run twice, 0 once
+    assert np.isnan(used[2]) and used[[0, 1, 3]].tolist() == [3.0, 4.0, 6.0]
+
+
+def test_a_review_is_due_for_a_model_gone_a_capable_model_fallen_behind_or_by_chance():
+    # 0: model gone; 1: capable choice now below the bar in its language (fit 0 loses the gap);
+    # 2: the same model, but they knowingly chose a weak one; 3: by chance; 4: no model, no draw
+    review = kernels.due_for_review(
+        choice=np.array([0, 1, 1, 1, -1]),
+        chose_capable=np.array([False, True, False, False, False]),
+        kept=np.array([False, True]),
+        language=np.array([0, 1, 1, 0, 0]),
+        capability=np.array([9.0, 5.0]),
+        language_fit=np.array([[1.0, 1.0], [1.0, 0.0]]),
+        language_gap=np.array([0.0, 2.0]),
+        threshold=4.0,
+        draw=np.array([0.9, 0.9, 0.9, 0.1, 0.9]),
+        probability=0.2,
+    )
+    assert review.tolist() == [True, True, False, True, False]
