@@ -1108,15 +1108,16 @@ FILL_TOLERANCE = 1 + 1e-12
 
 @njit(cache=True)
 def room_for_all(
-    idx: np.ndarray, hoster: np.ndarray, demand: np.ndarray, remaining: np.ndarray
+    mask: np.ndarray, hoster: np.ndarray, demand: np.ndarray, remaining: np.ndarray
 ) -> bool:
-    """Whether every request ``idx`` fits its hoster's remaining capacity (no queue needed).
+    """Whether every request in ``mask`` fits its hoster's remaining capacity (no queue needed).
 
-    Demand is summed per hoster in the order of ``idx``, as ``np.bincount`` sums it.
+    Demand is summed per hoster in request order, as ``np.bincount`` sums it.
     """
     asked = np.zeros(remaining.size)
-    for i in idx:
-        asked[hoster[i]] += demand[i]
+    for i in range(mask.size):
+        if mask[i]:
+            asked[hoster[i]] += demand[i]
     return np.all(asked <= remaining * FILL_TOLERANCE)
 
 

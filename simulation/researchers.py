@@ -8,6 +8,7 @@ deployment size, and their own model choice and deployment. The rules read per r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -17,6 +18,8 @@ from simulation.kernels import CREDIT, LOCAL, NONE, Venue
 from simulation.releases import CLOSED, OPEN
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from simulation.config import Contributions
     from simulation.model import EcosystemModel
 
@@ -678,14 +681,17 @@ class Researchers:
         demand = hours * self.weight
         remaining = np.array([h.remaining(task) for h in m.hosters])
 
-        def queue_place(key: np.ndarray) -> np.ndarray:
-            return key if priority is None else (key + ~priority[idx]) / 2
+        def queue_place(key: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+            """Places in a queue: by ``key``, running deployments first; worked out on demand."""
+            if priority is None:
+                return key
+            return lambda: (key() + ~priority[idx]) / 2
 
         for inst in m.institutions:
             host = inst.hoster
             if host is None or not (at := hosted & (v.hoster == host.position)).any():
                 continue
-            pub, key = host.position, queue_place(self._rationing_key(inst, idx))
+            pub, place = host.position, queue_place(partial(self._rationing_key, inst, idx))
             if inst.reserved_share > 0:
                 cap = remaining.copy()
                 cap[pub] = max(
@@ -693,14 +699,15 @@ class Researchers:
                     host.pools.get(task, 0.0) * inst.reserved_share
                     - host.reserved_used.get(task, 0.0),
                 )
-                got = _queue(v.hoster, demand, key, at & self.reserved[idx], cap)
+                got = _queue(v.hoster, demand, place, at & self.reserved[idx], cap)
                 host.reserved_used[task] = host.reserved_used.get(task, 0.0) + demand[got].sum()
                 remaining[pub] -= demand[got].sum()
                 ok |= got
                 at &= ~got
-            ok |= _queue(v.hoster, demand, key, at, remaining)
+            ok |= _queue(v.hoster, demand, place, at, remaining)
             hosted &= v.hoster != pub
-        ok |= _queue(v.hoster, demand, queue_place(self.queue_key[idx]), hosted, remaining)
+        place = queue_place(partial(np.take, self.queue_key, idx))
+        ok |= _queue(v.hoster, demand, place, hosted, remaining)
         return ok, no_credit
 
     def _ration_credit(self, task: str, idx: np.ndarray, v: Venue) -> np.ndarray:
@@ -720,15 +727,15 @@ class Researchers:
                 continue
             asks = (v.kind == CREDIT) & (program == p)
             if asks.any():
-                key = self._rationing_key(inst, idx)
+                place = partial(self._rationing_key, inst, idx)
                 usd, one = v.credit * self.weight, np.zeros(idx.size, dtype=np.int64)
                 got = np.zeros(idx.size, dtype=bool)
                 if inst.reserved_share > 0:  # the reserved group first, from its share
                     block = min(inst.reserved_left, inst.credit_pool)
-                    got = _queue(one, usd, key, asks & reserved, np.array([max(0.0, block)]))
+                    got = _queue(one, usd, place, asks & reserved, np.array([max(0.0, block)]))
                     inst.reserved_left -= usd[got].sum()
                 left = inst.credit_pool - usd[got].sum()
-                got |= _queue(one, usd, key, asks & ~got, np.array([max(0.0, left)]))
+                got |= _queue(one, usd, place, asks & ~got, np.array([max(0.0, left)]))
                 no_credit |= asks & ~got
                 self._credit_asked[p, t] += asks.sum()
                 self._credit_granted[p, t] += (asks & got).sum()
@@ -1154,16 +1161,18 @@ def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _queue(hoster, demand, key, mask, remaining) -> np.ndarray:
-    """First come, first served per hoster in the order of ``key``, until capacity is used."""
+def _queue(hoster, demand, place, mask, remaining) -> np.ndarray:
+    """First come, first served per hoster in queue order, until capacity is used.
+
+    ``place()`` gives every request's place in the queue, in [0, 1); it is asked only when some
+    hoster has no room for all its requests.
+    """
+    if kernels.room_for_all(mask, hoster, demand, remaining):  # no queue needed
+        return mask.copy()
     out = np.zeros(hoster.size, dtype=bool)
     idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return out
-    if kernels.room_for_all(idx, hoster, demand, remaining):  # no queue needed
-        out[idx] = True
-        return out
-    order = idx[np.argsort(hoster[idx] + key[idx])]  # key in [0, 1): hoster, then queue place
+    key = place()
+    order = idx[np.argsort(hoster[idx] + key[idx])]  # hoster, then place in the queue
     kernels.serve_in_order(order, hoster, demand, remaining, out)
     return out
 

@@ -690,3 +690,22 @@ def test_a_review_is_due_for_a_model_gone_a_capable_model_fallen_behind_or_by_ch
         probability=0.2,
     )
     assert review.tolist() == [True, True, False, True, False]
+
+
+def test_deployed_on_lists_the_releases_with_a_healthy_deployment_at_the_hoster():
+    dep = kernels.Deployments(
+        release=np.array([0, 2, 1, -1, 3]),
+        host=np.array([1, 1, 0, -1, 1]),
+        stranded=np.array([False, False, False, False, True]),  # 3 at hoster 1 is cut off
+        stranded_months=np.zeros(5, np.int64),
+    )
+    assert kernels.deployed_on(1, dep, 4).tolist() == [True, False, True, False]
+    assert kernels.deployed_on(0, dep, 4).tolist() == [False, True, False, False]
+
+
+def test_room_for_all_sums_each_hosters_requests_in_the_mask():
+    hoster, demand = np.array([0, 0, 1]), np.array([2.0, 3.0, 9.0])
+    remaining = np.array([5.0, 1.0])
+    assert kernels.room_for_all(np.array([True, True, False]), hoster, demand, remaining)
+    assert not kernels.room_for_all(np.array([True, True, True]), hoster, demand, remaining)
+    assert not kernels.room_for_all(np.array([True, True, False]), hoster, demand + 0.1, remaining)
