@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from simulation import kernels
 from simulation.config import STAGES, HosterKind, LabKind, Public
 from simulation.economy import earned_share, params_from_compute, spending_shares
 from simulation.metrics import TASKS
@@ -757,14 +758,10 @@ class Hoster(mesa.Agent):
                 pool = pool[mine[a["lab"][pool]]]
         if pool.size > self.spec.max_listed:
             pool = pool[np.argsort(-m.popularity[pool], kind="stable")[: self.spec.max_listed]]
-        self.listed = np.zeros(len(a["lab"]), dtype=bool)
-        self.listed[pool] = True
-        # A derivative runs wherever its base does: the renter brings the weights.
-        derivative = a["derivative"]
-        self.listed[derivative] = self.listed[a["base"][derivative]]
-        # Models already deployed here stay listed: hosters do not drop paying customers.
-        self.listed |= m.researchers.deployed_on(self.position)
-        self.listed &= ok
+        # With the derivatives of what it lists (the renter brings the weights), and the models
+        # already deployed here (hosters do not drop paying customers).
+        deployed = m.researchers.deployments()
+        self.listed = kernels.hoster_listing(pool, a["base"], ok, deployed, self.position)
 
     def remaining(self, task: str) -> float:
         """GPU-hours it can still sell this month for a task.

@@ -1218,6 +1218,36 @@ def deployed_on(host: int, dep: Deployments, n_releases: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def hoster_listing(
+    pool: np.ndarray, base: np.ndarray, usable: np.ndarray, dep: Deployments, host: int
+) -> np.ndarray:
+    """What a hoster lists: its pool, the derivatives of what is in it, what is deployed there.
+
+    A derivative runs wherever its base is in the pool (the renter brings the weights); models
+    already deployed at the hoster stay listed (hosters do not drop paying customers); only
+    ``usable`` releases are listed.
+
+    Args:
+        pool: the release ids it chose to list.
+        base: per release, the release it was fine-tuned from (-1: a lab's own).
+        usable: per release, it may be listed (not revoked, its lab not delisted here).
+        dep: the researchers' deployments.
+        host: the hoster's position.
+
+    Returns:
+        Per release, whether it is listed.
+    """
+    in_pool = np.zeros(base.size, dtype=np.bool_)
+    for r in pool:
+        in_pool[r] = True
+    listed = deployed_on(host, dep, base.size)
+    for r in range(base.size):
+        b = base[r]
+        listed[r] = (listed[r] or (in_pool[b] if b >= 0 else in_pool[r])) and usable[r]
+    return listed
+
+
+@njit(cache=True)
 def settle_deployments(
     dep: Deployments, done: np.ndarray, host: np.ndarray, target: np.ndarray, abandon_after: int
 ) -> None:

@@ -280,10 +280,13 @@ class Researchers:
 
     def deployed_on(self, hoster: int) -> np.ndarray:
         """Whether each release has a healthy deployment at ``hoster``."""
-        current = kernels.Deployments(
+        return kernels.deployed_on(hoster, self.deployments(), len(self.model.releases))
+
+    def deployments(self) -> kernels.Deployments:
+        """The running deployments as the kernels take them (views of this object's arrays)."""
+        return kernels.Deployments(
             self.deployment, self.deploy_host, self.stranded, self.stranded_months
         )
-        return kernels.deployed_on(hoster, current, len(self.model.releases))
 
     # -- monthly step --------------------------------------------------------------------------
     def step(self) -> Outcome:
@@ -1029,11 +1032,8 @@ class Researchers:
             self.needs.replica_hours[2],
             float(tk.migration_cost_months * self.model.config.regulation.migration_cost_factor),
         )
-        current = kernels.Deployments(
-            self.deployment, self.deploy_host, self.stranded, self.stranded_months
-        )
         target, surcharge, renewing = kernels.plan_deployments(
-            pop, current, ran, rr, deploy_terms, self.hosting
+            pop, self.deployments(), ran, rr, deploy_terms, self.hosting
         )
         wants = target >= 0
         t = np.maximum(target, 0)
@@ -1045,10 +1045,7 @@ class Researchers:
         # New arrays each month, as before the kernel (``stranded`` alone is updated in place).
         self.deployment, self.deploy_host = self.deployment.copy(), self.deploy_host.copy()
         self.stranded_months = self.stranded_months.copy()
-        settled = kernels.Deployments(
-            self.deployment, self.deploy_host, self.stranded, self.stranded_months
-        )
-        kernels.settle_deployments(settled, done, where, t, int(tk.abandon_after_months))
+        kernels.settle_deployments(self.deployments(), done, where, t, int(tk.abandon_after_months))
         return done
 
     def _contribute(self, rel, rr, ran, finetuned, terms, made) -> None:

@@ -709,3 +709,19 @@ def test_room_for_all_sums_each_hosters_requests_in_the_mask():
     assert kernels.room_for_all(np.array([True, True, False]), hoster, demand, remaining)
     assert not kernels.room_for_all(np.array([True, True, True]), hoster, demand, remaining)
     assert not kernels.room_for_all(np.array([True, True, False]), hoster, demand + 0.1, remaining)
+
+
+def test_a_hoster_lists_its_pool_their_derivatives_and_what_is_deployed_there():
+    # releases: 0, 1 labs' own; 2 a derivative of 0; 3 of 1; 4 of the derivative 2; 5 revoked
+    # derivative of 0; 6 a lab's release outside the pool, deployed at hoster 1
+    base = np.array([-1, -1, 0, 1, 2, 0, -1])
+    usable = np.array([True, True, True, True, True, False, True])
+    dep = kernels.Deployments(
+        release=np.array([6, 1]),
+        host=np.array([1, 0]),
+        stranded=np.zeros(2, bool),
+        stranded_months=np.zeros(2, np.int64),
+    )
+    listed = kernels.hoster_listing(np.array([0]), base, usable, dep, 1)
+    # 2 follows its base 0; 4's base is not in the pool; 6 stays listed: deployed here
+    assert listed.tolist() == [True, False, True, False, False, False, True]
