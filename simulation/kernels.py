@@ -769,36 +769,48 @@ def search_shelves(
 
 @njit(cache=True)
 def search(
+    idx: np.ndarray,
     language: np.ndarray,
+    current: np.ndarray,
+    findable: np.ndarray,
     draws: np.ndarray,
     shelf_start: np.ndarray,
     shelf_ids: np.ndarray,
     shelf_cum: np.ndarray,
     guide: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """Each searcher's finds: draws from the shelf of their language, weighted by rank.
+) -> np.ndarray:
+    """Each searcher's own model, if it can still be found, and their finds on its shelf.
 
-    Shelf ``l`` is ``shelf_ids[shelf_start[l]:shelf_start[l + 1]]`` with cumulative search
-    weights ``shelf_cum`` over the same slice; a draw ``u`` finds the first release whose
-    cumulative weight exceeds ``u`` x the shelf's total (inverse CDF, by bisection).
+    A searcher's finds are draws from the shelf of their language, weighted by rank. Shelf
+    ``l`` is ``shelf_ids[shelf_start[l]:shelf_start[l + 1]]`` with cumulative search weights
+    ``shelf_cum`` over the same slice; a draw ``u`` finds the first release whose cumulative
+    weight exceeds ``u`` x the shelf's total (inverse CDF, by bisection).
 
     The bisection starts from the guide's bracket for ``u`` (``search_guide``), which is
     checked to hold the answer (else the whole shelf is searched): the same find, in a few
     steps instead of one per doubling of the shelf.
 
     Args:
-        language: (searchers,) int64 language of each.
+        idx: (searchers,) int64 the researchers searching.
+        language: (researchers,) int64 language of each.
+        current: (researchers,) int64 the release each uses now (-1: none).
+        findable: (releases,) bool, whether a search can find it (own model included).
         draws: (searchers, k) uniform draws.
         shelf_start: (languages + 1,) int64 offsets of each language's shelf.
         shelf_ids: release ids, shelf after shelf.
         shelf_cum: cumulative weights, restarting on each shelf.
         guide: int64 positions per shelf, laid out as ``shelf_ids`` plus one per shelf
             (``search_guide``).
-        out: (searchers, k) int64, filled with the finds (-1 where the shelf is empty).
+
+    Returns:
+        (searchers, 1 + k) int64: their own model, then their finds (-1: none, or an empty
+        shelf).
     """
-    for j in range(draws.shape[0]):
-        lg = language[j]
+    out = np.full((idx.size, 1 + draws.shape[1]), -1, dtype=np.int64)
+    for j in range(idx.size):
+        c, lg = current[idx[j]], language[idx[j]]
+        if c >= 0 and findable[c]:
+            out[j, 0] = c
         lo0, hi0 = shelf_start[lg], shelf_start[lg + 1]
         if hi0 == lo0:
             continue
@@ -820,7 +832,8 @@ def search(
                     hi = mid
                 else:
                     lo = mid + 1
-            out[j, e] = shelf_ids[lo]
+            out[j, 1 + e] = shelf_ids[lo]
+    return out
 
 
 @njit(cache=True)

@@ -830,8 +830,7 @@ class Researchers:
         appeal = a.openness_weight * (rel["licence"][cand] == OPEN) + (
             a.popularity_weight * np.log1p(m.popularity[cand])
         )
-        on = self.finetuned_on[idx]
-        held = np.where(on >= 0, position[np.maximum(on, 0)], -1)  # its fine-tune is kept
+        held = np.append(position, -1)[self.finetuned_on[idx]]  # its fine-tune is kept (-1: none)
         slot_draw = self.rng.random(idx.size)  # one draw: an optimist expects every slot
         logit_draw = self.rng.random(idx.size)
         candidates = kernels.Candidates(  # whole tables: the kernel reads the candidates' columns
@@ -865,7 +864,7 @@ class Researchers:
             kernels.Choosers(idx, slot_draw, logit_draw, held, int(shared.size), extra),
             rule,
         )
-        self.choice[idx] = np.where(chosen >= 0, cand[np.maximum(chosen, 0)], -1)
+        self.choice[idx] = np.append(cand, -1)[chosen]  # -1: none affordable
 
     def _search(self, rel: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
         """What each chooser finds beyond every lab's latest family: a consideration set.
@@ -879,17 +878,10 @@ class Researchers:
         Returns:
             (choosers, 1 + search_results) release ids; -1 where there is none.
         """
-        a = self.model.config.adoption
-        k = a.search_results
-        draws = self.rng.random((idx.size, k))
-        out = np.full((idx.size, 1 + k), -1, dtype=np.int64)
-        current = self.choice[idx]
-        ok, shelves = self._search_shelves(rel)
+        draws = self.rng.random((idx.size, self.model.config.adoption.search_results))
         # one's own model is always in view, unless it can no longer be found (or is shared)
-        out[:, 0] = np.where((current >= 0) & ok[np.maximum(current, 0)], current, -1)
-        if k:
-            kernels.search(self.language[idx], draws, *shelves, out[:, 1:])  # finds, in place
-        return out
+        ok, shelves = self._search_shelves(rel)
+        return kernels.search(idx, self.language, self.choice, ok, draws, *shelves)
 
     def _search_shelves(self, rel: dict[str, np.ndarray]) -> tuple[np.ndarray, tuple]:
         """What a search can find this month: per release, and per language its ranking.

@@ -725,3 +725,24 @@ def test_a_hoster_lists_its_pool_their_derivatives_and_what_is_deployed_there():
     listed = kernels.hoster_listing(np.array([0]), base, usable, dep, 1)
     # 2 follows its base 0; 4's base is not in the pool; 6 stays listed: deployed here
     assert listed.tolist() == [True, False, True, False, False, False, True]
+
+
+def test_a_search_keeps_the_searchers_own_model_in_view_if_it_can_be_found():
+    # one shelf holding releases 5 and 6 (weights 1 and 3); researcher 2 uses release 4, which
+    # can no longer be found; researcher 0 uses 6
+    start, ids, cum = np.array([0, 2]), np.array([5, 6]), np.array([1.0, 4.0])
+    guide = kernels.search_guide(start, cum)
+    findable = np.zeros(7, bool)
+    findable[[5, 6]] = True
+    out = kernels.search(
+        np.array([2, 0]),
+        np.zeros(3, np.int64),
+        np.array([6, -1, 4]),
+        findable,
+        np.array([[0.1, 0.9], [0.3, 0.2]]),
+        start,
+        ids,
+        cum,
+        guide,
+    )
+    assert out.tolist() == [[-1, 5, 6], [6, 6, 5]]  # 0.3 x 4 = 1.2 falls past the first
