@@ -794,7 +794,8 @@ def search(
         idx: (searchers,) int64 the researchers searching.
         language: (researchers,) int64 language of each.
         current: (researchers,) int64 the release each uses now (-1: none).
-        findable: (releases,) bool, whether a search can find it (own model included).
+        findable: (releases,) bool, whether a search can find it; one's own model stays in
+            view only if it is findable (not shared, revoked or without weights).
         draws: (searchers, k) uniform draws.
         shelf_start: (languages + 1,) int64 offsets of each language's shelf.
         shelf_ids: release ids, shelf after shelf.
@@ -803,8 +804,8 @@ def search(
             (``search_guide``).
 
     Returns:
-        (searchers, 1 + k) int64: their own model, then their finds (-1: none, or an empty
-        shelf).
+        (searchers, 1 + k) int64: their own model, then their finds; -1 for no model, a model
+        that cannot be found, or a find on an empty shelf.
     """
     out = np.full((idx.size, 1 + draws.shape[1]), -1, dtype=np.int64)
     for j in range(idx.size):

@@ -144,7 +144,7 @@ class Researchers:
         # (researchers, hosters): one researcher's tastes side by side for the hoster pick
         self.hoster_taste = np.ascontiguousarray(np.exp(cfg.market.hoster_taste_sigma * taste).T)
         self.choice = np.full(n, -1)
-        self.chose_capable = np.zeros(n, dtype=bool)  # settled for a weaker model knowingly?
+        self.chose_capable = np.zeros(n, dtype=bool)  # a capable model was affordable when chosen
         self.finetuned_on = np.full(n, -1)  # release they hold a fine-tune of (-1: none)
         self.finetune_api = np.zeros(n, dtype=bool)  # that fine-tune was made at a lab's API
         self.deployment = np.full(n, -1)  # release deployed on
@@ -278,12 +278,12 @@ class Researchers:
             out[members] += supply / members.sum()
         return out
 
-    def deployed_on(self, hoster: int) -> np.ndarray:
-        """Whether each release has a healthy deployment at ``hoster``."""
-        return kernels.deployed_on(hoster, self.deployments(), len(self.model.releases))
-
     def deployments(self) -> kernels.Deployments:
-        """The running deployments as the kernels take them (views of this object's arrays)."""
+        """The running deployments as the kernels take them.
+
+        This object's own arrays, not copies: ``plan_deployments`` and ``settle_deployments``
+        update them in place.
+        """
         return kernels.Deployments(
             self.deployment, self.deploy_host, self.stranded, self.stranded_months
         )
@@ -1153,10 +1153,10 @@ def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
 def _queue(hoster, demand, place, mask, remaining) -> np.ndarray:
     """First come, first served per hoster in queue order, until capacity is used.
 
-    ``place()`` gives every request's place in the queue, in [0, 1); it is asked only when some
-    hoster has no room for all its requests.
+    ``place()`` gives every request's place in the queue, in [0, 1); it is asked only when there
+    are requests and some hoster has no room for all of its own.
     """
-    if kernels.room_for_all(mask, hoster, demand, remaining):  # no queue needed
+    if not mask.any() or kernels.room_for_all(mask, hoster, demand, remaining):  # no queue
         return mask.copy()
     out = np.zeros(hoster.size, dtype=bool)
     idx = np.flatnonzero(mask)

@@ -10,6 +10,7 @@ import pytest
 from helpers import advance, labs_of, make_model
 
 import simulation
+from simulation import kernels
 from simulation.releases import OPEN
 
 MODES = [
@@ -125,7 +126,8 @@ def test_the_listing_lever_decides_what_a_public_hoster_serves(listing):
     m = advance(make_model("public_option", {"public.listing": listing}, n=300), 14)
     rel = m.releases.arrays()
     listed_now = m.public_hoster.listed  # this month's listing: releases up to its start
-    deployed = m.researchers.deployed_on(m.public_hoster.position)[: listed_now.size]
+    on = kernels.deployed_on(m.public_hoster.position, m.researchers.deployments(), len(rel["lab"]))
+    deployed = on[: listed_now.size]
     listed = np.flatnonzero(listed_now & ~deployed)
     if listing == "open_licence":
         assert (rel["licence"][listed] == OPEN).all()
