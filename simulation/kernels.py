@@ -1237,7 +1237,8 @@ def hoster_listing(
 ) -> np.ndarray:
     """What a hoster lists: its pool, the derivatives of what is in it, what is deployed there.
 
-    A derivative runs wherever its base is in the pool (the renter brings the weights); models
+    A derivative runs wherever the lab's release at the root of its chain is in the pool (the
+    renter brings the weights; a derivative's base precedes it in id order); models
     already deployed at the hoster stay listed (hosters do not drop paying customers); only
     ``usable`` releases are listed.
 
@@ -1256,8 +1257,9 @@ def hoster_listing(
         in_pool[r] = True
     listed = deployed_on(host, dep, base.size)
     for r in range(base.size):
-        b = base[r]
-        listed[r] = (listed[r] or (in_pool[b] if b >= 0 else in_pool[r])) and usable[r]
+        if base[r] >= 0:  # derivatives of derivatives inherit their base's membership
+            in_pool[r] = in_pool[base[r]]
+        listed[r] = (listed[r] or in_pool[r]) and usable[r]
     return listed
 
 

@@ -169,8 +169,8 @@ class ReleaseRegistry:
     def revoke(self, ids: list[int]) -> list[int]:
         """Revoke the revocable releases among ``ids`` and what depends on them.
 
-        Their derivatives follow, and so do the revocable families labs continued or adapted
-        from them (with theirs).
+        Their derivatives follow, and the derivatives of those down the chain, and so do the
+        revocable families labs continued or adapted from them (with theirs).
 
         Returns:
             The ids of ``ids`` actually revoked (the others follow silently).
@@ -180,8 +180,12 @@ class ReleaseRegistry:
         if done:
             c["revoked"][done] = True
             base = c["base"][: self._n]
-            follows = np.isin(base, done) & ~c["irrevocable"][: self._n]
-            c["revoked"][: self._n][follows] = True
+            revocable = ~c["irrevocable"][: self._n]
+            parents = np.asarray(done)
+            while parents.size:  # down the chain: derivatives, their derivatives, ...
+                follows = np.isin(base, parents) & revocable & ~c["revoked"][: self._n]
+                c["revoked"][: self._n][follows] = True
+                parents = np.flatnonzero(follows)
             self._arrays = None
             built = np.isin(c["built_on"][: self._n], done)
             if built.any():  # a lab's family on a revoked base loses its licence with it

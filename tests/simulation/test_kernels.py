@@ -723,8 +723,11 @@ def test_a_hoster_lists_its_pool_their_derivatives_and_what_is_deployed_there():
         stranded_months=np.zeros(2, np.int64),
     )
     listed = kernels.hoster_listing(np.array([0]), base, usable, dep, 1)
-    # 2 follows its base 0; 4's base is not in the pool; 6 stays listed: deployed here
-    assert listed.tolist() == [True, False, True, False, False, False, True]
+    # 2 follows its base 0, and 4 its base 2 (a derivative of a derivative); 6 stays listed:
+    # deployed here
+    assert listed.tolist() == [True, False, True, False, True, False, True]
+    # a derivative of a derivative of a release outside the pool is not listed
+    assert not kernels.hoster_listing(np.array([1]), base, usable, dep, 0)[4]
 
 
 def test_a_search_keeps_the_searchers_own_model_in_view_if_it_can_be_found():

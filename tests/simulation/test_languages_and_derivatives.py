@@ -103,8 +103,14 @@ def test_derivatives_off_publishes_none_and_a_revoked_base_revokes_its_derivativ
     kids = reg.add_derivatives(
         np.array(base * 2), 1, np.array([1, 1]), np.array([[1.0, 0.5]] * 2), np.array([6.1, 5.9])
     )
+    grandkid = reg.add_derivatives(
+        np.array(kids[:1]), 2, np.array([1]), np.array([[1.0, 0.6]]), np.array([6.2])
+    )
+    other = reg.add_family(0, 2, [7.0], [6.0], np.array([1.0, 0.3]), RESTRICTED, True, False)
     assert reg.revoke(base) == base
-    assert reg.arrays()["revoked"][kids].all()
+    revoked = reg.arrays()["revoked"]
+    assert revoked[kids].all() and revoked[grandkid].all()  # down the chain
+    assert not revoked[other].any()
 
 
 def test_search_finds_only_releases_tagged_with_the_searchers_language():
