@@ -1258,7 +1258,7 @@ def hoster_listing(
     listed = deployed_on(host, dep, base.size)
     for r in range(base.size):
         if base[r] >= 0:  # derivatives of derivatives inherit their base's membership
-            in_pool[r] = in_pool[base[r]]
+            in_pool[r] = in_pool[r] or in_pool[base[r]]
         listed[r] = (listed[r] or in_pool[r]) and usable[r]
     return listed
 

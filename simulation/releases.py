@@ -146,6 +146,9 @@ class ReleaseRegistry:
             The new release ids.
         """
         bases = np.asarray(bases, dtype=np.int64)
+        if bases.size and (bases.min() < 0 or bases.max() >= self._n):
+            # chains are walked in id order (revocation, listings): a base precedes its derivative
+            raise ValueError(f"derivative bases must be existing releases 0..{self._n - 1}")
         c = self._cols
         ids = self._append(
             bases.size,

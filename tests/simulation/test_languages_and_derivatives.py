@@ -111,6 +111,8 @@ def test_derivatives_off_publishes_none_and_a_revoked_base_revokes_its_derivativ
     revoked = reg.arrays()["revoked"]
     assert revoked[kids].all() and revoked[grandkid].all()  # down the chain
     assert not revoked[other].any()
+    with pytest.raises(ValueError, match="existing releases"):  # a base must precede it
+        reg.add_derivatives(np.array([99]), 3, np.array([1]), np.array([[1.0, 0.6]]), [6.0])
 
 
 def test_search_finds_only_releases_tagged_with_the_searchers_language():
